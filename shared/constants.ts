@@ -1,0 +1,10 @@
+/** Constants both halves agree on: ports, header names and protocol versions. Web-standard only. */
+
+/** The node agent's default loopback port (the same as OpenClaw's gateway, so cron lines keep working). */
+export const DEFAULT_NODE_PORT = 18789;
+
+/** Exec-provider protocol version (openclaw-compat §2). */
+export const EXEC_PROTOCOL_VERSION = 1;
+
+/** Route prefix of the node agent's admin API (the CLI's reload/status), separate from hooks. */
+export const ADMIN_PREFIX = "/_clawgate/admin";
