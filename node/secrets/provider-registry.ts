@@ -39,7 +39,7 @@ export function createProviderRegistry(block: SecretsBlock, io: ProviderIo = {})
   }
   // An env ref naming the default env alias works without any provider entry (openclaw-compat §1).
   const defaultEnv = block.defaults.env ?? DEFAULT_ENV_PROVIDER;
-  const implicitEnv = providers.has(defaultEnv) ? undefined : createEnvProvider(defaultEnv, { source: "env" }, envIo);
+  const implicitEnv = providers.has(defaultEnv) ? undefined : createEnvProvider(defaultEnv, {}, envIo);
 
   return {
     lookup(ref) {
