@@ -1,0 +1,61 @@
+/** `clawgate node start`: run the node agent in the foreground (supervisors: launchd, systemd). */
+import type { Command } from "commander";
+import { resolveConfigPath } from "../config/config-file.ts";
+import { findOverriddenPlaintext } from "../secrets/legacy-auth.ts";
+import { createLogger } from "../server/logger.ts";
+import { startNodeAgent } from "../server/node-agent.ts";
+import { CliError } from "./cli-error.ts";
+import type { CliIo } from "./program.ts";
+import { configFlag, configOption } from "./program.ts";
+
+interface StartOptions {
+  port?: string;
+  host?: string;
+  stateDir?: string;
+  allowRoot?: boolean;
+}
+
+export function registerNodeCommands(program: Command, _io: CliIo): void {
+  const node = program.command("node").description("the node agent (loopback-only)");
+  node
+    .command("start")
+    .description("resolve secrets (fail fast), then serve on loopback until SIGTERM/SIGINT; SIGHUP reloads secrets")
+    .addOption(configOption())
+    .option("--port <n>", "port to listen on (default 18789; 0 picks a free one)")
+    .option("--host <addr>", "loopback address to bind (127.0.0.0/8 or ::1)")
+    .option("--state-dir <dir>", "state dir (else $CLAWGATE_STATE_DIR, clawgate.stateDir, ~/.clawgate)")
+    .option("--allow-root", "allow running as root (also CLAWGATE_ALLOW_ROOT=1)")
+    .action(async (opts: StartOptions, command: Command) => {
+      const port = opts.port === undefined ? undefined : parsePort(opts.port);
+      const logger = createLogger();
+      const agent = await startNodeAgent({
+        configPath: resolveConfigPath(configFlag(command)),
+        logger,
+        findOverriddenPlaintext,
+        ...(port === undefined ? {} : { port }),
+        ...(opts.host === undefined ? {} : { host: opts.host }),
+        ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
+        ...(opts.allowRoot ? { allowRoot: true } : {}),
+      });
+
+      process.on("SIGHUP", () => {
+        logger.info({ signal: "SIGHUP" }, "reloading secrets");
+        void agent.secrets.reload();
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, "shutting down");
+          agent.close().then(resolve, resolve);
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+      logger.flush();
+    });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new CliError(`--port must be an integer from 0 to 65535, got "${value}"`);
+  return port;
+}

@@ -1,0 +1,120 @@
+/** Starts the node agent: refuse root and non-loopback binds, resolve secrets (fail fast), then listen on loopback. */
+import { rm } from "node:fs/promises";
+import { isIP } from "node:net";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve, type ServerType } from "@hono/node-server";
+import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
+import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
+import type { ProviderIo } from "../secrets/provider-registry.ts";
+import { type SecretsRuntime, type SecretsWarning, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
+import type { Logger } from "./logger.ts";
+import { createNodeApp } from "./node-app.ts";
+import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
+
+export class NodeStartError extends Error {
+  override readonly name = "NodeStartError";
+  readonly code: "ERR_RUNNING_AS_ROOT" | "ERR_BIND_NOT_LOOPBACK";
+  constructor(code: NodeStartError["code"], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface NodeAgentOptions {
+  readonly configPath: string;
+  readonly logger: Logger;
+  readonly port?: number;
+  readonly host?: string;
+  readonly stateDir?: string;
+  readonly allowRoot?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly uid?: number;
+  readonly providerIo?: ProviderIo;
+  readonly findOverriddenPlaintext?: (loaded: LoadedConfig, refPaths: readonly string[]) => Promise<readonly SecretsWarning[]>;
+}
+
+export interface NodeAgent {
+  readonly url: string;
+  readonly port: number;
+  readonly stateDir: string;
+  readonly secrets: SecretsRuntime;
+  close(): Promise<void>;
+}
+
+/** True for 127.0.0.0/8 and ::1: the only addresses the agent may listen on. */
+export function isLoopbackAddress(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || host === "0:0:0:0:0:0:0:1";
+  return false;
+}
+
+export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.getuid?.();
+  const { logger } = options;
+
+  if (uid === 0 && !options.allowRoot && env["CLAWGATE_ALLOW_ROOT"] !== "1") {
+    throw new NodeStartError(
+      "ERR_RUNNING_AS_ROOT",
+      "refusing to run as root: create a dedicated user for the node agent (or pass --allow-root / CLAWGATE_ALLOW_ROOT=1)",
+    );
+  }
+
+  const loaded = await loadConfig(options.configPath);
+  const nodeSection = loaded.config.clawgate?.node;
+  const host = options.host ?? nodeSection?.host ?? "127.0.0.1";
+  if (!isLoopbackAddress(host)) {
+    throw new NodeStartError(
+      "ERR_BIND_NOT_LOOPBACK",
+      `refusing to bind ${host}: the node agent listens on loopback only (127.0.0.0/8 or ::1). ` +
+        "Scans in early 2026 found ~42,665 agent gateways exposed on the internet; reach this host through the edge instead.",
+    );
+  }
+  const port = options.port ?? nodeSection?.port ?? DEFAULT_NODE_PORT;
+  const stateDir = resolveStateDir(options.stateDir, loaded.config.clawgate?.stateDir, env);
+  await ensureStateDir(stateDir, uid);
+
+  const secrets = createSecretsRuntime({
+    configPath: options.configPath,
+    logger,
+    ...(options.providerIo ? { providerIo: options.providerIo } : {}),
+    ...(options.findOverriddenPlaintext ? { findOverriddenPlaintext: options.findOverriddenPlaintext } : {}),
+  });
+  await secrets.activate(); // fail fast: SecretsActivationError before anything listens
+
+  const adminToken = await writeAdminToken(stateDir);
+  const app = createNodeApp({ secrets, adminToken, logger });
+  const { server, address } = await listen(app.fetch, host, port);
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  const url = `http://${shownHost}:${address.port}`;
+  await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date().toISOString() });
+  logger.info({ url, stateDir }, `clawgate node agent listening on ${url}`);
+
+  return {
+    url,
+    port: address.port,
+    stateDir,
+    secrets,
+    async close() {
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+      });
+      // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
+      await rm(join(stateDir, NODE_INFO_FILE), { force: true });
+    },
+  };
+}
+
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+): Promise<{ server: ServerType; address: AddressInfo }> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, (address) => resolve({ server, address }));
+    server.once("error", reject);
+  });
+}
