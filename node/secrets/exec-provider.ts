@@ -3,16 +3,20 @@
  * provider (protocol v1 on stdin/stdout), no shell, a scrubbed environment, and hard limits enforced by
  * SIGKILL on the whole process group so no child or grandchild outlives the pass.
  */
-import { type ChildProcess, spawn as cpSpawn } from "node:child_process";
+import type { spawn as cpSpawn } from "node:child_process";
 import { dirname } from "node:path";
 import { EXEC_PROTOCOL_VERSION } from "../../shared/constants.ts";
 import { expandHome } from "../config/home-path.ts";
 import { checkSecureFile } from "./path-perms.ts";
 import type { ExecProviderConfig, ResolutionLimits } from "./provider-config.ts";
 import { type ProviderBatchResult, type SecretProvider, failAll } from "./provider-types.ts";
+import { type ExecRunner, createInProcessRunner } from "./exec-runner.ts";
 import { type SecretErrorCode, SecretResolutionError } from "./secret-errors.ts";
 
 export interface ExecProviderOptions {
+  /** Runs the resolver process; defaults to spawning in this process (the node agent uses its spawn host). */
+  readonly runner?: ExecRunner;
+  /** The in-process runner's spawn, when no `runner` is given (tests count invocations through it). */
   readonly spawn?: typeof cpSpawn;
   /** Where `passEnv` names are copied from. */
   readonly env?: NodeJS.ProcessEnv;
@@ -29,7 +33,7 @@ export function createExecProvider(
   limits: Pick<ResolutionLimits, "maxRefsPerProvider" | "maxBatchBytes">,
   options: ExecProviderOptions = {},
 ): SecretProvider {
-  const spawn = options.spawn ?? cpSpawn;
+  const runner = options.runner ?? createInProcessRunner(options.spawn);
   const command = expandHome(config.command, options.home);
   const trustedDirs = config.trustedDirs.map((d) => expandHome(d, options.home));
   const configPath = `secrets.providers.${alias}.command`;
@@ -70,85 +74,20 @@ export function createExecProvider(
       } catch (error) {
         return failAll(ids, error as SecretResolutionError);
       }
-      let stdout: string;
-      try {
-        stdout = await run(realCommand, request);
-      } catch (error) {
-        return failAll(ids, error as SecretResolutionError);
-      }
-      return parseResponse(stdout, ids);
+      const outcome = await runner({
+        command: realCommand,
+        args: config.args,
+        cwd: dirname(command),
+        env: childEnv(),
+        input: request,
+        timeoutMs: config.timeoutMs,
+        noOutputTimeoutMs: config.noOutputTimeoutMs,
+        maxOutputBytes: config.maxOutputBytes,
+      });
+      if (!outcome.ok) return failAll(ids, err(outcome.code, outcome.message));
+      return parseResponse(outcome.stdout, ids);
     },
   };
-
-  function run(realCommand: string, request: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let child: ChildProcess;
-      try {
-        child = spawn(realCommand, config.args, {
-          cwd: dirname(command),
-          env: childEnv(),
-          stdio: ["pipe", "pipe", "pipe"],
-          shell: false,
-          // Its own process group: a kill reaches every process the resolver started.
-          detached: true,
-          windowsHide: true,
-        });
-      } catch (error) {
-        reject(err("ERR_SECRET_EXEC_SPAWN", `cannot start ${command} (${(error as NodeJS.ErrnoException).code ?? "error"})`));
-        return;
-      }
-
-      const chunks: Buffer[] = [];
-      let outputBytes = 0;
-      let failure: SecretResolutionError | undefined;
-      const killGroup = (reason: SecretResolutionError) => {
-        failure ??= reason;
-        killTree(child);
-      };
-      const totalTimer = setTimeout(
-        () => killGroup(err("ERR_SECRET_EXEC_TIMEOUT", `timed out after ${config.timeoutMs} ms`)),
-        config.timeoutMs,
-      );
-      let quietTimer: NodeJS.Timeout | undefined = setTimeout(
-        () => killGroup(err("ERR_SECRET_EXEC_NO_OUTPUT_TIMEOUT", `no output within noOutputTimeoutMs (${config.noOutputTimeoutMs} ms)`)),
-        config.noOutputTimeoutMs,
-      );
-      const onOutput = (chunk: Buffer, keep: boolean) => {
-        if (quietTimer) {
-          clearTimeout(quietTimer);
-          quietTimer = undefined;
-        }
-        outputBytes += chunk.length;
-        if (outputBytes > config.maxOutputBytes) {
-          killGroup(err("ERR_SECRET_EXEC_OUTPUT_TOO_LARGE", `stdout+stderr exceeded maxOutputBytes (${config.maxOutputBytes})`));
-          return;
-        }
-        if (keep) chunks.push(chunk);
-      };
-      child.stdout!.on("data", (c: Buffer) => onOutput(c, true));
-      // stderr counts toward the limit but is never kept: it may echo a secret.
-      child.stderr!.on("data", (c: Buffer) => onOutput(c, false));
-      // A resolver that exits without reading stdin makes our write fail with EPIPE; its exit status tells the story.
-      child.stdin!.on("error", () => {});
-      child.stdin!.end(request);
-
-      child.once("error", (error: NodeJS.ErrnoException) => {
-        failure ??= err("ERR_SECRET_EXEC_SPAWN", `cannot start ${command} (${error.code ?? "error"})`);
-      });
-      // 'close' fires after the process exited AND its stdio closed: nothing is left to reap.
-      child.once("close", (code, signal) => {
-        clearTimeout(totalTimer);
-        if (quietTimer) clearTimeout(quietTimer);
-        // Anything the resolver left running in its group dies with the pass.
-        killTree(child);
-        if (failure) return reject(failure);
-        if (code !== 0) {
-          return reject(err("ERR_SECRET_EXEC_EXIT", signal ? `resolver was killed by ${signal}` : `resolver exited with code ${code}`));
-        }
-        resolve(Buffer.concat(chunks).toString("utf8"));
-      });
-    });
-  }
 
   function parseResponse(stdout: string, ids: readonly string[]): ProviderBatchResult {
     const trimmed = stdout.trim();
@@ -191,15 +130,5 @@ export function createExecProvider(
       }
     }
     return { values, errors };
-  }
-}
-
-/** SIGKILL the child's whole process group (it was spawned detached, so its pid is the group id). */
-function killTree(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // The group is already gone.
   }
 }

@@ -8,6 +8,7 @@ import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
 import type { ProviderIo } from "../secrets/provider-registry.ts";
 import { type SecretsRuntime, type SecretsWarning, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { startSpawnHost } from "../secrets/spawn-host.ts";
 import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
 import { createNodeApp } from "./node-app.ts";
@@ -32,6 +33,8 @@ export interface NodeAgentOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly uid?: number;
   readonly providerIo?: ProviderIo;
+  /** Run exec resolvers in a helper process so their fork+exec never stalls request handling (default true). */
+  readonly spawnHost?: boolean;
   readonly findOverriddenPlaintext?: (loaded: LoadedConfig, refPaths: readonly string[]) => Promise<readonly SecretsWarning[]>;
 }
 
@@ -76,13 +79,22 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const stateDir = resolveStateDir(options.stateDir, loaded.config.clawgate?.stateDir, env);
   await ensureStateDir(stateDir, uid);
 
+  const spawnHost = options.spawnHost === false ? undefined : await startSpawnHost();
+  const providerIo: ProviderIo = spawnHost
+    ? { ...options.providerIo, exec: { ...options.providerIo?.exec, runner: spawnHost.runner } }
+    : (options.providerIo ?? {});
   const secrets = createSecretsRuntime({
     configPath: options.configPath,
     logger,
-    ...(options.providerIo ? { providerIo: options.providerIo } : {}),
+    providerIo,
     ...(options.findOverriddenPlaintext ? { findOverriddenPlaintext: options.findOverriddenPlaintext } : {}),
   });
-  await secrets.activate(); // fail fast: SecretsActivationError before anything listens
+  try {
+    await secrets.activate(); // fail fast: SecretsActivationError before anything listens
+  } catch (error) {
+    await spawnHost?.close();
+    throw error;
+  }
 
   const adminToken = await writeAdminToken(stateDir);
   const app = createNodeApp({ secrets, adminToken, logger });
@@ -90,7 +102,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;
   await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date().toISOString() });
-  logger.info({ url, stateDir }, `clawgate node agent listening on ${url}`);
+  logger.info({ url, stateDir, spawnHostPid: spawnHost?.pid() }, `clawgate node agent listening on ${url}`);
 
   return {
     url,
@@ -102,6 +114,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         server.close((error) => (error ? reject(error) : resolve()));
         if ("closeIdleConnections" in server) server.closeIdleConnections();
       });
+      await spawnHost?.close();
       // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
       await rm(join(stateDir, NODE_INFO_FILE), { force: true });
     },

@@ -1,0 +1,70 @@
+/** Client of the spawn host: an ExecRunner that hands each resolver run to a long-lived helper process. */
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { ExecOutcome, ExecRunner, ExecSpec } from "./exec-runner.ts";
+
+const HOST_MAIN = fileURLToPath(new URL("./spawn-host-main.ts", import.meta.url));
+
+export interface SpawnHost {
+  readonly runner: ExecRunner;
+  /** The helper's pid (changes if it had to be restarted). */
+  pid(): number | undefined;
+  close(): Promise<void>;
+}
+
+type Reply = { id: number; outcome: ExecOutcome } | { ready: true };
+
+/** Start the helper and wait until it is ready; it is restarted on the next run if it ever dies. */
+export async function startSpawnHost(): Promise<SpawnHost> {
+  let child: ChildProcess | undefined;
+  let nextId = 1;
+  let closed = false;
+  const pending = new Map<number, (outcome: ExecOutcome) => void>();
+
+  const launch = () =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      // No inherited environment: every resolver gets its env from its spec, nothing leaks through the host.
+      const proc = fork(HOST_MAIN, [], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: {}, execArgv: [] });
+      proc.on("message", (reply: Reply) => {
+        if ("ready" in reply) return resolve(proc);
+        pending.get(reply.id)?.(reply.outcome);
+        pending.delete(reply.id);
+      });
+      proc.once("error", reject);
+      proc.once("exit", () => {
+        if (child === proc) child = undefined;
+        for (const [id, settle] of pending) {
+          settle({ ok: false, code: "ERR_SECRET_EXEC_SPAWN", message: "the spawn host exited during the run" });
+          pending.delete(id);
+        }
+        reject(new Error("spawn host exited before it was ready"));
+      });
+    });
+
+  child = await launch();
+
+  return {
+    pid: () => child?.pid,
+    async runner(spec: ExecSpec): Promise<ExecOutcome> {
+      if (closed) return { ok: false, code: "ERR_SECRET_EXEC_SPAWN", message: "the spawn host is closed" };
+      try {
+        child ??= await launch();
+      } catch {
+        return { ok: false, code: "ERR_SECRET_EXEC_SPAWN", message: "the spawn host could not be started" };
+      }
+      const id = nextId++;
+      return new Promise((resolve) => {
+        pending.set(id, resolve);
+        child!.send({ id, spec });
+      });
+    },
+    async close() {
+      closed = true;
+      const proc = child;
+      if (!proc || proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.disconnect();
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** The spawn host runs resolvers out of the agent's process, and never outlives the agent — even after kill -9. */
+import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSpawnHost } from "../../../node/secrets/spawn-host.ts";
+import { pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
+import { procState } from "../../helpers/process-tree.ts";
+
+const FAKE = fileURLToPath(new URL("../../fixtures/resolvers/fake-resolver.mjs", import.meta.url));
+let dir: string;
+let command: string;
+
+beforeAll(async () => {
+  dir = await realpath(await mkdtemp(join(tmpdir(), "clawgate-host-")));
+  await mkdir(join(dir, "bin"), { mode: 0o700 });
+  command = join(dir, "bin", "resolver");
+  await writeFile(command, `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" "$@"\n`);
+  await chmod(command, 0o700);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const spec = (args: string[], timeoutMs = 5_000) => ({
+  command,
+  args,
+  cwd: join(dir, "bin"),
+  env: {},
+  input: JSON.stringify({ protocolVersion: 1, provider: "vault", ids: ["a", "b"] }),
+  timeoutMs,
+  noOutputTimeoutMs: 5_000,
+  maxOutputBytes: 65_536,
+});
+
+describe("spawn host", () => {
+  it("runs resolvers in a separate process and reports limits the same way", async () => {
+    const host = await startSpawnHost();
+    try {
+      expect(host.pid()).not.toBe(process.pid);
+      const ok = await host.runner(spec(["echo"]));
+      expect(ok).toEqual({ ok: true, stdout: JSON.stringify({ protocolVersion: 1, values: { a: "v:a", b: "v:b" } }) });
+      const slow = await host.runner(spec(["late"], 200));
+      expect(slow).toEqual({ ok: false, code: "ERR_SECRET_EXEC_TIMEOUT", message: "timed out after 200 ms" });
+    } finally {
+      await host.close();
+    }
+    expect(await host.runner(spec(["echo"]))).toMatchObject({ ok: false, code: "ERR_SECRET_EXEC_SPAWN" });
+  });
+
+  it("exits with the node agent, even when the agent is killed with SIGKILL", async () => {
+    const configPath = join(dir, "openclaw.json");
+    await writeFile(configPath, JSON.stringify({ secrets: { providers: { vault: { source: "exec", command, args: ["echo"] } } }, hooks: { token: { source: "exec", provider: "vault", id: "hooks/token" } } }));
+    const agent = await startNodeProcess(["--config", configPath, "--port", "0", "--state-dir", join(dir, "state")], {
+      env: { CLAWGATE_ALLOW_ROOT: "1" },
+    });
+    const hostPid = Number(/"spawnHostPid":(\d+)/.exec(agent.output().stdout)?.[1]);
+    expect(hostPid).toBeGreaterThan(0);
+    expect(await procState(hostPid)).toBeDefined();
+    expect(await agent.stop("SIGKILL")).toBe("SIGKILL");
+    await pollUntil(async () => ((await procState(hostPid)) === undefined ? true : undefined), 5_000, "the spawn host to exit");
+  });
+});
