@@ -6,7 +6,7 @@ import JSON5 from "json5";
 import type { z } from "zod";
 import { findCredentials, isRecord } from "../secrets/credential-paths.ts";
 import { DEFAULT_ENV_PROVIDER } from "../secrets/provider-config.ts";
-import { SecretRefSchema, looksLikeRef } from "../secrets/secret-ref.ts";
+import { SecretRefSchema, isValidSecretRef, looksLikeRef } from "../secrets/secret-ref.ts";
 import { ConfigError, type ConfigIssue } from "./config-errors.ts";
 import { type Config, ConfigSchema } from "./config-schema.ts";
 import { expandHome } from "./home-path.ts";
@@ -56,8 +56,10 @@ export async function loadConfig(path: string, io: LoadConfigIo = {}): Promise<L
 /** Parse and validate config text; `file` is only used in messages. */
 export function parseConfig(text: string, file: string): LoadedConfig {
   let raw: unknown;
+  const body = text.replace(/^\uFEFF/, "");
   try {
-    raw = JSON5.parse(text.replace(/^\uFEFF/, ""));
+    // Plain JSON is valid JSON5 and parses ~20× faster natively; JSON5 handles the rest (and the errors).
+    raw = parseJsonOrUndefined(body) ?? JSON5.parse(body);
   } catch (error) {
     const e = error as { lineNumber?: number; columnNumber?: number; message?: string };
     // JSON5's message quotes the offending character only ("invalid character '@' at 2:6"); we keep
@@ -81,6 +83,14 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   return { path: file, raw, config, defaultEnvProvider: config.secrets.defaults.env ?? DEFAULT_ENV_PROVIDER };
 }
 
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** zod issues as `path: message`; the message never quotes the input value. */
 export function zodIssues(error: z.ZodError, prefix: readonly (string | number)[] = []): ConfigIssue[] {
   return error.issues.map((issue) => ({
@@ -95,6 +105,7 @@ function credentialIssues(raw: Record<string, unknown>): ConfigIssue[] {
   for (const match of findCredentials(raw)) {
     const { value, path } = match;
     if (value === undefined || value === null || typeof value === "string") continue;
+    if (isValidSecretRef(value)) continue;
     if (looksLikeRef(value)) {
       const ref = SecretRefSchema.safeParse(value);
       if (!ref.success) issues.push(...zodIssues(ref.error, [path]));

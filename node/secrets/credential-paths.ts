@@ -94,8 +94,17 @@ export function formatPath(segments: readonly string[]): string {
 
 const compiled = CREDENTIAL_PATHS.map((spec) => ({ spec, parts: spec.pattern.split(".") }));
 
+/** Parsed documents are never mutated after validation, so a walk is done once per document. */
+const walked = new WeakMap<object, readonly CredentialMatch[]>();
+
 /** Every credential location present in `config` (present = the key exists, whatever its value). */
-export function findCredentials(config: Record<string, unknown>): CredentialMatch[] {
+export function findCredentials(config: Record<string, unknown>): readonly CredentialMatch[] {
+  let cached = walked.get(config);
+  if (!cached) walked.set(config, (cached = Object.freeze(walkCredentials(config))));
+  return cached;
+}
+
+function walkCredentials(config: Record<string, unknown>): CredentialMatch[] {
   const out: CredentialMatch[] = [];
   for (const { spec, parts } of compiled) {
     walk(config, parts, 0, [], (segments, value) => {

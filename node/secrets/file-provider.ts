@@ -34,8 +34,9 @@ export function createFileProvider(alias: string, config: FileProviderConfig, op
       if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
         throw new SecretResolutionError("ERR_SECRET_FILE_PERMS", `${configPath} changed while being read: ${path}`);
       }
-      // Read at most maxBytes + 1 so an oversized file is detected without reading all of it.
-      const buffer = Buffer.alloc(maxBytes + 1);
+      // Read at most maxBytes + 1 so an oversized file is detected without reading all of it; size the
+      // buffer from fstat (plus one byte to notice growth) instead of zero-filling maxBytes every pass.
+      const buffer = Buffer.allocUnsafe(Math.min(maxBytes, st.size) + 1);
       let length = 0;
       while (length < buffer.length) {
         const { bytesRead } = await fh.read(buffer, length, buffer.length - length, length);
@@ -44,6 +45,10 @@ export function createFileProvider(alias: string, config: FileProviderConfig, op
       }
       if (length > maxBytes) {
         throw new SecretResolutionError("ERR_SECRET_FILE_TOO_LARGE", `${configPath} exceeds maxBytes (${maxBytes}): ${path}`);
+      }
+      if (length === buffer.length) {
+        // More bytes than fstat reported: the file grew mid-read; refuse rather than use a torn read.
+        throw new SecretResolutionError("ERR_SECRET_FILE_READ", `${configPath} changed while being read: ${path}`);
       }
       return buffer.subarray(0, length);
     } finally {

@@ -95,9 +95,28 @@ export function classifyCredential(value: unknown, defaultEnvProvider: string): 
     const ref = parseEnvShorthand(value, defaultEnvProvider);
     return ref ? { kind: "ref", ref, shorthand: true } : { kind: "plaintext", value };
   }
-  if (looksLikeRef(value)) {
-    const parsed = SecretRefSchema.safeParse(value);
-    if (parsed.success) return { kind: "ref", ref: parsed.data, shorthand: false };
-  }
+  if (isValidSecretRef(value)) return { kind: "ref", ref: { source: value.source, provider: value.provider, id: value.id }, shorthand: false };
   return { kind: "empty" };
+}
+
+const SOURCE_SET: ReadonlySet<string> = new Set(SECRET_SOURCES);
+
+/**
+ * The same verdict as SecretRefSchema, without building zod issues: resolution classifies every
+ * credential on every reload, and only an invalid ref needs the schema's messages.
+ */
+export function isValidSecretRef(value: unknown): value is SecretRef {
+  if (!looksLikeRef(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 3) return false;
+  const { source, provider, id } = value as Record<string, unknown>;
+  return (
+    typeof source === "string" &&
+    SOURCE_SET.has(source) &&
+    typeof provider === "string" &&
+    PROVIDER_ALIAS_RE.test(provider) &&
+    typeof id === "string" &&
+    id !== "" &&
+    refIdProblem(source as SecretSource, id) === undefined
+  );
 }

@@ -112,6 +112,8 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
 
   async function buildSnapshot(): Promise<SecretsSnapshot> {
     const loaded = await load(options.configPath);
+    // Give queued requests a turn between the CPU-bound phases: a reload must never stall the request path.
+    await yieldToEventLoop();
     const registry = createProviderRegistry(loaded.config.secrets, options.providerIo);
     const active = findCredentials(loaded.raw).filter((m) => m.active);
 
@@ -127,6 +129,7 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
       }
     }
 
+    await yieldToEventLoop();
     const resolution = await resolveRefs(
       refs.values(),
       registry,
@@ -203,6 +206,8 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
     for (const warning of snapshot.warnings) logger?.warn({ code: warning.code, path: warning.path }, warning.message);
   }
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function describeFailures(error: unknown): { refKey: string; code: string; message: string }[] {
   if (error instanceof SecretsActivationError) {
