@@ -14,7 +14,7 @@ export type IdResult = { value: string } | { error: string };
 export type IdResolver = (id: string) => Promise<IdResult>;
 
 export interface ResolverIo {
-  readonly stdin: AsyncIterable<Buffer | string>;
+  readonly stdin: AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
 }
