@@ -1,7 +1,6 @@
 /** `clawgate node start`: run the node agent in the foreground (supervisors: launchd, systemd). */
 import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
-import { findOverriddenPlaintext } from "../secrets/legacy-auth.ts";
 import { createLogger } from "../server/logger.ts";
 import { startNodeAgent } from "../server/node-agent.ts";
 import { CliError } from "./cli-error.ts";
@@ -31,7 +30,6 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
       const agent = await startNodeAgent({
         configPath: resolveConfigPath(configFlag(command)),
         logger,
-        findOverriddenPlaintext,
         ...(port === undefined ? {} : { port }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),

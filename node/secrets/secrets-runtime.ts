@@ -2,18 +2,12 @@
  * The runtime secrets snapshot: every active ref resolved eagerly into one immutable snapshot that request
  * paths read; reloads are serialized, resolve everything, then swap atomically or keep the last-known-good.
  */
-import { type LoadedConfig, loadConfig as loadConfigFile } from "../config/config-file.ts";
-import { type CredentialMatch, findCredentials } from "./credential-paths.ts";
-import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
-import { resolveRefs } from "./resolve-refs.ts";
-import { SecretResolutionError, SecretsActivationError } from "./secret-errors.ts";
-import { type SecretRef, classifyCredential, refKey } from "./secret-ref.ts";
+import type { LoadedConfig } from "../config/config-file.ts";
+import type { ProviderIo } from "./provider-registry.ts";
+import { SecretsActivationError } from "./secret-errors.ts";
+import { type FindOverriddenPlaintext, type SecretsWarning, type SnapshotData, resolveSnapshotData } from "./snapshot-data.ts";
 
-export interface SecretsWarning {
-  readonly code: "SECRETS_REF_OVERRIDES_PLAINTEXT";
-  readonly path: string;
-  readonly message: string;
-}
+export type { SecretsWarning };
 
 /** An immutable view of every active credential: request paths only ever read this. */
 export interface SecretsSnapshot {
@@ -47,13 +41,18 @@ export interface SecretsLogger {
 
 export interface SecretsRuntimeOptions {
   readonly configPath: string;
+  /**
+   * One full resolution pass. Default: in this thread with `loadConfig`/`providerIo`; the node agent
+   * passes its reload worker so that a pass never competes with requests for the event loop.
+   */
+  readonly resolve?: (configPath: string) => Promise<SnapshotData>;
   readonly loadConfig?: (path: string) => Promise<LoadedConfig>;
   readonly providerIo?: ProviderIo;
   /**
    * Plaintext credentials outside the config that a ref overrides (legacy auth.json keys, for one):
    * each becomes a SECRETS_REF_OVERRIDES_PLAINTEXT warning.
    */
-  readonly findOverriddenPlaintext?: (loaded: LoadedConfig, refPaths: readonly string[]) => Promise<readonly SecretsWarning[]>;
+  readonly findOverriddenPlaintext?: FindOverriddenPlaintext;
   readonly logger?: SecretsLogger;
   readonly now?: () => Date;
 }
@@ -84,7 +83,6 @@ const DEGRADED_MESSAGE = "Secret resolution failed; runtime remains on last-know
 const RECOVERED_MESSAGE = "Secret resolution recovered; runtime is on a fresh snapshot.";
 
 export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRuntime {
-  const load = options.loadConfig ?? loadConfigFile;
   const now = options.now ?? (() => new Date());
   const logger = options.logger;
   const listeners = new Set<(event: SecretsEvent) => void>();
@@ -110,45 +108,18 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
     }
   };
 
+  const resolvePass =
+    options.resolve ??
+    ((configPath: string) =>
+      resolveSnapshotData(configPath, {
+        ...(options.loadConfig ? { loadConfig: options.loadConfig } : {}),
+        ...(options.providerIo ? { providerIo: options.providerIo } : {}),
+        ...(options.findOverriddenPlaintext ? { findOverriddenPlaintext: options.findOverriddenPlaintext } : {}),
+      }));
+
   async function buildSnapshot(): Promise<SecretsSnapshot> {
-    const loaded = await load(options.configPath);
-    // Give queued requests a turn between the CPU-bound phases: a reload must never stall the request path.
-    await yieldToEventLoop();
-    const registry = createProviderRegistry(loaded.config.secrets, options.providerIo);
-    const active = findCredentials(loaded.raw).filter((m) => m.active);
-
-    const refs = new Map<string, SecretRef>();
-    const byPath: { match: CredentialMatch; ref?: SecretRef; plaintext?: string }[] = [];
-    for (const match of active) {
-      const value = classifyCredential(match.value, loaded.defaultEnvProvider);
-      if (value.kind === "ref") {
-        refs.set(refKey(value.ref), value.ref);
-        byPath.push({ match, ref: value.ref });
-      } else if (value.kind === "plaintext") {
-        byPath.push({ match, plaintext: value.value });
-      }
-    }
-
-    await yieldToEventLoop();
-    const resolution = await resolveRefs(
-      refs.values(),
-      registry,
-      loaded.config.secrets.resolution.maxProviderConcurrency,
-    );
-    if (resolution.errors.size > 0) {
-      throw new SecretsActivationError(
-        [...resolution.errors].map(([key, error]) => ({ refKey: key, error })).sort((a, b) => a.refKey.localeCompare(b.refKey)),
-      );
-    }
-
-    const values = new Map<string, string>();
-    for (const entry of byPath) {
-      const value = entry.ref ? resolution.values.get(refKey(entry.ref)) : entry.plaintext;
-      if (value !== undefined) values.set(entry.match.path, value);
-    }
-    const refPaths = byPath.filter((e) => e.ref).map((e) => e.match.path);
-    const warnings = options.findOverriddenPlaintext ? await options.findOverriddenPlaintext(loaded, refPaths) : [];
-    return freezeSnapshot(++version, now(), values, refs.size, warnings);
+    const data = await resolvePass(options.configPath);
+    return freezeSnapshot(++version, now(), new Map(data.values), data.refCount, data.warnings);
   }
 
   return {
@@ -206,8 +177,6 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
     for (const warning of snapshot.warnings) logger?.warn({ code: warning.code, path: warning.path }, warning.message);
   }
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function describeFailures(error: unknown): { refKey: string; code: string; message: string }[] {
   if (error instanceof SecretsActivationError) {

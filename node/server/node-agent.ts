@@ -5,9 +5,11 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
-import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
+import { loadConfig } from "../config/config-file.ts";
 import type { ProviderIo } from "../secrets/provider-registry.ts";
-import { type SecretsRuntime, type SecretsWarning, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { findOverriddenPlaintext } from "../secrets/legacy-auth.ts";
+import { startReloadWorker } from "../secrets/reload-worker.ts";
+import { type SecretsRuntime, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { startSpawnHost } from "../secrets/spawn-host.ts";
 import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
@@ -32,10 +34,10 @@ export interface NodeAgentOptions {
   readonly allowRoot?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly uid?: number;
+  /** Used only with `isolateReloads: false` (tests that inject I/O); the default runs passes in the reload worker. */
   readonly providerIo?: ProviderIo;
-  /** Run exec resolvers in a helper process so their fork+exec never stalls request handling (default true). */
-  readonly spawnHost?: boolean;
-  readonly findOverriddenPlaintext?: (loaded: LoadedConfig, refPaths: readonly string[]) => Promise<readonly SecretsWarning[]>;
+  /** Run resolution passes on a worker thread and resolvers from a spawn host (default true). */
+  readonly isolateReloads?: boolean;
 }
 
 export interface NodeAgent {
@@ -79,20 +81,25 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const stateDir = resolveStateDir(options.stateDir, loaded.config.clawgate?.stateDir, env);
   await ensureStateDir(stateDir, uid);
 
-  const spawnHost = options.spawnHost === false ? undefined : await startSpawnHost();
-  const providerIo: ProviderIo = spawnHost
-    ? { ...options.providerIo, exec: { ...options.providerIo?.exec, runner: spawnHost.runner } }
-    : (options.providerIo ?? {});
+  // Off the request path: resolver processes start from the spawn host (fork+exec stalls land there) and
+  // whole resolution passes run on the reload worker thread; the main thread only swaps the result in.
+  const spawnHost = options.isolateReloads === false ? undefined : await startSpawnHost();
+  const reloadWorker = spawnHost ? startReloadWorker(spawnHost.runner) : undefined;
   const secrets = createSecretsRuntime({
     configPath: options.configPath,
     logger,
-    providerIo,
-    ...(options.findOverriddenPlaintext ? { findOverriddenPlaintext: options.findOverriddenPlaintext } : {}),
+    ...(reloadWorker
+      ? { resolve: (path: string) => reloadWorker.resolve(path) }
+      : { findOverriddenPlaintext, ...(options.providerIo ? { providerIo: options.providerIo } : {}) }),
   });
+  const stopHelpers = async () => {
+    await reloadWorker?.close();
+    await spawnHost?.close();
+  };
   try {
     await secrets.activate(); // fail fast: SecretsActivationError before anything listens
   } catch (error) {
-    await spawnHost?.close();
+    await stopHelpers();
     throw error;
   }
 
@@ -114,7 +121,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         server.close((error) => (error ? reject(error) : resolve()));
         if ("closeIdleConnections" in server) server.closeIdleConnections();
       });
-      await spawnHost?.close();
+      await stopHelpers();
       // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
       await rm(join(stateDir, NODE_INFO_FILE), { force: true });
     },
