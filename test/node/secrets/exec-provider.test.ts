@@ -1,27 +1,23 @@
 /** The exec provider against real child processes: batching, isolation, limits, protocol errors, and no process left behind. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmod, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecProvider } from "../../../node/secrets/exec-provider.ts";
 import { ExecProviderSchema } from "../../../node/secrets/provider-config.ts";
 import { hasProc, pidsWithMarker, procState } from "../../helpers/process-tree.ts";
+import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 
-const FAKE = fileURLToPath(new URL("../../fixtures/resolvers/fake-resolver.mjs", import.meta.url));
 const limits = { maxRefsPerProvider: 512, maxBatchBytes: 262_144 };
 let dir: string;
 let command: string;
 
 beforeAll(async () => {
   dir = await realpath(await mkdtemp(join(tmpdir(), "clawgate-exec-")));
-  await mkdir(join(dir, "bin"), { mode: 0o755 });
-  command = join(dir, "bin", "resolver");
-  await writeFile(command, `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" "$@"\n`);
-  await chmod(command, 0o755);
+  command = await installFakeResolver(dir, 0o755);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

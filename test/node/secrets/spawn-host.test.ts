@@ -1,23 +1,19 @@
 /** The spawn host runs resolvers out of the agent's process, and never outlives the agent — even after kill -9. */
-import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSpawnHost } from "../../../node/secrets/spawn-host.ts";
+import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 import { pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 import { procState } from "../../helpers/process-tree.ts";
 
-const FAKE = fileURLToPath(new URL("../../fixtures/resolvers/fake-resolver.mjs", import.meta.url));
 let dir: string;
 let command: string;
 
 beforeAll(async () => {
   dir = await realpath(await mkdtemp(join(tmpdir(), "clawgate-host-")));
-  await mkdir(join(dir, "bin"), { mode: 0o700 });
-  command = join(dir, "bin", "resolver");
-  await writeFile(command, `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" "$@"\n`);
-  await chmod(command, 0o700);
+  command = await installFakeResolver(dir, 0o700);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
