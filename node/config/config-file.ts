@@ -37,10 +37,13 @@ export interface LoadConfigIo {
 }
 
 export async function loadConfig(path: string, io: LoadConfigIo = {}): Promise<LoadedConfig> {
+  return parseConfig(await readConfigText(path, io), path);
+}
+
+async function readConfigText(path: string, io: LoadConfigIo): Promise<string> {
   const read = io.readFile ?? ((p: string) => readFile(p, "utf8"));
-  let text: string;
   try {
-    text = await read(path);
+    return await read(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
@@ -50,7 +53,22 @@ export async function loadConfig(path: string, io: LoadConfigIo = {}): Promise<L
       cause: error,
     });
   }
-  return parseConfig(text, path);
+}
+
+/**
+ * A loader that reads the file on every call but parses and validates only when its text changed since
+ * the last call: reloads re-read the config each time, and most of the time it has not changed. Safe
+ * because a LoadedConfig is never mutated after validation.
+ */
+export function createCachingConfigLoader(io: LoadConfigIo = {}): (path: string) => Promise<LoadedConfig> {
+  let last: { path: string; text: string; loaded: LoadedConfig } | undefined;
+  return async (path) => {
+    const text = await readConfigText(path, io);
+    if (last && last.path === path && last.text === text) return last.loaded;
+    const loaded = parseConfig(text, path);
+    last = { path, text, loaded };
+    return loaded;
+  };
 }
 
 /** Parse and validate config text; `file` is only used in messages. */

@@ -4,13 +4,17 @@
  */
 import { parentPort } from "node:worker_threads";
 import { ConfigError } from "../config/config-errors.ts";
+import { createCachingConfigLoader } from "../config/config-file.ts";
 import type { ExecOutcome, ExecSpec } from "./exec-runner.ts";
+import { lowerOwnPriority } from "./background-priority.ts";
 import { findOverriddenPlaintext } from "./legacy-auth.ts";
 import { SecretsActivationError } from "./secret-errors.ts";
 import { resolveSnapshotData } from "./snapshot-data.ts";
 import type { PassFailure, WorkerReply, WorkerRequest } from "./reload-worker.ts";
 
 const port = parentPort!;
+lowerOwnPriority();
+const loadConfig = createCachingConfigLoader();
 const execWaiters = new Map<number, (outcome: ExecOutcome) => void>();
 let nextExecId = 1;
 
@@ -27,7 +31,7 @@ port.on("message", (message: WorkerRequest) => {
     execWaiters.delete(message.execId);
     return;
   }
-  resolveSnapshotData(message.configPath, { providerIo: { exec: { runner } }, findOverriddenPlaintext }).then(
+  resolveSnapshotData(message.configPath, { loadConfig, providerIo: { exec: { runner } }, findOverriddenPlaintext }).then(
     (data) => port.postMessage({ type: "pass", passId: message.passId, data } satisfies WorkerReply),
     (error: unknown) => port.postMessage({ type: "pass", passId: message.passId, failure: describe(error) } satisfies WorkerReply),
   );

@@ -2,7 +2,7 @@
  * The runtime secrets snapshot: every active ref resolved eagerly into one immutable snapshot that request
  * paths read; reloads are serialized, resolve everything, then swap atomically or keep the last-known-good.
  */
-import type { LoadedConfig } from "../config/config-file.ts";
+import { type LoadedConfig, createCachingConfigLoader } from "../config/config-file.ts";
 import type { ProviderIo } from "./provider-registry.ts";
 import { SecretsActivationError } from "./secret-errors.ts";
 import { type FindOverriddenPlaintext, type SecretsWarning, type SnapshotData, resolveSnapshotData } from "./snapshot-data.ts";
@@ -108,11 +108,12 @@ export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRun
     }
   };
 
+  const loadConfig = options.loadConfig ?? createCachingConfigLoader();
   const resolvePass =
     options.resolve ??
     ((configPath: string) =>
       resolveSnapshotData(configPath, {
-        ...(options.loadConfig ? { loadConfig: options.loadConfig } : {}),
+        loadConfig,
         ...(options.providerIo ? { providerIo: options.providerIo } : {}),
         ...(options.findOverriddenPlaintext ? { findOverriddenPlaintext: options.findOverriddenPlaintext } : {}),
       }));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../node/config/config-errors.ts";
-import { loadConfig, parseConfig, resolveConfigPath } from "../../../node/config/config-file.ts";
+import { createCachingConfigLoader, loadConfig, parseConfig, resolveConfigPath } from "../../../node/config/config-file.ts";
 
 describe("resolveConfigPath", () => {
   it("prefers --config, then $CLAWGATE_CONFIG, then ~/.openclaw/openclaw.json", () => {
@@ -80,6 +80,20 @@ describe("loadConfig", () => {
   it("says when the file does not exist", async () => {
     const path = join(dir, "missing.json");
     await expect(loadConfig(path)).rejects.toMatchObject({ code: "ERR_CONFIG_NOT_FOUND", message: `${path}: config file not found` });
+  });
+
+  it("re-reads on every call but re-parses only changed text", async () => {
+    const path = join(dir, "cached.json");
+    await writeFile(path, "{ gateway: { port: 1 } }");
+    const load = createCachingConfigLoader();
+    const first = await load(path);
+    expect(await load(path)).toBe(first);
+    await writeFile(path, "{ gateway: { port: 2 } }");
+    const second = await load(path);
+    expect(second).not.toBe(first);
+    expect(second.config.gateway?.port).toBe(2);
+    await writeFile(path, "{ broken");
+    await expect(load(path)).rejects.toMatchObject({ code: "ERR_CONFIG_SYNTAX" });
   });
 
   it("reads a real file with a BOM", async () => {
