@@ -4,6 +4,7 @@
  * started, as soon as its IPC channel to the agent closes — including when the agent is killed with -9.
  */
 import type { ChildProcess } from "node:child_process";
+import { lowerOwnPriority, lowerSessionPriority } from "./background-priority.ts";
 import { type ExecSpec, killTree, runResolverProcess } from "./exec-runner.ts";
 
 interface Request {
@@ -15,6 +16,7 @@ const running = new Set<ChildProcess>();
 
 process.on("message", (message: Request) => {
   void runResolverProcess(message.spec, undefined, (child) => {
+    if (child.pid !== undefined) lowerSessionPriority(child.pid);
     running.add(child);
     child.once("close", () => running.delete(child));
   }).then((outcome) => {
@@ -27,4 +29,6 @@ process.on("disconnect", () => {
   process.exit(0);
 });
 
+// Resolvers inherit the host's lower priority: resolution yields the cores to the agent's requests.
+lowerOwnPriority();
 process.send!({ ready: true });

@@ -45,6 +45,16 @@ describe("spawn host", () => {
     expect(await host.runner(spec(["echo"]))).toMatchObject({ ok: false, code: "ERR_SECRET_EXEC_SPAWN" });
   });
 
+  it("runs resolvers at a lower CPU priority than the agent", async () => {
+    const host = await startSpawnHost();
+    try {
+      const outcome = await host.runner({ ...spec([]), command: "/bin/sh", args: ["-c", "cut -d' ' -f19 /proc/self/stat"] });
+      expect(outcome).toEqual({ ok: true, stdout: "10\n" });
+    } finally {
+      await host.close();
+    }
+  });
+
   it("exits with the node agent, even when the agent is killed with SIGKILL", async () => {
     const configPath = join(dir, "openclaw.json");
     await writeFile(configPath, JSON.stringify({ secrets: { providers: { vault: { source: "exec", command, args: ["echo"] } } }, hooks: { token: { source: "exec", provider: "vault", id: "hooks/token" } } }));
