@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHistogram } from "node:perf_hooks";
+import { type RecordableHistogram, createHistogram } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { createSecretsRuntime } from "../node/secrets/secrets-runtime.ts";
@@ -20,7 +20,8 @@ const FILE_REFS_PER_FILE = 200;
 const EXEC_PROVIDERS = 2;
 const EXEC_REFS_PER_PROVIDER = 50;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15);
-const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 3_000);
+const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 6_000);
+const LOAD_ROUNDS = 6;
 
 /** A protocol-v1 resolver: answers every id with a value derived from it. */
 const RESOLVER_JS = `
@@ -214,10 +215,22 @@ async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
         await reloader;
       }
     };
-    await measure(pool, 500); // warm-up
-    const idle = await measure(pool, LOAD_MS);
-    const busy = await duringReloads(() => measure(pool, LOAD_MS));
+    await measure(pool, createHistogram(), 500); // warm-up
+    // Idle, reloading, and a floor (two busy loops at low priority, no clawgate work at all) in
+    // alternating windows, so drift in this noisy VM hits all three alike.
+    const idleH = createHistogram();
+    const busyH = createHistogram();
+    const floorH = createHistogram();
+    for (let round = 0; round < LOAD_ROUNDS; round++) {
+      await measure(pool, idleH, LOAD_MS / LOAD_ROUNDS);
+      await duringReloads(() => measure(pool, busyH, LOAD_MS / LOAD_ROUNDS));
+      await duringBackgroundHogs(() => measure(pool, floorH, LOAD_MS / LOAD_ROUNDS));
+    }
     await pool.close();
+    const summary = (h: RecordableHistogram) => ({ p50: h.percentile(50), p99: h.percentile(99), count: h.count });
+    const idle = summary(idleH);
+    const busy = summary(busyH);
+    const floor = summary(floorH);
     const ratio = busy.p99 / idle.p99;
     return [
       {
@@ -227,7 +240,10 @@ async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
         target: "≤ 2×",
         baseline: "idle /healthz p99, same run",
         pass: ratio <= 2,
-        detail: `p99 ${us(busy.p99)} during ${reloads} reloads vs idle ${us(idle.p99)}; p50 ${us(busy.p50)} vs ${us(idle.p50)}; ${busy.count} vs ${idle.count} requests`,
+        detail:
+          `p99 ${us(busy.p99)} during ${reloads} reloads vs idle ${us(idle.p99)}; p50 ${us(busy.p50)} vs ${us(idle.p50)}; ` +
+          `${busy.count} vs ${idle.count} requests. Floor of this machine: two nice-10 busy loops alone give ` +
+          `p99 ${us(floor.p99)} = ${(floor.p99 / idle.p99).toFixed(2)}× idle`,
       },
     ];
   } finally {
@@ -237,8 +253,7 @@ async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
 }
 
 /** Four requests always in flight, each timed; the agent shares 2 cores with this client and the resolvers. */
-async function measure(pool: Pool, ms: number) {
-  const h = createHistogram();
+async function measure(pool: Pool, h: RecordableHistogram, ms: number): Promise<void> {
   const end = performance.now() + ms;
   const worker = async () => {
     while (performance.now() < end) {
@@ -249,7 +264,20 @@ async function measure(pool: Pool, ms: number) {
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
-  return { p50: h.percentile(50), p99: h.percentile(99), count: h.count };
+}
+
+/**
+ * Two shell busy loops at niceness 10 in sessions of their own (autogroup reniced too): what any
+ * low-priority background CPU costs the request path on this machine, whatever the agent does.
+ */
+async function duringBackgroundHogs<T>(probe: () => Promise<T>): Promise<T> {
+  const hogs = [0, 1].map(() => spawn("nice", ["-n", "10", "sh", "-c", "while :; do :; done"], { detached: true, stdio: "ignore" }));
+  for (const hog of hogs) await writeFile(`/proc/${hog.pid}/autogroup`, "10").catch(() => {});
+  try {
+    return await probe();
+  } finally {
+    for (const hog of hogs) process.kill(-hog.pid!, "SIGKILL");
+  }
 }
 
 const us = (ns: number) => `${(ns / 1000).toFixed(0)} µs`;
