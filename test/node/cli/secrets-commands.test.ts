@@ -180,6 +180,7 @@ describe("secrets configure + apply", () => {
     for (const sub of ["audit", "configure", "apply", "reload"]) expect(help.stdout).toMatch(new RegExp(`^\\s+${sub}\\b`, "m"));
   });
 
+  if (!hasScript()) console.warn("skipping the pseudo-terminal configure test: util-linux `script` is not installed");
   it.skipIf(!hasScript())("interactive configure in a real terminal: pick a new file provider, accept every suggestion, apply", async () => {
     const perCredential: PtyStep[] = [];
     for (let i = 0; i < 6; i++) perCredential.push({ waitFor: /Move \S+ \(plaintext in/, keys: KEY.enter }, { waitFor: /Ref id for/, keys: KEY.enter });
