@@ -1,0 +1,237 @@
+/**
+ * The edge → node envelope: a short-lived JWT (EdDSA or ES256) that binds one forwarded request — method,
+ * path, SHA-256 of the exact body, target node, caller — so the node can trust what the edge decided.
+ * Web-standard APIs only: the edge signs with it inside workerd, the node verifies with it in Node.
+ */
+import { type JWK, SignJWT, decodeProtectedHeader, errors, importJWK, jwtVerify } from "jose";
+
+/** The request header that carries the envelope. */
+export const ENVELOPE_HEADER = "clawgate-envelope";
+/** `typ` header (RFC 8725 §3.11: explicit typing keeps an envelope from passing as any other JWT). */
+export const ENVELOPE_TYP = "clawgate-envelope+jwt";
+export const ENVELOPE_ISSUER = "clawgate-edge";
+export const ENVELOPE_ALGORITHMS = ["EdDSA", "ES256"] as const;
+export type EnvelopeAlgorithm = (typeof ENVELOPE_ALGORITHMS)[number];
+/** Longest lifetime a verifier accepts (exp − iat), in seconds. */
+export const MAX_ENVELOPE_LIFETIME_S = 60;
+/** Longest token a verifier parses; a real envelope is well under 1 KiB. */
+export const MAX_ENVELOPE_BYTES = 4096;
+
+export interface EnvelopeClaims {
+  readonly iss: string;
+  /** The node id the request is for. */
+  readonly aud: string;
+  /** The caller identity the edge authenticated, e.g. `token:github-ci` or `cron:*\/15 * * * *`. */
+  readonly sub: string;
+  readonly iat: number;
+  readonly exp: number;
+  /** Unique per envelope: the node rejects a second use, and uses it as the delivery id by default. */
+  readonly jti: string;
+  /** HTTP method (DPoP's claim name, RFC 9449 §4.2). */
+  readonly htm: string;
+  /** Path and query of the request on the node. */
+  readonly htu: string;
+  /** base64url SHA-256 of the exact body bytes. */
+  readonly bsh: string;
+}
+
+export type EnvelopeErrorCode =
+  | "ERR_ENVELOPE_MALFORMED"
+  | "ERR_ENVELOPE_TOO_LARGE"
+  | "ERR_ENVELOPE_KEY_UNKNOWN"
+  | "ERR_ENVELOPE_SIGNATURE"
+  | "ERR_ENVELOPE_EXPIRED"
+  | "ERR_ENVELOPE_CLAIMS"
+  | "ERR_ENVELOPE_BINDING"
+  | "ERR_ENVELOPE_REPLAYED";
+
+/** Why an envelope was refused. The message names the check, never the token or its claims' values. */
+export class EnvelopeError extends Error {
+  override readonly name = "EnvelopeError";
+  readonly code: EnvelopeErrorCode;
+  constructor(code: EnvelopeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface EnvelopeRequest {
+  readonly method: string;
+  /** Path plus query string, exactly as sent to the node. */
+  readonly path: string;
+  readonly body: Uint8Array | string;
+}
+
+const encoder = new TextEncoder();
+
+/** base64url (no padding) SHA-256 of the body bytes. */
+export async function bodySha256(body: Uint8Array | string): Promise<string> {
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  let binary = "";
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export interface EnvelopeSignerOptions {
+  /** The edge's private key as a JWK (a Worker secret); `alg` and `kid` are taken from it or given here. */
+  readonly privateJwk: JWK;
+  readonly kid?: string;
+  readonly alg?: EnvelopeAlgorithm;
+  readonly nodeId: string;
+  /** Seconds until expiry, 1–60; default 30. */
+  readonly lifetimeSeconds?: number;
+  readonly now?: () => number;
+  readonly randomUUID?: () => string;
+}
+
+export interface EnvelopeSigner {
+  sign(request: EnvelopeRequest & { readonly principal: string; readonly jti?: string }): Promise<string>;
+}
+
+export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Promise<EnvelopeSigner> {
+  const alg = options.alg ?? (options.privateJwk.alg as EnvelopeAlgorithm | undefined);
+  if (!alg || !ENVELOPE_ALGORITHMS.includes(alg)) throw new TypeError(`envelope alg must be one of ${ENVELOPE_ALGORITHMS.join(", ")}`);
+  const kid = options.kid ?? options.privateJwk.kid;
+  if (!kid) throw new TypeError("envelope signing key needs a kid");
+  if (!options.nodeId) throw new TypeError("envelope nodeId must not be empty");
+  const lifetime = options.lifetimeSeconds ?? 30;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_ENVELOPE_LIFETIME_S) {
+    throw new TypeError(`envelope lifetimeSeconds must be an integer from 1 to ${MAX_ENVELOPE_LIFETIME_S}`);
+  }
+  const key = await importJWK(options.privateJwk, alg);
+  const now = options.now ?? Date.now;
+  const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
+
+  return {
+    async sign(request) {
+      const iat = Math.floor(now() / 1000);
+      return new SignJWT({ htm: request.method.toUpperCase(), htu: request.path, bsh: await bodySha256(request.body) })
+        .setProtectedHeader({ alg, kid, typ: ENVELOPE_TYP })
+        .setIssuer(ENVELOPE_ISSUER)
+        .setAudience(options.nodeId)
+        .setSubject(request.principal)
+        .setJti(request.jti ?? randomUUID())
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + lifetime)
+        .sign(key);
+    },
+  };
+}
+
+/** Remembers envelope ids until they expire, so each envelope is accepted once. */
+export interface ReplayCache {
+  /** Records `jti` until `expiresAt` (epoch seconds); false when it was already recorded and unexpired. */
+  checkAndRecord(jti: string, expiresAt: number, nowSeconds: number): boolean;
+}
+
+/** In-memory replay cache, bounded: expired ids are dropped first, then the oldest. */
+export function createMemoryReplayCache(maxEntries = 100_000): ReplayCache {
+  const seen = new Map<string, number>();
+  return {
+    checkAndRecord(jti, expiresAt, nowSeconds) {
+      const known = seen.get(jti);
+      if (known !== undefined && known >= nowSeconds) return false;
+      if (seen.size >= maxEntries) {
+        for (const [id, exp] of seen) if (exp < nowSeconds) seen.delete(id);
+        // Still full of live ids: forget the oldest. A lifetime ≤ 60 s bounds what that can let through.
+        for (const id of seen.keys()) {
+          if (seen.size < maxEntries) break;
+          seen.delete(id);
+        }
+      }
+      seen.set(jti, expiresAt);
+      return true;
+    },
+  };
+}
+
+export interface EnvelopeVerifierOptions {
+  /** The edge's public keys by kid (several at once during a rotation); each JWK names its alg. */
+  readonly publicJwks: readonly JWK[];
+  readonly nodeId: string;
+  readonly replayCache: ReplayCache;
+  readonly clockToleranceSeconds?: number;
+  readonly now?: () => number;
+}
+
+export interface EnvelopeVerifier {
+  /** The verified claims, or an EnvelopeError naming the failed check. */
+  verify(token: string, request: EnvelopeRequest): Promise<EnvelopeClaims>;
+}
+
+export async function createEnvelopeVerifier(options: EnvelopeVerifierOptions): Promise<EnvelopeVerifier> {
+  if (!options.nodeId) throw new TypeError("envelope nodeId must not be empty");
+  if (options.publicJwks.length === 0) throw new TypeError("envelope verifier needs at least one public key");
+  const keys = new Map<string, { key: Awaited<ReturnType<typeof importJWK>>; alg: EnvelopeAlgorithm }>();
+  for (const [i, jwk] of options.publicJwks.entries()) {
+    const alg = jwk.alg as EnvelopeAlgorithm | undefined;
+    if (!jwk.kid) throw new TypeError(`publicJwks[${i}] needs a kid`);
+    if (!alg || !ENVELOPE_ALGORITHMS.includes(alg)) throw new TypeError(`publicJwks[${i}].alg must be one of ${ENVELOPE_ALGORITHMS.join(", ")}`);
+    if ("d" in jwk) throw new TypeError(`publicJwks[${i}] is a private key; give the node only the public half`);
+    keys.set(jwk.kid, { key: await importJWK(jwk, alg), alg });
+  }
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  const now = options.now ?? Date.now;
+
+  return {
+    async verify(token, request) {
+      if (token.length > MAX_ENVELOPE_BYTES) throw new EnvelopeError("ERR_ENVELOPE_TOO_LARGE", "envelope is too large");
+      let header;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch (cause) {
+        throw new EnvelopeError("ERR_ENVELOPE_MALFORMED", "envelope is not a compact JWS", { cause });
+      }
+      const entry = typeof header.kid === "string" ? keys.get(header.kid) : undefined;
+      if (!entry) throw new EnvelopeError("ERR_ENVELOPE_KEY_UNKNOWN", "envelope key id is not a configured edge key");
+      const currentDate = new Date(now());
+      let claims: EnvelopeClaims;
+      try {
+        const result = await jwtVerify(token, entry.key, {
+          // Exactly the key's own algorithm: no `none`, no HMAC with a public key, no cross-alg confusion.
+          algorithms: [entry.alg],
+          typ: ENVELOPE_TYP,
+          issuer: ENVELOPE_ISSUER,
+          audience: options.nodeId,
+          maxTokenAge: MAX_ENVELOPE_LIFETIME_S,
+          clockTolerance: tolerance,
+          currentDate,
+          requiredClaims: ["exp", "iat", "jti", "sub", "htm", "htu", "bsh"],
+        });
+        claims = result.payload as unknown as EnvelopeClaims;
+      } catch (cause) {
+        throw mapJoseError(cause);
+      }
+      for (const name of ["jti", "sub", "htm", "htu", "bsh"] as const) {
+        if (typeof claims[name] !== "string" || claims[name] === "") {
+          throw new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope claim "${name}" must be a non-empty string`);
+        }
+      }
+      if (claims.exp - claims.iat > MAX_ENVELOPE_LIFETIME_S) {
+        throw new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope lifetime exceeds ${MAX_ENVELOPE_LIFETIME_S} s`);
+      }
+      if (claims.htm !== request.method.toUpperCase()) throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another method");
+      if (claims.htu !== request.path) throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another path");
+      if (claims.bsh !== (await bodySha256(request.body))) {
+        throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another body");
+      }
+      // Only a fully verified envelope may occupy the replay cache, so forged ids cannot flood it.
+      if (!options.replayCache.checkAndRecord(claims.jti, claims.exp + tolerance, Math.floor(currentDate.getTime() / 1000))) {
+        throw new EnvelopeError("ERR_ENVELOPE_REPLAYED", "envelope was already used");
+      }
+      return claims;
+    },
+  };
+}
+
+function mapJoseError(cause: unknown): EnvelopeError {
+  if (cause instanceof errors.JWTExpired) return new EnvelopeError("ERR_ENVELOPE_EXPIRED", "envelope has expired", { cause });
+  if (cause instanceof errors.JWTClaimValidationFailed) {
+    return new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope claim check failed: ${cause.claim}`, { cause });
+  }
+  if (cause instanceof errors.JWSSignatureVerificationFailed || cause instanceof errors.JOSEAlgNotAllowed) {
+    return new EnvelopeError("ERR_ENVELOPE_SIGNATURE", "envelope signature is not valid for its key", { cause });
+  }
+  return new EnvelopeError("ERR_ENVELOPE_MALFORMED", "envelope could not be verified", { cause });
+}
