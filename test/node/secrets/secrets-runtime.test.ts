@@ -2,10 +2,12 @@
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type LoadedConfig, loadConfig, parseConfig } from "../../../node/config/config-file.ts";
 import { SecretsActivationError } from "../../../node/secrets/secret-errors.ts";
 import { type SecretsEvent, createSecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 
 let dir: string;
 let configPath: string;
@@ -105,6 +107,36 @@ describe("activation", () => {
     await writeConfig({ channels: { slack: { enabled: false, botToken: { source: "env", provider: "default", id: "NOPE" } } } });
     const snap = await runtime().rt.activate();
     expect(snap.get("channels.slack.botToken")).toBeUndefined();
+  });
+});
+
+describe("exec providers", () => {
+  it("spawn exactly once per provider per activation, however many refs each has", async () => {
+    const commandA = await installFakeResolver(join(dir, "a"), 0o700);
+    const commandB = await installFakeResolver(join(dir, "b"), 0o700);
+    const refs = (provider: string, n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${provider}${i}`, { apiKey: { source: "exec", provider, id: `svc/${provider}/${i}` } }]));
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        secrets: { providers: { vaulta: { source: "exec", command: commandA, args: ["echo"] }, vaultb: { source: "exec", command: commandB, args: ["echo"] } } },
+        models: { providers: { ...refs("vaulta", 30), ...refs("vaultb", 20) } },
+        // The same ref twice is one id in the batch.
+        hooks: { token: { source: "exec", provider: "vaulta", id: "svc/vaulta/0" } },
+      }),
+    );
+    let spawns = 0;
+    const countingSpawn = ((...args: Parameters<typeof spawn>) => {
+      spawns++;
+      return spawn(...args);
+    }) as typeof spawn;
+    const rt = createSecretsRuntime({ configPath, providerIo: { env, exec: { spawn: countingSpawn } } });
+    const snap = await rt.activate();
+    expect(spawns).toBe(2);
+    expect(snap.refCount).toBe(50);
+    expect(snap.get("hooks.token")).toBe("v:svc/vaulta/0");
+    await rt.reload();
+    expect(spawns).toBe(4);
   });
 });
 
