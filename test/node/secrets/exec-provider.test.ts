@@ -139,16 +139,20 @@ describe("no process left behind", async () => {
   it.skipIf(!proc)("kills the resolver and its grandchild on timeout; neither lingers nor turns zombie", async () => {
     const marker = `clawgate-test-${randomUUID()}`;
     const counter = countingSpawn();
-    const p = provider(["grandchild", marker], { timeoutMs: 5_000, noOutputTimeoutMs: 5_000 }, { spawn: counter.fn });
-    // Kill it via the total timeout only after the grandchild exists, so we know both pids.
-    const config = ExecProviderSchema.parse({ source: "exec", command, args: ["grandchild", marker], timeoutMs: 1_500 });
+    // Killed by the total timeout, which leaves ample time for the grandchild to exist first.
+    const config = ExecProviderSchema.parse({
+      source: "exec",
+      command,
+      args: ["grandchild", marker],
+      timeoutMs: 4_000,
+      noOutputTimeoutMs: 10_000,
+    });
     const timed = createExecProvider("vault", config, limits, { spawn: counter.fn });
-    void p;
     const pending = timed.resolve(["x"]);
     const pids = await pollUntil(async () => {
       const found = await pidsWithMarker(marker);
       return found.length >= 2 ? found : undefined;
-    }, 5_000, "resolver and grandchild to start");
+    }, 10_000, "resolver and grandchild to start");
     const result = await pending;
     expect(result.errors.get("x")?.code).toBe("ERR_SECRET_EXEC_TIMEOUT");
     const childPid = counter.children[0]!.pid!;
