@@ -13,6 +13,29 @@ export const GatewaySchema = z.looseObject({
     .optional(),
 });
 
+/** openclaw-compat §5; `token` is a credential path (SecretInput), validated by the registry. */
+export const HooksSchema = z.looseObject({
+  enabled: z.boolean().optional(),
+  path: z.string().startsWith("/", "must start with /").optional(),
+  maxBodyBytes: z.number().int().positive().optional(),
+  defaultSessionKey: z.string().min(1).optional(),
+  allowRequestSessionKey: z.boolean().optional(),
+  allowedSessionKeyPrefixes: z.array(z.string().min(1)).optional(),
+  allowedAgentIds: z.array(z.string().min(1)).optional(),
+});
+
+/** The parts of `agents` the intake needs: the model catalog doubles as the allowlist (§7). */
+export const AgentsSchema = z.looseObject({
+  defaults: z.looseObject({ models: z.record(z.string(), z.unknown()).optional() }).optional(),
+});
+
+/** An edge public key (JWK) the node accepts envelopes from; several at once during a rotation. */
+export const EdgePublicKeySchema = z.looseObject({
+  kty: z.string(),
+  kid: z.string().min(1),
+  alg: z.enum(["EdDSA", "ES256"]),
+});
+
 /** clawgate's own section; OpenClaw ignores unknown top-level keys, so one file serves both. */
 export const ClawgateSectionSchema = z.looseObject({
   stateDir: z.string().min(1).optional(),
@@ -23,11 +46,14 @@ export const ClawgateSectionSchema = z.looseObject({
       port: z.number().int().min(0).max(65_535).optional(),
     })
     .optional(),
+  edge: z.looseObject({ publicKeys: z.array(EdgePublicKeySchema).optional() }).optional(),
 });
 
 export const ConfigSchema = z.looseObject({
   secrets: SecretsBlockSchema.default(SecretsBlockSchema.parse({})),
   gateway: GatewaySchema.optional(),
+  hooks: HooksSchema.optional(),
+  agents: AgentsSchema.optional(),
   clawgate: ClawgateSectionSchema.optional(),
 });
 

@@ -1,0 +1,187 @@
+/**
+ * The OpenClaw-compatible hook intake (openclaw-compat §5): `POST <hooks.path>/wake` and `/agent`, in the
+ * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
+ * → body (413/408/400) → route — and every accepted call journaled before it is answered.
+ */
+import { Hono, type Context } from "hono";
+import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
+import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
+import type { IntakeJournal } from "../intake/intake-journal.ts";
+import { tokenMatches } from "../server/admin-auth.ts";
+import type { Logger } from "../server/logger.ts";
+import type { FailureLimiter } from "./failure-limiter.ts";
+import type { HooksPolicy } from "./hooks-policy.ts";
+
+export interface HooksRoutesOptions {
+  readonly policy: HooksPolicy;
+  readonly journal: IntakeJournal;
+  /** The hook token from the current secrets snapshot (read per request, so a reload rotates it). */
+  readonly hookToken: () => string | undefined;
+  /** Present when edge public keys are configured. */
+  readonly envelopes?: EnvelopeVerifier;
+  readonly limiter: FailureLimiter;
+  readonly logger: Logger;
+  readonly clientOf: (c: Context) => string;
+  readonly bodyTimeoutMs?: number;
+  readonly now?: () => number;
+  readonly randomUUID?: () => string;
+}
+
+const json = (c: Context, status: 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429, body: object) =>
+  c.body(JSON.stringify(body), status, { "content-type": "application/json" });
+
+export function createHooksRoutes(options: HooksRoutesOptions): Hono {
+  const { policy, journal, limiter, logger } = options;
+  const now = options.now ?? Date.now;
+  const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const app = new Hono();
+
+  app.all("*", async (c) => {
+    const started = now();
+    const client = options.clientOf(c);
+    const url = new URL(c.req.url);
+    const route = url.pathname.slice(policy.path.length).replace(/^\/+|\/+$/g, "");
+    let status = 0;
+    let principal = "anonymous";
+    let deliveryId: string | undefined;
+    let size = 0;
+    const answer = (code: Parameters<typeof json>[1], body: object, headers?: Record<string, string>) => {
+      status = code;
+      const res = json(c, code, body);
+      for (const [k, v] of Object.entries(headers ?? {})) res.headers.set(k, v);
+      return res;
+    };
+    try {
+      // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
+      if (url.searchParams.has("token")) {
+        return answer(400, { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" });
+      }
+      // 2. Who is calling.
+      const wait = limiter.retryAfter(client, now());
+      if (wait > 0) return answer(429, { ok: false, error: "too many failed attempts" }, { "retry-after": String(wait) });
+      const envelope = c.req.header(ENVELOPE_HEADER);
+      if (envelope === undefined) {
+        const presented = bearer(c.req.header("authorization")) ?? c.req.header("x-openclaw-token");
+        const token = options.hookToken();
+        if (!presented || !token || !tokenMatches(presented, [token])) {
+          limiter.recordFailure(client, now());
+          return answer(401, { ok: false, error: "unauthorized" });
+        }
+        principal = "hook-token";
+      } else if (!options.envelopes) {
+        limiter.recordFailure(client, now());
+        return answer(401, { ok: false, error: "unauthorized" });
+      }
+      // 3–4. Method, then a route at all.
+      if (c.req.method !== "POST") return answer(405, { ok: false, error: "method not allowed" }, { allow: "POST" });
+      if (route === "") return answer(404, { ok: false, error: "not found" });
+      // 5. The body: bounded in size and time.
+      const body = await readBody(c.req.raw, policy.maxBodyBytes, bodyTimeoutMs);
+      if (body === "too-large") return answer(413, { ok: false, error: "payload too large" });
+      if (body === "timeout") return answer(408, { ok: false, error: "request body timeout" });
+      size = body.byteLength;
+      // The envelope binds the exact body, so its full check needs the bytes just read.
+      if (envelope !== undefined) {
+        try {
+          const claims = await options.envelopes!.verify(envelope, { method: c.req.method, path: url.pathname + url.search, body });
+          principal = claims.sub;
+          deliveryId = claims.jti;
+        } catch (error) {
+          limiter.recordFailure(client, now());
+          const code = error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED";
+          return answer(401, { ok: false, error: "unauthorized", code });
+        }
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+      } catch {
+        return answer(400, { ok: false, error: "invalid JSON" });
+      }
+      // 6. The route.
+      const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
+      if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_IDEMPOTENCY_KEY)) {
+        return answer(400, { ok: false, error: `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` });
+      }
+      if (route === "wake") {
+        const wake = parseWakePayload(parsed);
+        if (!wake.ok) return answer(400, { ok: false, error: wake.error });
+        deliveryId ??= headerKey ?? randomUUID();
+        const accepted = journal.accept({
+          deliveryId,
+          kind: "wake",
+          payload: JSON.stringify(wake.value),
+          response: JSON.stringify({ ok: true, mode: wake.value.mode }),
+          receivedAt: started,
+        });
+        return answer(200, JSON.parse(accepted.delivery.response) as object);
+      }
+      if (route === "agent") {
+        const agent = parseAgentPayload(parsed);
+        if (!agent.ok) return answer(400, { ok: false, error: agent.error });
+        const problem = options.policy.targetProblem(agent.value);
+        if (problem) return answer(400, { ok: false, error: problem });
+        const sessionKey = policy.sessionKeyFor(agent.value, randomUUID);
+        if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
+        deliveryId ??= headerKey ?? agent.value.idempotencyKey ?? randomUUID();
+        const accepted = journal.accept({
+          deliveryId,
+          kind: "agent",
+          payload: JSON.stringify({ ...agent.value, sessionKey: sessionKey.value }),
+          response: JSON.stringify({ ok: true, runId: randomUUID() }),
+          receivedAt: started,
+        });
+        // A duplicate answers like the original: same runId, nothing new queued.
+        return answer(202, JSON.parse(accepted.delivery.response) as object);
+      }
+      return answer(404, { ok: false, error: "not found" });
+    } finally {
+      // The audit line: metadata only, never the payload or a token.
+      logger.info({ audit: "hook", route: `/${route}`, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");
+    }
+  });
+  return app;
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  return m?.[1]?.trim() || undefined;
+}
+
+/** The body bytes, or why they were refused; never reads more than `max + 1` bytes. */
+async function readBody(request: Request, max: number, timeoutMs: number): Promise<Uint8Array | "too-large" | "timeout"> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > max) return "too-large";
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), timeout]);
+      if (next === "timeout") {
+        void reader.cancel().catch(() => {});
+        return "timeout";
+      }
+      if (next.done) break;
+      total += next.value.byteLength;
+      if (total > max) {
+        void reader.cancel().catch(() => {});
+        return "too-large";
+      }
+      chunks.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

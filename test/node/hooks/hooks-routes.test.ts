@@ -1,0 +1,221 @@
+/** The hook intake in-process (app.request): openclaw-compat §5's order of checks, texts and statuses, idempotency, envelopes. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Hono } from "hono";
+import { exportJWK, generateKeyPair } from "jose";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConfigSchema } from "../../../node/config/config-schema.ts";
+import { createFailureLimiter } from "../../../node/hooks/failure-limiter.ts";
+import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
+import { createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
+import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { ENVELOPE_HEADER, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
+
+const TOKEN = "hook-token-0123456789abcdef";
+let dir: string;
+let journal: IntakeJournal;
+let clock: number;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "clawgate-hooks-"));
+  journal = openIntakeJournal(dir);
+  clock = Date.UTC(2026, 10, 23, 12);
+});
+afterEach(async () => {
+  journal.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function makeApp(hooks: Record<string, unknown> = {}, extra: { envelopes?: Awaited<ReturnType<typeof createEnvelopeVerifier>>; bodyTimeoutMs?: number; agents?: unknown } = {}) {
+  const config = ConfigSchema.parse({
+    hooks: { enabled: true, allowedAgentIds: ["main", "hooks"], ...hooks },
+    ...(extra.agents ? { agents: extra.agents } : {}),
+  });
+  const policy = compileHooksPolicy(config, { hookToken: TOKEN, gatewayToken: "gw-token" });
+  let n = 0;
+  const routes = createHooksRoutes({
+    policy,
+    journal,
+    hookToken: () => TOKEN,
+    limiter: createFailureLimiter(),
+    logger: pino({ level: "silent" }),
+    clientOf: (c) => c.req.header("x-test-client") ?? "127.0.0.1",
+    now: () => clock,
+    randomUUID: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
+    ...(extra.envelopes ? { envelopes: extra.envelopes } : {}),
+    ...(extra.bodyTimeoutMs ? { bodyTimeoutMs: extra.bodyTimeoutMs } : {}),
+  });
+  return new Hono().route(policy.path, routes);
+}
+
+const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+const post = (app: Hono, path: string, body: unknown, headers: Record<string, string> = auth) =>
+  app.request(path, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+async function expectAnswer(res: Response | Promise<Response>, status: number, body: unknown) {
+  const r = await res;
+  expect({ status: r.status, body: await r.json() }).toEqual({ status, body });
+  return r;
+}
+
+describe("order of checks", () => {
+  it("refuses a query token first, even with valid auth and a bad method", async () => {
+    const res = await makeApp().request(`/hooks/wake?token=${TOKEN}`, { method: "GET", headers: auth });
+    expect(res.status).toBe(400);
+  });
+
+  it("401 without or with a wrong token, before the method", async () => {
+    await expectAnswer(makeApp().request("/hooks/wake", { method: "GET" }), 401, { ok: false, error: "unauthorized" });
+    await expectAnswer(post(makeApp(), "/hooks/wake", { text: "x" }, { authorization: "Bearer nope" }), 401, { ok: false, error: "unauthorized" });
+  });
+
+  it("accepts Authorization: Bearer and X-OpenClaw-Token", async () => {
+    const app = makeApp();
+    await expectAnswer(post(app, "/hooks/wake", { text: "a" }), 200, { ok: true, mode: "now" });
+    await expectAnswer(post(app, "/hooks/wake", { text: "b" }, { "x-openclaw-token": TOKEN }), 200, { ok: true, mode: "now" });
+  });
+
+  it("429 with Retry-After after 20 failures from one client in 60 s; other clients unaffected; lifts after the window", async () => {
+    const app = makeApp();
+    for (let i = 0; i < 20; i++) expect((await post(app, "/hooks/wake", { text: "x" }, { authorization: "Bearer bad" })).status).toBe(401);
+    const limited = await post(app, "/hooks/wake", { text: "x" });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await post(app, "/hooks/wake", { text: "x" }, { ...auth, "x-test-client": "10.0.0.2" })).status).toBe(200);
+    clock += 61_000;
+    expect((await post(app, "/hooks/wake", { text: "x" })).status).toBe(200);
+  });
+
+  it("405 with Allow: POST for other methods, then 404 for an empty or unknown subpath", async () => {
+    const res = await makeApp().request("/hooks/wake", { method: "PUT", headers: auth, body: "{}" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    for (const path of ["/hooks", "/hooks/", "/hooks/nope"]) await expectAnswer(post(makeApp(), path, { text: "x" }), 404, { ok: false, error: "not found" });
+  });
+
+  it("413 over hooks.maxBodyBytes, declared or streamed", async () => {
+    const app = makeApp({ maxBodyBytes: 64 });
+    await expectAnswer(post(app, "/hooks/wake", { text: "x".repeat(100) }), 413, { ok: false, error: "payload too large" });
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`{"text":"${"y".repeat(200)}"}`));
+        controller.close();
+      },
+    });
+    const res = await app.request("/hooks/wake", { method: "POST", headers: auth, body: stream, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  it("408 when the body never finishes", async () => {
+    const stream = new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"te')) });
+    const res = await makeApp({}, { bodyTimeoutMs: 50 }).request("/hooks/wake", { method: "POST", headers: auth, body: stream, duplex: "half" } as RequestInit);
+    await expectAnswer(res, 408, { ok: false, error: "request body timeout" });
+  });
+
+  it("400 for malformed JSON and bad UTF-8", async () => {
+    await expectAnswer(post(makeApp(), "/hooks/wake", "{nope"), 400, { ok: false, error: "invalid JSON" });
+    const res = await makeApp().request("/hooks/wake", { method: "POST", headers: auth, body: new Uint8Array([0x7b, 0xff, 0x7d]) });
+    await expectAnswer(res, 400, { ok: false, error: "invalid JSON" });
+  });
+});
+
+describe("POST /hooks/wake", () => {
+  it("requires text and takes mode now | next-heartbeat", async () => {
+    const app = makeApp();
+    await expectAnswer(post(app, "/hooks/wake", { text: "  " }), 400, { ok: false, error: "text required" });
+    await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "later" }), 400, { ok: false, error: 'mode must be "now" or "next-heartbeat"' });
+    await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "next-heartbeat" }), 200, { ok: true, mode: "next-heartbeat" });
+    expect(journal.pending().map((d) => [d.kind, JSON.parse(d.payload)])).toEqual([["wake", { text: "t", mode: "next-heartbeat" }]]);
+  });
+});
+
+describe("POST /hooks/agent", () => {
+  it("answers 202 with a runId and journals the run with its defaults", async () => {
+    const res = await expectAnswer(post(makeApp(), "/hooks/agent", { message: "summarize" }), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000003" });
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(JSON.parse(journal.pending()[0]!.payload)).toEqual({
+      message: "summarize",
+      name: "Hook",
+      wakeMode: "now",
+      deliver: true,
+      channel: "last",
+      sessionKey: "hook:00000000-0000-4000-8000-000000000001",
+    });
+  });
+
+  it.each([
+    [{}, "message required"],
+    [{ message: "m", agentId: "root" }, "agentId is not allowed by hooks.allowedAgentIds"],
+    [{ message: "m", sessionKey: "hook:x" }, "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable"],
+    [{ message: "m", timeoutSeconds: -1 }, "timeoutSeconds must be a positive integer"],
+  ])("400 for %j", async (body, error) => {
+    await expectAnswer(post(makeApp(), "/hooks/agent", body), 400, { ok: false, error });
+  });
+
+  it("enforces session-key prefixes and the model allowlist", async () => {
+    const app = makeApp(
+      { allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "ci:"] },
+      { agents: { defaults: { models: { "openai/gpt-5.2-mini": { alias: "mini" } } } } },
+    );
+    await expectAnswer(post(app, "/hooks/agent", { message: "m", sessionKey: "agent:main:main" }), 400, { ok: false, error: "sessionKey must start with one of: hook:, ci:" });
+    await expectAnswer(post(app, "/hooks/agent", { message: "m", model: "openai/gpt-9" }), 400, { ok: false, error: 'model "openai/gpt-9" is not allowed by agents.defaults.models' });
+    expect((await post(app, "/hooks/agent", { message: "m", sessionKey: "ci:build-1", model: "openai/gpt-5.2-mini" })).status).toBe(202);
+    expect(JSON.parse(journal.pending()[0]!.payload).sessionKey).toBe("ci:build-1");
+  });
+
+  it("runs a delivery id at most once: a duplicate answers like the original", async () => {
+    const app = makeApp();
+    const headers = { ...auth, "idempotency-key": "order-42" };
+    const first = await (await post(app, "/hooks/agent", { message: "m" }, headers)).json();
+    const second = await (await post(app, "/hooks/agent", { message: "m" }, headers)).json();
+    expect(second).toEqual(first);
+    expect(journal.counts().pending).toBe(1);
+    await expectAnswer(post(app, "/hooks/agent", { message: "m" }, { ...auth, "idempotency-key": "k".repeat(257) }), 400, {
+      ok: false,
+      error: "Idempotency-Key must be 1 to 256 characters",
+    });
+  });
+});
+
+describe("edge envelopes", () => {
+  it("accept a signed request, use its jti as the delivery id, and refuse tampering and replay", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const kid = "edge-1";
+    const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(privateKey)), alg: "EdDSA", kid }, nodeId: "node-1", now: () => clock });
+    const envelopes = await createEnvelopeVerifier({
+      publicJwks: [{ ...(await exportJWK(publicKey)), alg: "EdDSA", kid }],
+      nodeId: "node-1",
+      replayCache: createMemoryReplayCache(),
+      now: () => clock,
+    });
+    const app = makeApp({}, { envelopes });
+    const body = JSON.stringify({ text: "from the edge" });
+    const token = await signer.sign({ method: "POST", path: "/hooks/wake", body, principal: "cron:heartbeat", jti: "tick-1" });
+    const headers = { [ENVELOPE_HEADER]: token, "content-type": "application/json" };
+    await expectAnswer(app.request("/hooks/wake", { method: "POST", headers, body }), 200, { ok: true, mode: "now" });
+    expect(journal.get("tick-1")?.kind).toBe("wake");
+    await expectAnswer(app.request("/hooks/wake", { method: "POST", headers, body }), 401, { ok: false, error: "unauthorized", code: "ERR_ENVELOPE_REPLAYED" });
+    const other = await signer.sign({ method: "POST", path: "/hooks/wake", body, principal: "cron:heartbeat" });
+    await expectAnswer(app.request("/hooks/wake", { method: "POST", headers: { [ENVELOPE_HEADER]: other }, body: '{"text":"swapped"}' }), 401, {
+      ok: false,
+      error: "unauthorized",
+      code: "ERR_ENVELOPE_BINDING",
+    });
+  });
+
+  it("refuse an envelope when no edge keys are configured", async () => {
+    await expectAnswer(makeApp().request("/hooks/wake", { method: "POST", headers: { [ENVELOPE_HEADER]: "x.y.z" }, body: "{}" }), 401, { ok: false, error: "unauthorized" });
+  });
+});
+
+describe("startup policy errors", () => {
+  it.each([
+    [{ enabled: true }, {}, "hooks.enabled requires hooks.token"],
+    [{ enabled: true, path: "/" }, { hookToken: TOKEN }, "hooks.path may not be '/'"],
+    [{ enabled: true, allowedSessionKeyPrefixes: ["ci:"] }, { hookToken: TOKEN }, "hooks.allowedSessionKeyPrefixes must include 'hook:' when hooks.defaultSessionKey is unset"],
+    [{ enabled: true }, { hookToken: TOKEN, gatewayToken: TOKEN }, "hooks.token must differ from gateway.auth.token"],
+  ])("%j refuses to start", (hooks, tokens, message) => {
+    expect(() => compileHooksPolicy(ConfigSchema.parse({ hooks }), tokens)).toThrow(message);
+  });
+});
