@@ -13,6 +13,12 @@ import { type SecretsRuntime, createSecretsRuntime } from "../secrets/secrets-ru
 import { startSpawnHost } from "../secrets/spawn-host.ts";
 import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
+import { createFailureLimiter } from "../hooks/failure-limiter.ts";
+import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
+import { createHooksRoutes } from "../hooks/hooks-routes.ts";
+import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { createNodeApp } from "./node-app.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
 
@@ -103,8 +109,41 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     throw error;
   }
 
+  const snapshot = secrets.snapshot();
+  let policy;
+  let envelopes;
+  try {
+    policy = compileHooksPolicy(loaded.config, {
+      hookToken: snapshot.get("hooks.token"),
+      gatewayToken: snapshot.get("gateway.auth.token"),
+    });
+    const edgeKeys = loaded.config.clawgate?.edge?.publicKeys ?? [];
+    if (edgeKeys.length > 0) {
+      const nodeId = nodeSection?.id;
+      if (!nodeId) throw new HooksConfigError("clawgate.node.id is required when clawgate.edge.publicKeys is set");
+      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache() });
+    }
+  } catch (error) {
+    await stopHelpers();
+    throw error;
+  }
+  const journal = openIntakeJournal(stateDir);
+  const hooks = policy.enabled
+    ? {
+        path: policy.path,
+        app: createHooksRoutes({
+          policy,
+          journal,
+          hookToken: () => secrets.snapshot().get("hooks.token"),
+          ...(envelopes ? { envelopes } : {}),
+          limiter: createFailureLimiter(),
+          logger,
+          clientOf: (c) => getConnInfo(c).remote.address ?? "unknown",
+        }),
+      }
+    : undefined;
   const adminToken = await writeAdminToken(stateDir);
-  const app = createNodeApp({ secrets, adminToken, logger });
+  const app = createNodeApp({ secrets, adminToken, logger, journal, ...(hooks ? { hooks } : {}) });
   const { server, address } = await listen(app.fetch, host, port);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;
@@ -122,6 +161,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         if ("closeIdleConnections" in server) server.closeIdleConnections();
       });
       await stopHelpers();
+      journal.close();
       // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
       await rm(join(stateDir, NODE_INFO_FILE), { force: true });
     },

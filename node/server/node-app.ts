@@ -1,6 +1,7 @@
 /** The node agent's HTTP routes: health and the admin API (secrets reload and status); hooks arrive with the node issue. */
 import { Hono } from "hono";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { tokenMatches } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
@@ -10,10 +11,13 @@ export interface NodeAppOptions {
   /** The local admin token written to the state dir at start. */
   readonly adminToken: string;
   readonly logger: Logger;
+  /** The hook intake, mounted at `hooks.path` when hooks are enabled. */
+  readonly hooks?: { readonly path: string; readonly app: Hono };
+  readonly journal?: IntakeJournal;
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
-  const { secrets, adminToken, logger } = options;
+  const { secrets, adminToken, logger, journal } = options;
   const app = new Hono();
 
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -46,7 +50,15 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     });
   });
 
+  // Until dispatch lands, accepted deliveries wait here, visible to operators and tests.
+  admin.get("/intake", (c) => {
+    if (!journal) return c.json({ ok: true, counts: { pending: 0, done: 0, dead: 0 }, pending: [] });
+    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
+    return c.json({ ok: true, counts: journal.counts(), pending: journal.pending(limit) });
+  });
+
   app.route(ADMIN_PREFIX, admin);
+  if (options.hooks) app.route(options.hooks.path, options.hooks.app);
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
   app.onError((error, c) => {
     // The one place errors become HTTP answers; the message is generic so nothing internal leaks.
