@@ -52,6 +52,8 @@ async function writeDemoConfig(): Promise<{ configPath: string; stateDir: string
   };
   const configPath = join(DEV_DIR, "openclaw.json");
   await writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  // For curl: the token is read from a 0600 file at call time, never printed.
+  await writeFileAtomic(join(DEV_DIR, "hook.token"), secrets.hooks.token);
   return { configPath, stateDir, secrets };
 }
 
@@ -136,6 +138,8 @@ process.stdout.write(
     "",
     "Try:",
     `  curl -s ${edgeUrl}/healthz`,
+    `  curl -s -X POST ${nodeUrl}/hooks/wake -H "Authorization: Bearer $(cat .clawgate-dev/hook.token)" \\`,
+    `       -H 'Content-Type: application/json' -d '{"text":"Cron heartbeat","mode":"now"}'`,
     `  npx clawgate secrets audit --config ${configPath}`,
     `  npx clawgate secrets reload --config ${configPath} --json`,
     "",
