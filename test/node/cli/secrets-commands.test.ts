@@ -66,16 +66,8 @@ describe("secrets audit", () => {
     expect(unresolved.stderr).toBe("clawgate: 1 ref(s) cannot be resolved\n");
     const u = JSON.parse(unresolved.stdout) as Report;
     expect(u.status).toBe("unresolved");
-    expect(u.findings.filter((f) => f.code === "REF_UNRESOLVED")).toEqual([
-      {
-        code: "REF_UNRESOLVED",
-        severity: "error",
-        file: fx.configPath,
-        jsonPath: "channels.discord.token",
-        message: 'Environment variable "DISCORD_TOKEN" is missing or empty.',
-        provider: "default",
-      },
-    ]);
+    // The finding's content is the audit unit test's business; here: which ref the CLI run reports.
+    expect(u.findings.filter((f) => f.code === "REF_UNRESOLVED").map((f) => f.jsonPath)).toEqual(["channels.discord.token"]);
 
     const s = JSON.parse(shadowed.stdout) as Report;
     expect(s.findings.filter((f) => f.code === "REF_SHADOWED").map((f) => f.jsonPath)).toEqual(["hooks.token"]);
