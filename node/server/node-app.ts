@@ -4,6 +4,7 @@ import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { tokenMatches } from "./admin-auth.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 
 export interface NodeAppOptions {
@@ -14,13 +15,51 @@ export interface NodeAppOptions {
   /** The hook intake, mounted at `hooks.path` when hooks are enabled. */
   readonly hooks?: { readonly path: string; readonly app: Hono };
   readonly journal?: IntakeJournal;
+  readonly metrics: NodeMetrics;
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
-  const { secrets, adminToken, logger, journal } = options;
+  const { secrets, adminToken, logger, journal, metrics } = options;
   const app = new Hono();
 
+  app.use(async (c, next) => {
+    await next();
+    // Label by route prefix, not raw path: unbounded label values would grow the registry without limit.
+    const path = c.req.path;
+    const route = options.hooks && path.startsWith(options.hooks.path) ? "hooks" : path.startsWith(ADMIN_PREFIX) ? "admin" : path;
+    const known = ["hooks", "admin", "/healthz", "/readyz", "/metrics"].includes(route) ? route : "other";
+    metrics.requests.inc({ route: known, status: String(c.res.status) });
+    if (c.res.status === 401) metrics.authFailures.inc({ route: known });
+  });
+
+  /** Process alive. */
   app.get("/healthz", (c) => c.json({ ok: true }));
+
+  /**
+   * Ready for traffic: secrets are healthy (not inactive, not degraded on a last-known-good snapshot) and
+   * the intake journal answers. Dispatch progress joins this check with the dispatcher.
+   */
+  app.get("/readyz", (c) => {
+    const problems: string[] = [];
+    const health = secrets.health();
+    if (health !== "healthy") problems.push(`secrets ${health}`);
+    try {
+      journal?.counts();
+    } catch {
+      problems.push("intake journal unavailable");
+    }
+    return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
+  });
+
+  /** Prometheus text; behind the admin token (scrapers send it as a bearer credential). */
+  app.get("/metrics", async (c) => {
+    const presented = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+    const gatewayToken = secrets.snapshot().get("gateway.auth.token");
+    if (!presented || !tokenMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken])) {
+      return c.json({ ok: false, error: "unauthorized" }, 401);
+    }
+    return c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType });
+  });
 
   const admin = new Hono();
   admin.use(async (c, next) => {
