@@ -20,6 +20,7 @@ import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
 import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { createNodeApp } from "./node-app.ts";
+import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
 
 export class NodeStartError extends Error {
@@ -75,6 +76,14 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
   const loaded = await loadConfig(options.configPath);
   const nodeSection = loaded.config.clawgate?.node;
+  const bind = loaded.config.gateway?.bind;
+  if (bind !== undefined && bind !== "loopback") {
+    throw new NodeStartError(
+      "ERR_BIND_NOT_LOOPBACK",
+      `refusing gateway.bind "${bind}": the node agent listens on loopback only. ` +
+        "Scans in early 2026 found ~42,665 agent gateways exposed on the internet; reach this host through the edge instead.",
+    );
+  }
   const host = options.host ?? nodeSection?.host ?? "127.0.0.1";
   if (!isLoopbackAddress(host)) {
     throw new NodeStartError(
@@ -143,7 +152,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       }
     : undefined;
   const adminToken = await writeAdminToken(stateDir);
-  const app = createNodeApp({ secrets, adminToken, logger, journal, ...(hooks ? { hooks } : {}) });
+  const metrics = createNodeMetrics({ secrets, journal });
+  const app = createNodeApp({ secrets, adminToken, logger, journal, metrics, ...(hooks ? { hooks } : {}) });
   const { server, address } = await listen(app.fetch, host, port);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;

@@ -92,6 +92,14 @@ describe("node start", () => {
     expect(result.stderr).toContain("refusing to bind 0.0.0.0: the node agent listens on loopback only (127.0.0.0/8 or ::1)");
   });
 
+  it("refuses a gateway.bind other than loopback", async () => {
+    const config = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
+    await writeFile(configPath, JSON.stringify({ ...config, gateway: { bind: "lan" } }));
+    const result = await runCli(["node", "start", ...baseArgs()], rootEnv);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refusing gateway.bind "lan": the node agent listens on loopback only');
+  });
+
   it.skipIf(!isRoot)("refuses to run as root without --allow-root", async () => {
     const result = await runCli(["node", "start", ...baseArgs()], { CLAWGATE_ALLOW_ROOT: "" });
     expect(result.code).toBe(1);
