@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
 import { createLogger } from "../server/logger.ts";
-import { startNodeAgent } from "../server/node-agent.ts";
+import { type NodeAgent, startNodeAgent } from "../server/node-agent.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./program.ts";
 import { configFlag, configOption } from "./program.ts";
@@ -27,7 +27,26 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
     .action(async (opts: StartOptions, command: Command) => {
       const port = opts.port === undefined ? undefined : parsePort(opts.port);
       const logger = createLogger();
-      const agent = await startNodeAgent({
+      // Installed before start: SIGHUP's default action kills the process, and a supervisor (or a test)
+      // may send it as soon as the listening line appears. A SIGHUP during start queues one reload.
+      let agent: NodeAgent | undefined;
+      let reloadQueued = false;
+      process.on("SIGHUP", () => {
+        logger.info({ signal: "SIGHUP" }, "reloading secrets");
+        if (agent) void agent.secrets.reload();
+        else reloadQueued = true;
+      });
+      // Likewise SIGTERM/SIGINT: a stop asked for during start is carried out as soon as start is done.
+      let stopRequested = false;
+      let onStop: (() => void) | undefined;
+      const stop = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, "shutting down");
+        stopRequested = true;
+        onStop?.();
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+      agent = await startNodeAgent({
         configPath: resolveConfigPath(configFlag(command)),
         logger,
         ...(port === undefined ? {} : { port }),
@@ -36,17 +55,11 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
         ...(opts.allowRoot ? { allowRoot: true } : {}),
       });
 
-      process.on("SIGHUP", () => {
-        logger.info({ signal: "SIGHUP" }, "reloading secrets");
-        void agent.secrets.reload();
-      });
+      if (reloadQueued) void agent.secrets.reload();
+      const running = agent;
       await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          logger.info({ signal }, "shutting down");
-          agent.close().then(resolve, resolve);
-        };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
+        onStop = () => void running.close().then(resolve, resolve);
+        if (stopRequested) onStop();
       });
       logger.flush();
     });
