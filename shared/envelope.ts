@@ -33,6 +33,11 @@ export interface EnvelopeClaims {
   readonly htu: string;
   /** base64url SHA-256 of the exact body bytes. */
   readonly bsh: string;
+  /**
+   * Delivery id, when it differs from `jti`: the edge re-signs every retry of an outbox delivery with a
+   * fresh `jti` (so replay protection stays strict) but the same `did`, so the node runs it once.
+   */
+  readonly did?: string;
 }
 
 export type EnvelopeErrorCode =
@@ -85,8 +90,11 @@ export interface EnvelopeSignerOptions {
   readonly randomUUID?: () => string;
 }
 
+/** Longest delivery id (the length OpenClaw accepts for an idempotency key). */
+export const MAX_DELIVERY_ID = 256;
+
 export interface EnvelopeSigner {
-  sign(request: EnvelopeRequest & { readonly principal: string; readonly jti?: string }): Promise<string>;
+  sign(request: EnvelopeRequest & { readonly principal: string; readonly jti?: string; readonly deliveryId?: string }): Promise<string>;
 }
 
 export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Promise<EnvelopeSigner> {
@@ -106,7 +114,12 @@ export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Prom
   return {
     async sign(request) {
       const iat = Math.floor(now() / 1000);
-      return new SignJWT({ htm: request.method.toUpperCase(), htu: request.path, bsh: await bodySha256(request.body) })
+      const did = request.deliveryId;
+      if (did !== undefined && (did === "" || did.length > MAX_DELIVERY_ID)) {
+        throw new TypeError(`envelope deliveryId must be 1 to ${MAX_DELIVERY_ID} characters`);
+      }
+      const claims = { htm: request.method.toUpperCase(), htu: request.path, bsh: await bodySha256(request.body) };
+      return new SignJWT(did === undefined ? claims : { ...claims, did })
         .setProtectedHeader({ alg, kid, typ: ENVELOPE_TYP })
         .setIssuer(ENVELOPE_ISSUER)
         .setAudience(options.nodeId)
@@ -207,6 +220,9 @@ export async function createEnvelopeVerifier(options: EnvelopeVerifierOptions): 
         if (typeof claims[name] !== "string" || claims[name] === "") {
           throw new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope claim "${name}" must be a non-empty string`);
         }
+      }
+      if (claims.did !== undefined && (typeof claims.did !== "string" || claims.did === "" || claims.did.length > MAX_DELIVERY_ID)) {
+        throw new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope claim "did" must be a string of 1 to ${MAX_DELIVERY_ID} characters`);
       }
       if (claims.exp - claims.iat > MAX_ENVELOPE_LIFETIME_S) {
         throw new EnvelopeError("ERR_ENVELOPE_CLAIMS", `envelope lifetime exceeds ${MAX_ENVELOPE_LIFETIME_S} s`);

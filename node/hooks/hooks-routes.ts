@@ -86,7 +86,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         try {
           const claims = await options.envelopes!.verify(envelope, { method: c.req.method, path: url.pathname + url.search, body });
           principal = claims.sub;
-          deliveryId = claims.jti;
+          deliveryId = claims.did ?? claims.jti;
         } catch (error) {
           limiter.recordFailure(client, now());
           const code = error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED";

@@ -56,6 +56,16 @@ describe("a genuine envelope", () => {
     }
   });
 
+  it("carries a signed delivery id that survives re-signing with a fresh jti", async () => {
+    const s = await signer(edPriv);
+    const first = await (await verifier()).verify(await s.sign({ ...req, principal: "p", deliveryId: "dlv-1" }), req);
+    const retry = await (await verifier()).verify(await s.sign({ ...req, principal: "p", deliveryId: "dlv-1" }), req);
+    expect(first.did).toBe("dlv-1");
+    expect(retry.did).toBe("dlv-1");
+    expect(retry.jti).not.toBe(first.jti);
+    await expect(s.sign({ ...req, principal: "p", deliveryId: "x".repeat(257) })).rejects.toThrow("envelope deliveryId must be 1 to 256 characters");
+  });
+
   it("binds the exact body bytes, as bytes or as text", async () => {
     const token = await (await signer(edPriv)).sign({ ...req, principal: "p" });
     expect((await (await verifier()).verify(token, { ...req, body: new TextEncoder().encode(req.body) })).sub).toBe("p");

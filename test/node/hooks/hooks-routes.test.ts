@@ -204,6 +204,30 @@ describe("edge envelopes", () => {
     });
   });
 
+  it("take the signed delivery id over the jti, so a re-signed retry answers like the original", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const kid = "edge-1";
+    const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(privateKey)), alg: "EdDSA", kid }, nodeId: "node-1", now: () => clock });
+    const envelopes = await createEnvelopeVerifier({
+      publicJwks: [{ ...(await exportJWK(publicKey)), alg: "EdDSA", kid }],
+      nodeId: "node-1",
+      replayCache: createMemoryReplayCache(),
+      now: () => clock,
+    });
+    const app = makeApp({}, { envelopes });
+    const body = JSON.stringify({ message: "run once" });
+    const send = async () => {
+      const token = await signer.sign({ method: "POST", path: "/hooks/agent", body, principal: "token:ci", deliveryId: "outbox-7" });
+      const res = await app.request("/hooks/agent", { method: "POST", headers: { [ENVELOPE_HEADER]: token }, body });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { runId: string }).runId;
+    };
+    const runId = await send();
+    expect(await send()).toBe(runId);
+    expect(journal.get("outbox-7")?.kind).toBe("agent");
+    expect(journal.counts().pending).toBe(1);
+  });
+
   it("refuse an envelope when no edge keys are configured", async () => {
     await expectAnswer(makeApp().request("/hooks/wake", { method: "POST", headers: { [ENVELOPE_HEADER]: "x.y.z" }, body: "{}" }), 401, { ok: false, error: "unauthorized" });
   });
