@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
-import type { IntakeJournal } from "../intake/intake-journal.ts";
+import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
@@ -25,9 +25,19 @@ export interface HooksRoutesOptions {
   readonly bodyTimeoutMs?: number;
   readonly now?: () => number;
   readonly randomUUID?: () => string;
+  /**
+   * Admission (the dispatcher's queue bound), asked after validation and before journaling, and only for
+   * agent calls: OpenClaw coalesces wakes, it never drops one, so a wake is never refused. Not asked for a
+   * duplicate delivery id either: a duplicate always gets the original's answer.
+   */
+  readonly admit?: (kind: "wake" | "agent") => Admission;
+  /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
+  readonly onAccepted?: (delivery: Delivery) => void;
 }
 
-const json = (c: Context, status: 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429, body: object) =>
+export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+
+const json = (c: Context, status: 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503, body: object) =>
   c.body(JSON.stringify(body), status, { "content-type": "application/json" });
 
 export function createHooksRoutes(options: HooksRoutesOptions): Hono {
@@ -51,6 +61,37 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       const res = json(c, code, body);
       for (const [k, v] of Object.entries(headers ?? {})) res.headers.set(k, v);
       return res;
+    };
+    /**
+     * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
+     * runId, nothing new queued) and is never refused by admission; only a new agent run asks `admit`.
+     */
+    const enqueue = (kind: "wake" | "agent", id: string, payload: object, response: object) => {
+      if (kind === "agent" && options.admit) {
+        const original = journal.get(id);
+        if (original) return answer(statusOf(original.kind), JSON.parse(original.response) as object);
+        const admission = options.admit(kind);
+        if (!admission.ok) {
+          const wait = Math.max(1, Math.ceil(admission.retryAfterSeconds));
+          return answer(503, { ok: false, error: "queue full" }, { "retry-after": String(wait) });
+        }
+      }
+      const accepted = journal.accept({
+        deliveryId: id,
+        kind,
+        payload: JSON.stringify(payload),
+        response: JSON.stringify(response),
+        receivedAt: started,
+      });
+      if (accepted.inserted && options.onAccepted) {
+        // Already durable and about to be acknowledged: a failing listener must not turn that into a 5xx.
+        try {
+          options.onAccepted(accepted.delivery);
+        } catch (error) {
+          logger.error({ err: error, deliveryId: id }, "onAccepted listener failed");
+        }
+      }
+      return answer(statusOf(accepted.delivery.kind), JSON.parse(accepted.delivery.response) as object);
     };
     try {
       // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
@@ -108,14 +149,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         const wake = parseWakePayload(parsed);
         if (!wake.ok) return answer(400, { ok: false, error: wake.error });
         deliveryId ??= headerKey ?? randomUUID();
-        const accepted = journal.accept({
-          deliveryId,
-          kind: "wake",
-          payload: JSON.stringify(wake.value),
-          response: JSON.stringify({ ok: true, mode: wake.value.mode }),
-          receivedAt: started,
-        });
-        return answer(200, JSON.parse(accepted.delivery.response) as object);
+        return enqueue("wake", deliveryId, wake.value, { ok: true, mode: wake.value.mode });
       }
       if (route === "agent") {
         const agent = parseAgentPayload(parsed);
@@ -125,15 +159,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         const sessionKey = policy.sessionKeyFor(agent.value, randomUUID);
         if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
         deliveryId ??= headerKey ?? agent.value.idempotencyKey ?? randomUUID();
-        const accepted = journal.accept({
-          deliveryId,
-          kind: "agent",
-          payload: JSON.stringify({ ...agent.value, sessionKey: sessionKey.value }),
-          response: JSON.stringify({ ok: true, runId: randomUUID() }),
-          receivedAt: started,
-        });
-        // A duplicate answers like the original: same runId, nothing new queued.
-        return answer(202, JSON.parse(accepted.delivery.response) as object);
+        return enqueue("agent", deliveryId, { ...agent.value, sessionKey: sessionKey.value }, { ok: true, runId: randomUUID() });
       }
       return answer(404, { ok: false, error: "not found" });
     } finally {
@@ -143,6 +169,9 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   });
   return app;
 }
+
+/** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
+const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);
 
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? "");

@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { createFailureLimiter } from "../../../node/hooks/failure-limiter.ts";
 import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
-import { createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
-import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
+import { type Delivery, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ENVELOPE_HEADER, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
 
 const TOKEN = "hook-token-0123456789abcdef";
@@ -28,7 +28,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function makeApp(hooks: Record<string, unknown> = {}, extra: { envelopes?: Awaited<ReturnType<typeof createEnvelopeVerifier>>; bodyTimeoutMs?: number; agents?: unknown } = {}) {
+interface Extra {
+  envelopes?: Awaited<ReturnType<typeof createEnvelopeVerifier>>;
+  bodyTimeoutMs?: number;
+  agents?: unknown;
+  admit?: HooksRoutesOptions["admit"];
+  onAccepted?: HooksRoutesOptions["onAccepted"];
+}
+
+function makeApp(hooks: Record<string, unknown> = {}, extra: Extra = {}) {
   const config = ConfigSchema.parse({
     hooks: { enabled: true, allowedAgentIds: ["main", "hooks"], ...hooks },
     ...(extra.agents ? { agents: extra.agents } : {}),
@@ -46,6 +54,8 @@ function makeApp(hooks: Record<string, unknown> = {}, extra: { envelopes?: Await
     randomUUID: () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`,
     ...(extra.envelopes ? { envelopes: extra.envelopes } : {}),
     ...(extra.bodyTimeoutMs ? { bodyTimeoutMs: extra.bodyTimeoutMs } : {}),
+    ...(extra.admit ? { admit: extra.admit } : {}),
+    ...(extra.onAccepted ? { onAccepted: extra.onAccepted } : {}),
   });
   return new Hono().route(policy.path, routes);
 }
@@ -175,6 +185,56 @@ describe("POST /hooks/agent", () => {
       ok: false,
       error: "Idempotency-Key must be 1 to 256 characters",
     });
+  });
+});
+
+describe("dispatcher hook points", () => {
+  it("admit refuses a new agent run with 503 queue full + Retry-After, before anything is journaled", async () => {
+    const asked: string[] = [];
+    const app = makeApp({}, { admit: (kind) => (asked.push(kind), { ok: false, retryAfterSeconds: 2.2 }) });
+    const res = await expectAnswer(post(app, "/hooks/agent", { message: "m" }), 503, { ok: false, error: "queue full" });
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(asked).toEqual(["agent"]);
+    expect(journal.counts().pending).toBe(0);
+  });
+
+  it("admit is never asked for a wake, nor before validation", async () => {
+    const asked: string[] = [];
+    const app = makeApp({}, { admit: (kind) => (asked.push(kind), { ok: false, retryAfterSeconds: 1 }) });
+    await expectAnswer(post(app, "/hooks/wake", { text: "t" }), 200, { ok: true, mode: "now" });
+    await expectAnswer(post(app, "/hooks/agent", {}), 400, { ok: false, error: "message required" });
+    expect(asked).toEqual([]);
+  });
+
+  it("a duplicate delivery gets the original answer without asking admit or calling onAccepted", async () => {
+    let full = false;
+    const asked: string[] = [];
+    const accepted: Delivery[] = [];
+    const app = makeApp({}, {
+      admit: (kind) => (asked.push(kind), full ? { ok: false, retryAfterSeconds: 5 } : { ok: true }),
+      onAccepted: (d) => accepted.push(d),
+    });
+    const headers = { ...auth, "idempotency-key": "job-1" };
+    const first = await expectAnswer(post(app, "/hooks/agent", { message: "m" }, headers), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000002" });
+    expect(first.status).toBe(202);
+    full = true;
+    await expectAnswer(post(app, "/hooks/agent", { message: "m" }, headers), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000002" });
+    expect(asked).toEqual(["agent"]);
+    expect(accepted.map((d) => [d.deliveryId, d.kind, d.state])).toEqual([["job-1", "agent", "pending"]]);
+  });
+
+  it("onAccepted fires once per new insert, for wakes too, and a throwing listener still gets the caller its answer", async () => {
+    const accepted: string[] = [];
+    const app = makeApp({}, {
+      onAccepted: (d) => {
+        accepted.push(`${d.kind}:${d.deliveryId}`);
+        throw new Error("listener bug");
+      },
+    });
+    const headers = { ...auth, "idempotency-key": "w-1" };
+    await expectAnswer(post(app, "/hooks/wake", { text: "t" }, headers), 200, { ok: true, mode: "now" });
+    await expectAnswer(post(app, "/hooks/wake", { text: "t" }, headers), 200, { ok: true, mode: "now" });
+    expect(accepted).toEqual(["wake:w-1"]);
   });
 });
 
