@@ -45,6 +45,8 @@ export interface NodeAgentOptions {
   readonly providerIo?: ProviderIo;
   /** Run resolution passes on a worker thread and resolvers from a spawn host (default true). */
   readonly isolateReloads?: boolean;
+  /** How long `close()` lets in-flight requests finish before cutting their connections (default 10 s). */
+  readonly drainTimeoutMs?: number;
 }
 
 export interface NodeAgent {
@@ -52,6 +54,15 @@ export interface NodeAgent {
   readonly port: number;
   readonly stateDir: string;
   readonly secrets: SecretsRuntime;
+  /**
+   * Registers a step of the graceful stop (e.g. the dispatcher's drain). `close()` runs these in order
+   * after the listener has stopped and in-flight requests have finished, before the journal closes.
+   */
+  beforeClose(step: () => Promise<void>): void;
+  /**
+   * Graceful stop: refuse new connections, let in-flight requests finish (bounded by `drainTimeoutMs`,
+   * then cut), run the `beforeClose` steps, then close helpers and the journal. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -154,32 +165,77 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const adminToken = await writeAdminToken(stateDir);
   const metrics = createNodeMetrics({ secrets, journal });
   const app = createNodeApp({ secrets, adminToken, logger, journal, metrics, ...(hooks ? { hooks } : {}) });
-  const { server, address } = await listen(app.fetch, host, port);
+  // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
+  // listener's close can complete as soon as the last in-flight request is answered.
+  let draining = false;
+  const fetch = async (request: Request, env: unknown) => {
+    // `env` carries Node's incoming/outgoing pair, which getConnInfo reads for the client address.
+    const res = await app.fetch(request, env);
+    if (draining) {
+      try {
+        res.headers.set("connection", "close");
+      } catch {
+        // immutable headers (a proxied Response): the bounded drain still closes the connection
+      }
+    }
+    return res;
+  };
+  const { server, address } = await listen(fetch, host, port);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;
   await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date().toISOString() });
   logger.info({ url, stateDir, spawnHostPid: spawnHost?.pid() }, `clawgate node agent listening on ${url}`);
+
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  const closeSteps: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    draining = true;
+    const stopped = Date.now();
+    await new Promise<void>((resolve) => {
+      // Bounded drain: a client that never finishes its request cannot hold the stop forever.
+      const cut = setTimeout(() => {
+        logger.warn({ drainTimeoutMs }, "in-flight requests did not finish in time; closing their connections");
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      }, drainTimeoutMs);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
+    });
+    // Nothing accepted is lost here: every 200/202 was sent only after its journal commit.
+    logger.info({ ms: Date.now() - stopped, pending: journal.counts().pending }, "listener closed; accepted deliveries are journaled");
+    for (const step of closeSteps) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, "shutdown step failed");
+      }
+    }
+    await stopHelpers();
+    journal.close();
+    // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
+    await rm(join(stateDir, NODE_INFO_FILE), { force: true });
+  };
 
   return {
     url,
     port: address.port,
     stateDir,
     secrets,
-    async close() {
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        if ("closeIdleConnections" in server) server.closeIdleConnections();
-      });
-      await stopHelpers();
-      journal.close();
-      // A stale node.json would send `secrets reload` to a dead port; remove it on a clean stop.
-      await rm(join(stateDir, NODE_INFO_FILE), { force: true });
+    beforeClose(step) {
+      closeSteps.push(step);
+    },
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
 }
 
 function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
+  fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   hostname: string,
   port: number,
 ): Promise<{ server: ServerType; address: AddressInfo }> {

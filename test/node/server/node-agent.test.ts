@@ -1,10 +1,15 @@
-/** A real node agent with hooks on: an accepted wake survives kill -9 and restart; the audit line holds neither payload nor token. */
+/**
+ * A real node agent with hooks on: an accepted wake survives kill -9 and restart; the audit line holds
+ * neither payload nor token; SIGTERM drains in-flight requests, refuses new connections and exits 0.
+ */
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../../shared/constants.ts";
-import { type NodeProcess, startNodeProcess } from "../../helpers/node-process.ts";
+import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 
 const HOOK_TOKEN = "hook-token-e2e-0123456789abcdef";
 const PAYLOAD_MARK = "payload-marker-7f3a";
@@ -64,4 +69,47 @@ it("refuses to start when the hook token equals the gateway token", async () => 
   config["gateway"] = { auth: { token: { source: "file", provider: "f", id: "/hooks" } } };
   await writeFile(join(dir, "openclaw.json"), JSON.stringify(config));
   await expect(start()).rejects.toThrow("hooks.token must differ from gateway.auth.token");
+});
+
+/** Resolves true once a fresh TCP connection to the port is refused. */
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(false)));
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+  });
+
+it("SIGTERM: a slow in-flight request still gets its answer, new connections are refused, exit 0", async () => {
+  agent = await start();
+  const port = Number(new URL(agent.url).port);
+  const body = JSON.stringify({ text: "trickled in after SIGTERM" });
+  const req = httpRequest({
+    host: "127.0.0.1",
+    port,
+    method: "POST",
+    path: "/hooks/wake",
+    // 100-continue: the server's interim answer proves it has taken the request in before we signal.
+    headers: { authorization: `Bearer ${HOOK_TOKEN}`, "content-type": "application/json", "content-length": Buffer.byteLength(body), expect: "100-continue" },
+  });
+  const answered = new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+    req.once("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.once("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+    });
+    req.once("error", reject);
+  });
+  await new Promise<void>((resolve) => req.once("continue", resolve));
+  req.write(body.slice(0, 10));
+
+  const exit = agent.stop("SIGTERM");
+  await pollUntil(() => refused(port), 5_000, "the listener to refuse new connections");
+  req.end(body.slice(10));
+  const res = await answered;
+  expect(res).toEqual({ status: 200, connection: "close", text: JSON.stringify({ ok: true, mode: "now" }) });
+  expect(await exit).toBe(0);
+  expect(agent.output().stdout).toContain("accepted deliveries are journaled");
+
+  agent = await start();
+  expect((await pending(agent.url)).pending.map((d) => d.kind)).toEqual(["wake"]);
 });
