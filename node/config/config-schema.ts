@@ -13,6 +13,31 @@ export const GatewaySchema = z.looseObject({
     .optional(),
 });
 
+/**
+ * One `hooks.mappings[]` entry (OpenClaw's shape): `POST <hooks.path>/<match.path>` (and `payload.source`
+ * = `match.source`) becomes a wake or an agent run rendered from `{{…}}` templates. `transform` is parsed
+ * only so the node can refuse it at start by name: it never loads config-named modules.
+ */
+export const HookMappingSchema = z.looseObject({
+  id: z.string().min(1).optional(),
+  match: z.looseObject({ path: z.string().optional(), source: z.string().optional() }).optional(),
+  action: z.enum(["wake", "agent"]).optional(),
+  wakeMode: z.enum(["now", "next-heartbeat"]).optional(),
+  name: z.string().optional(),
+  agentId: z.string().optional(),
+  sessionKey: z.string().optional(),
+  messageTemplate: z.string().optional(),
+  textTemplate: z.string().optional(),
+  deliver: z.boolean().optional(),
+  allowUnsafeExternalContent: z.boolean().optional(),
+  channel: z.string().optional(),
+  to: z.string().optional(),
+  model: z.string().optional(),
+  thinking: z.string().optional(),
+  timeoutSeconds: z.number().int().positive().optional(),
+  transform: z.looseObject({ module: z.string().optional(), export: z.string().optional() }).optional(),
+});
+
 /** openclaw-compat §5; `token` is a credential path (SecretInput), validated by the registry. */
 export const HooksSchema = z.looseObject({
   enabled: z.boolean().optional(),
@@ -22,6 +47,7 @@ export const HooksSchema = z.looseObject({
   allowRequestSessionKey: z.boolean().optional(),
   allowedSessionKeyPrefixes: z.array(z.string().min(1)).optional(),
   allowedAgentIds: z.array(z.string().min(1)).optional(),
+  mappings: z.array(HookMappingSchema).optional(),
 });
 
 /** The parts of `agents` the intake needs: the model catalog doubles as the allowlist (§7). */
