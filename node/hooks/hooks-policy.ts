@@ -4,11 +4,10 @@
  */
 import type { Config } from "../config/config-schema.ts";
 import type { AgentPayload } from "../../shared/hook-payloads.ts";
+import { HooksConfigError } from "./hooks-config-error.ts";
+import { type HookMappings, type SessionKeySource, compileHookMappings } from "./hook-mappings.ts";
 
-export class HooksConfigError extends Error {
-  override readonly name = "HooksConfigError";
-  readonly code = "ERR_HOOKS_CONFIG";
-}
+export { HooksConfigError };
 
 export const DEFAULT_HOOKS_PATH = "/hooks";
 export const DEFAULT_MAX_BODY_BYTES = 262_144;
@@ -17,8 +16,14 @@ export interface HooksPolicy {
   readonly enabled: boolean;
   readonly path: string;
   readonly maxBodyBytes: number;
-  /** The session key of an agent call, or the 400 text refusing it. */
-  sessionKeyFor(payload: AgentPayload, newId: () => string): { ok: true; value: string } | { ok: false; error: string };
+  /** `hooks.mappings`, compiled (empty when hooks are off). */
+  readonly mappings: HookMappings;
+  /**
+   * The session key of an agent call, or the 400 text refusing it. A key the caller chose (`request`, or a
+   * mapping's templated key) needs hooks.allowRequestSessionKey; an operator's static mapping key does not.
+   * Every chosen key must match hooks.allowedSessionKeyPrefixes (OpenClaw's resolveHookSessionKey).
+   */
+  sessionKeyFor(payload: AgentPayload, newId: () => string, source?: SessionKeySource): { ok: true; value: string } | { ok: false; error: string };
   /** The 400 text refusing the payload's agent or model, if any. */
   targetProblem(payload: AgentPayload): string | undefined;
 }
@@ -46,11 +51,14 @@ export function compileHooksPolicy(config: Config, tokens: { hookToken?: string;
   const models = config.agents?.defaults?.models;
   const allowedModels = models ? new Set(Object.keys(models)) : undefined;
   const allowRequestKey = hooks.allowRequestSessionKey === true;
+  // Compiled only when hooks are on: a disabled section must not block the start.
+  const mappings = compileHookMappings(enabled ? hooks.mappings : undefined);
 
   return {
     enabled,
     path,
     maxBodyBytes: hooks.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    mappings,
     targetProblem(payload) {
       if (payload.agentId !== undefined && !anyAgent && !allowedAgents.has(payload.agentId)) {
         return "agentId is not allowed by hooks.allowedAgentIds";
@@ -60,9 +68,9 @@ export function compileHooksPolicy(config: Config, tokens: { hookToken?: string;
       }
       return undefined;
     },
-    sessionKeyFor(payload, newId) {
+    sessionKeyFor(payload, newId, source = "request") {
       if (payload.sessionKey === undefined) return { ok: true, value: hooks.defaultSessionKey ?? `hook:${newId()}` };
-      if (!allowRequestKey) {
+      if (source !== "mapping-static" && !allowRequestKey) {
         return {
           ok: false,
           error: "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable",

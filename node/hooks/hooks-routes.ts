@@ -1,7 +1,8 @@
 /**
  * The OpenClaw-compatible hook intake (openclaw-compat §5): `POST <hooks.path>/wake` and `/agent`, in the
  * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
- * → body (413/408/400) → route — and every accepted call journaled before it is answered.
+ * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
+ * journaled before it is answered.
  */
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
@@ -10,6 +11,7 @@ import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
+import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
 
 export interface HooksRoutesOptions {
@@ -55,6 +57,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     let status = 0;
     let principal = "anonymous";
     let deliveryId: string | undefined;
+    let mappingId: string | undefined;
     let size = 0;
     const answer = (code: Parameters<typeof json>[1], body: object, headers?: Record<string, string>) => {
       status = code;
@@ -145,30 +148,43 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_IDEMPOTENCY_KEY)) {
         return answer(400, { ok: false, error: `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` });
       }
-      if (route === "wake") {
-        const wake = parseWakePayload(parsed);
-        if (!wake.ok) return answer(400, { ok: false, error: wake.error });
+      // Direct and mapped requests meet here: same payload rules, same policy, same journal shape
+      // (a mapped one adds only `mapping`), so the dispatcher consumes all three alike.
+      const wake = (raw: unknown, extra: { mapping?: string } = {}) => {
+        const parsedWake = parseWakePayload(raw);
+        if (!parsedWake.ok) return answer(400, { ok: false, error: parsedWake.error });
         deliveryId ??= headerKey ?? randomUUID();
-        return enqueue("wake", deliveryId, wake.value, { ok: true, mode: wake.value.mode });
-      }
-      if (route === "agent") {
-        const agent = parseAgentPayload(parsed);
-        if (!agent.ok) return answer(400, { ok: false, error: agent.error });
-        const problem = options.policy.targetProblem(agent.value);
+        return enqueue("wake", deliveryId, { ...parsedWake.value, ...extra }, { ok: true, mode: parsedWake.value.mode });
+      };
+      const agent = (raw: unknown, source: SessionKeySource, extra: { mapping?: string } = {}) => {
+        const parsedAgent = parseAgentPayload(raw);
+        if (!parsedAgent.ok) return answer(400, { ok: false, error: parsedAgent.error });
+        const problem = policy.targetProblem(parsedAgent.value);
         if (problem) return answer(400, { ok: false, error: problem });
-        const sessionKey = policy.sessionKeyFor(agent.value, randomUUID);
+        const sessionKey = policy.sessionKeyFor(parsedAgent.value, randomUUID, source);
         if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
-        deliveryId ??= headerKey ?? agent.value.idempotencyKey ?? randomUUID();
-        return enqueue("agent", deliveryId, { ...agent.value, sessionKey: sessionKey.value }, { ok: true, runId: randomUUID() });
-      }
-      return answer(404, { ok: false, error: "not found" });
+        deliveryId ??= headerKey ?? parsedAgent.value.idempotencyKey ?? randomUUID();
+        return enqueue("agent", deliveryId, { ...parsedAgent.value, sessionKey: sessionKey.value, ...extra }, { ok: true, runId: randomUUID() });
+      };
+      if (route === "wake") return wake(parsed);
+      if (route === "agent") return agent(parsed, "request");
+      const payload = isObject(parsed) ? parsed : undefined;
+      const mapping = policy.mappings.find(route, payload ?? {});
+      if (!mapping) return answer(404, { ok: false, error: "not found" });
+      mappingId = mapping.id;
+      if (!payload) return answer(400, { ok: false, error: "body must be a JSON object" });
+      const mapped = mapping.render({ route, payload, header: (name) => c.req.header(name), query: url.searchParams, nowMs: now() });
+      if (!mapped.ok) return answer(400, { ok: false, error: mapped.error });
+      return mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping });
     } finally {
       // The audit line: metadata only, never the payload or a token.
-      logger.info({ audit: "hook", route: `/${route}`, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");
+      logger.info({ audit: "hook", route: `/${route}`, mapping: mappingId, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");
     }
   });
   return app;
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
 const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);

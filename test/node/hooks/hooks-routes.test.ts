@@ -188,6 +188,90 @@ describe("POST /hooks/agent", () => {
   });
 });
 
+describe("mapped hooks (hooks.mappings)", () => {
+  const mappings = [
+    { id: "gh-push", match: { path: "github", source: "push" }, action: "wake", wakeMode: "next-heartbeat", textTemplate: "push to {{payload.repo.name}} by {{headers.x-actor}}" },
+    {
+      id: "gh",
+      match: { path: "github" },
+      action: "agent",
+      name: "GitHub",
+      agentId: "hooks",
+      sessionKey: "hook:gh:{{payload.number}}",
+      messageTemplate: "{{payload.action}} #{{payload.number}} in {{query.repo}}",
+      model: "{{payload.model}}",
+    },
+    { id: "static", match: { path: "ci" }, sessionKey: "ops:ci", messageTemplate: "build {{payload.id}}" },
+    { id: "rogue", match: { path: "rogue" }, agentId: "root", messageTemplate: "x" },
+  ];
+  const app = (extra: Record<string, unknown> = {}, more: Extra = {}) =>
+    makeApp({ allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:"], mappings, ...extra }, more);
+
+  it("a wake mapping answers like /hooks/wake and journals the direct shape plus the mapping name", async () => {
+    await expectAnswer(post(app(), "/hooks/github", { source: "push", repo: { name: "clawgate" } }, { ...auth, "x-actor": "ana" }), 200, { ok: true, mode: "next-heartbeat" });
+    expect(journal.pending().map((d) => [d.kind, JSON.parse(d.payload)])).toEqual([["wake", { text: "push to clawgate by ana", mode: "next-heartbeat", mapping: "gh-push" }]]);
+  });
+
+  it("an agent mapping answers like /hooks/agent and journals the direct shape plus the mapping name", async () => {
+    await expectAnswer(post(app(), "/hooks/github?repo=clawgate", { action: "opened", number: 42 }), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000002" });
+    expect(JSON.parse(journal.pending()[0]!.payload)).toEqual({
+      message: "opened #42 in clawgate",
+      name: "GitHub",
+      agentId: "hooks",
+      wakeMode: "now",
+      deliver: true,
+      channel: "last",
+      sessionKey: "hook:gh:42",
+      mapping: "gh",
+    });
+  });
+
+  it("holds mapped runs to the same policy: agent allowlist, session keys, model allowlist", async () => {
+    await expectAnswer(post(app(), "/hooks/rogue", {}), 400, { ok: false, error: "agentId is not allowed by hooks.allowedAgentIds" });
+    // A static mapping key is the operator's choice, but still needs an allowed prefix.
+    await expectAnswer(post(app(), "/hooks/ci", { id: 1 }), 400, { ok: false, error: "sessionKey must start with one of: hook:" });
+    expect((await post(app({ allowedSessionKeyPrefixes: ["hook:", "ops:"] }), "/hooks/ci", { id: 1 })).status).toBe(202);
+    // A templated key comes from the caller: it needs allowRequestSessionKey, like a request's own key.
+    await expectAnswer(post(app({ allowRequestSessionKey: false }), "/hooks/github", { action: "a", number: 1 }), 400, {
+      ok: false,
+      error: "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable",
+    });
+    const withModels = app({}, { agents: { defaults: { models: { "openai/gpt-5.2-mini": {} } } } });
+    await expectAnswer(post(withModels, "/hooks/github", { action: "a", number: 1, model: "openai/gpt-9" }), 400, {
+      ok: false,
+      error: 'model "openai/gpt-9" is not allowed by agents.defaults.models',
+    });
+    expect(journal.counts().pending).toBe(1);
+  });
+
+  it("404 for a path no mapping matches, 400 for a non-object body or an empty rendering", async () => {
+    await expectAnswer(post(app(), "/hooks/stripe", { source: "push" }), 404, { ok: false, error: "not found" });
+    await expectAnswer(post(app(), "/hooks/github", [1, 2]), 400, { ok: false, error: "body must be a JSON object" });
+    await expectAnswer(post(app(), "/hooks/github", { source: "push" }, { ...auth, "x-actor": "" }), 200, { ok: true, mode: "next-heartbeat" });
+    await expectAnswer(post(makeApp({ mappings: [{ match: { path: "empty" }, action: "wake", textTemplate: "{{payload.t}}" }] }), "/hooks/empty", {}), 400, {
+      ok: false,
+      error: "hook mapping requires text",
+    });
+  });
+
+  it("keeps the order of checks ahead of the mapping: auth, method, body limit", async () => {
+    await expectAnswer(post(app(), "/hooks/github", {}, { authorization: "Bearer nope" }), 401, { ok: false, error: "unauthorized" });
+    expect((await app().request("/hooks/github", { method: "GET", headers: auth })).status).toBe(405);
+    await expectAnswer(post(app({ maxBodyBytes: 16 }), "/hooks/github", { action: "x".repeat(50) }), 413, { ok: false, error: "payload too large" });
+  });
+
+  it("is idempotent by webhook-id and asks admit for agent mappings only", async () => {
+    const asked: string[] = [];
+    const a = app({}, { admit: (kind) => (asked.push(kind), { ok: true }) });
+    const headers = { ...auth, "webhook-id": "msg_2Lh" };
+    const first = await (await post(a, "/hooks/github", { action: "a", number: 1 }, headers)).json();
+    expect(await (await post(a, "/hooks/github", { action: "a", number: 1 }, headers)).json()).toEqual(first);
+    await post(a, "/hooks/github", { source: "push", repo: { name: "r" } });
+    expect(asked).toEqual(["agent"]);
+    expect(journal.counts().pending).toBe(2);
+  });
+});
+
 describe("dispatcher hook points", () => {
   it("admit refuses a new agent run with 503 queue full + Retry-After, before anything is journaled", async () => {
     const asked: string[] = [];
