@@ -3,9 +3,12 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/config-errors.ts";
 import { SecretsActivationError } from "../secrets/secret-errors.ts";
 import { CliError } from "./cli-error.ts";
+import { registerDeployCommands } from "./deploy-commands.ts";
+import { registerDoctorCommand } from "./doctor-command.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 import { registerResolverCommands } from "./resolver-commands.ts";
 import { registerSecretsCommands } from "./secrets-commands.ts";
+import { registerServiceCommands } from "./service-commands.ts";
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -32,6 +35,9 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   registerSecretsCommands(program, io);
   registerNodeCommands(program, io);
   registerResolverCommands(program, io);
+  registerDoctorCommand(program, io);
+  registerServiceCommands(program, io);
+  registerDeployCommands(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }

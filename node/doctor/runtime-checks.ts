@@ -1,0 +1,194 @@
+/** Doctor checks on the running host: is the agent up and ready, is it supervised, did a heartbeat run in time, is there disk. */
+import type { StatsFs } from "node:fs";
+import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import type { DoctorFinding } from "./doctor-finding.ts";
+
+export interface AgentProbeIo {
+  readonly fetch: typeof fetch;
+  readonly now: () => number;
+}
+
+/** What the running agent told us; `undefined` url = no node.json. */
+export interface AgentState {
+  readonly running: boolean;
+  readonly url?: string;
+  readonly startedAt?: number;
+  /** `undefined` when the agent has no heartbeat API (yet). */
+  readonly lastHeartbeatAt?: number | null;
+  readonly heartbeatApi: boolean;
+}
+
+const TIMEOUT_MS = 3_000;
+
+/** Ask the agent at `url` (from `<stateDir>/node.json`) whether it is alive, ready, and when it last ran a heartbeat. */
+export async function probeAgent(
+  info: { url: string; startedAt?: string } | undefined,
+  adminToken: string | undefined,
+  io: AgentProbeIo,
+): Promise<{ state: AgentState; findings: DoctorFinding[] }> {
+  const notRunning = (detail: string): { state: AgentState; findings: DoctorFinding[] } => ({
+    state: { running: false, heartbeatApi: false },
+    findings: [
+      {
+        checkId: "node.not_running",
+        severity: "critical",
+        title: "the node agent is not running",
+        detail,
+        remediation: "start it under supervision: clawgate service install launchd|systemd (then load it), or clawgate node start",
+      },
+    ],
+  });
+  if (!info) return notRunning("no <stateDir>/node.json: the agent has not started, or stopped cleanly");
+  const get = (path: string, auth = false) =>
+    io.fetch(new URL(path, info.url), {
+      ...(auth && adminToken ? { headers: { authorization: `Bearer ${adminToken}` } } : {}),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  try {
+    const health = await get("/healthz");
+    if (!health.ok) return notRunning(`${info.url}/healthz answered ${health.status}`);
+  } catch {
+    return notRunning(`no answer at ${info.url} (a stale node.json: the agent died without cleaning up)`);
+  }
+  const findings: DoctorFinding[] = [];
+  try {
+    const ready = await get("/readyz");
+    if (!ready.ok) {
+      const body = (await ready.json().catch(() => ({}))) as { problems?: unknown };
+      const problems = Array.isArray(body.problems) ? body.problems.filter((p) => typeof p === "string").join(", ") : `HTTP ${ready.status}`;
+      findings.push({
+        checkId: "node.not_ready",
+        severity: "critical",
+        title: "the node agent is not ready",
+        detail: `${info.url}/readyz: ${problems}`,
+        remediation: "for degraded secrets: clawgate secrets audit --check, fix the provider, then clawgate secrets reload",
+      });
+    }
+  } catch {
+    // /healthz answered a moment ago; a timeout here is reported by the heartbeat check below.
+  }
+  const heartbeat = await lastHeartbeat(get);
+  const startedAt = info.startedAt ? Date.parse(info.startedAt) : undefined;
+  return {
+    state: {
+      running: true,
+      url: info.url,
+      ...(startedAt !== undefined && !Number.isNaN(startedAt) ? { startedAt } : {}),
+      heartbeatApi: heartbeat !== "unsupported",
+      ...(heartbeat !== "unsupported" ? { lastHeartbeatAt: heartbeat } : {}),
+    },
+    findings,
+  };
+}
+
+/**
+ * The last completed heartbeat run from the agent's admin API; "unsupported" when the agent has none.
+ * Reads `GET <admin>/heartbeat` → `{ lastRunAt: ISO | null }`.
+ */
+async function lastHeartbeat(get: (path: string, auth?: boolean) => Promise<Response>): Promise<number | null | "unsupported"> {
+  try {
+    const response = await get(`${ADMIN_PREFIX}/heartbeat`, true);
+    if (response.status === 404) return "unsupported";
+    if (!response.ok) return "unsupported";
+    const body = (await response.json()) as { lastRunAt?: unknown };
+    if (typeof body.lastRunAt === "string") {
+      const t = Date.parse(body.lastRunAt);
+      return Number.isNaN(t) ? null : t;
+    }
+    return null;
+  } catch {
+    return "unsupported";
+  }
+}
+
+/** `30m`, `1h`, `45s`, `2h30m`, `0m` (OpenClaw's heartbeat.every); undefined when not a duration. */
+export function parseEvery(value: string): number | undefined {
+  const text = value.trim();
+  if (!/^(\d+(ms|s|m|h|d))+$/.test(text)) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * unit[m[2] as keyof typeof unit];
+  return total;
+}
+
+/** Period + grace: a heartbeat may start late by a tick and run for a while; 10% of the period, at least 2 minutes. */
+export function heartbeatDeadlineMs(periodMs: number): number {
+  return periodMs + Math.max(120_000, periodMs * 0.1);
+}
+
+/** OpenClaw's default heartbeat period. */
+export const DEFAULT_HEARTBEAT_EVERY = "30m";
+
+export function heartbeatFindings(every: string | undefined, state: AgentState, now: number): DoctorFinding[] {
+  const period = parseEvery(every ?? DEFAULT_HEARTBEAT_EVERY);
+  if (period === undefined) {
+    return [{ checkId: "heartbeat.every_invalid", severity: "warn", title: "heartbeat.every is not a duration", detail: `agents.defaults.heartbeat.every is "${every}"`, remediation: 'use e.g. "30m"' }];
+  }
+  if (period === 0) {
+    return [
+      {
+        checkId: "heartbeat.disabled",
+        severity: "warn",
+        title: "heartbeats are disabled",
+        detail: 'agents.defaults.heartbeat.every is "0m": next-heartbeat wakes would wait forever (OpenClaw #7588, #14658)',
+        remediation: 'set agents.defaults.heartbeat.every, e.g. "30m"',
+      },
+    ];
+  }
+  if (!state.running) return [];
+  if (!state.heartbeatApi) {
+    return [
+      {
+        checkId: "heartbeat.unchecked",
+        severity: "info",
+        title: "heartbeat delivery not checked",
+        detail: `the agent at ${state.url} has no heartbeat API (${ADMIN_PREFIX}/heartbeat)`,
+      },
+    ];
+  }
+  const deadline = heartbeatDeadlineMs(period);
+  const last = state.lastHeartbeatAt ?? undefined;
+  const since = last ?? state.startedAt;
+  if (since === undefined || now - since <= deadline) return [];
+  const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+  return [
+    {
+      checkId: "heartbeat.overdue",
+      severity: "critical",
+      title: "no heartbeat within period + grace",
+      detail:
+        last === undefined
+          ? `no heartbeat has run since the agent started ${minutes(now - since)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`
+          : `the last heartbeat ran ${minutes(now - last)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`,
+      remediation: "check the edge's cron trigger and outbox (queued deliveries), or the local cron line's log (clawgate cron print)",
+    },
+  ];
+}
+
+export function supervisionFindings(found: readonly string[], searched: readonly string[]): DoctorFinding[] {
+  if (found.length > 0) return [];
+  return [
+    {
+      checkId: "supervision.not_installed",
+      severity: "warn",
+      title: "no supervision installed",
+      detail: `none of ${searched.join(", ")} exists: a crash or a reboot leaves the host down (seed §03, §07)`,
+      remediation: "clawgate service install launchd (macOS) or clawgate service install systemd --user <name> (Linux)",
+    },
+  ];
+}
+
+/** Low disk stops the journal's writes (SQLite needs room for the WAL): warn under 1 GiB or 5%, critical under 256 MiB. */
+export function diskFindings(stateDir: string, fs: StatsFs | undefined): DoctorFinding[] {
+  if (!fs) return [];
+  const free = fs.bavail * fs.bsize;
+  const total = fs.blocks * fs.bsize;
+  const mib = (n: number) => `${Math.floor(n / 1_048_576)} MiB`;
+  const detail = `${stateDir}: ${mib(free)} free of ${mib(total)}`;
+  const remediation = "free space on that volume or move clawgate.stateDir";
+  if (free < 256 * 1_048_576) return [{ checkId: "disk.state_dir_low", severity: "critical", title: "almost no disk left for the state dir", detail, remediation }];
+  if (free < 1_073_741_824 || (total > 0 && free / total < 0.05)) {
+    return [{ checkId: "disk.state_dir_low", severity: "warn", title: "little disk left for the state dir", detail, remediation }];
+  }
+  return [];
+}
