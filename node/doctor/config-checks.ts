@@ -93,7 +93,7 @@ export function hooksFindings(loaded: LoadedConfig, tokens: { hook: TokenState; 
       checkId: "hooks.token_unchecked",
       severity: hook.kind === "unresolved" ? "critical" : "info",
       title: hook.kind === "unresolved" ? "hooks.token does not resolve" : "hooks.token length and reuse not checked",
-      detail: `hooks.token is ${hook.reason}`,
+      detail: hook.kind === "unresolved" ? `hooks.token: ${hook.reason}` : `hooks.token is ${hook.reason}`,
       ...(hook.kind === "unresolved" ? { remediation: "clawgate secrets audit --check shows why" } : {}),
     });
   } else {
