@@ -90,3 +90,26 @@ export function parseAgentPayload(body: unknown): Parsed<AgentPayload> {
   };
   return { ok: true, value };
 }
+
+/** The texts of the `hooks` policy checks (openclaw-compat §5); the edge repeats them as defense in depth. */
+export const AGENT_ID_NOT_ALLOWED = "agentId is not allowed by hooks.allowedAgentIds";
+export const SESSION_KEY_DISABLED =
+  "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable";
+
+/** `allowedAgentIds` omitted or containing "*" = any agent; [] = no explicit agent routing. */
+export function agentIdProblem(allowedAgentIds: readonly string[] | undefined, agentId: string | undefined): string | undefined {
+  if (agentId === undefined || allowedAgentIds === undefined || allowedAgentIds.includes("*")) return undefined;
+  return allowedAgentIds.includes(agentId) ? undefined : AGENT_ID_NOT_ALLOWED;
+}
+
+/** The 400 text refusing a caller-chosen session key, if the policy refuses it. */
+export function sessionKeyProblem(
+  policy: { readonly allowRequestSessionKey: boolean; readonly allowedSessionKeyPrefixes?: readonly string[] | undefined },
+  sessionKey: string | undefined,
+): string | undefined {
+  if (sessionKey === undefined) return undefined;
+  if (!policy.allowRequestSessionKey) return SESSION_KEY_DISABLED;
+  const prefixes = policy.allowedSessionKeyPrefixes;
+  if (prefixes && !prefixes.some((p) => sessionKey.startsWith(p))) return `sessionKey must start with one of: ${prefixes.join(", ")}`;
+  return undefined;
+}
