@@ -4,6 +4,7 @@
  * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
  * journaled before it is answered.
  */
+import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
@@ -39,8 +40,10 @@ export interface HooksRoutesOptions {
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
-const json = (c: Context, status: 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503, body: object) =>
-  c.body(JSON.stringify(body), status, { "content-type": "application/json" });
+type Status = 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503;
+/** `body` may be JSON text already (a journaled answer, replayed verbatim). */
+const json = (c: Context, status: Status, body: object | string, headers?: Record<string, string>) =>
+  c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": "application/json" });
 
 export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const { policy, journal, limiter, logger } = options;
@@ -59,11 +62,9 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     let deliveryId: string | undefined;
     let mappingId: string | undefined;
     let size = 0;
-    const answer = (code: Parameters<typeof json>[1], body: object, headers?: Record<string, string>) => {
+    const answer = (code: Status, body: object | string, headers?: Record<string, string>) => {
       status = code;
-      const res = json(c, code, body);
-      for (const [k, v] of Object.entries(headers ?? {})) res.headers.set(k, v);
-      return res;
+      return json(c, code, body, headers);
     };
     /**
      * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
@@ -72,7 +73,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     const enqueue = (kind: "wake" | "agent", id: string, payload: object, response: object) => {
       if (kind === "agent" && options.admit) {
         const original = journal.get(id);
-        if (original) return answer(statusOf(original.kind), JSON.parse(original.response) as object);
+        if (original) return answer(statusOf(original.kind), original.response);
         const admission = options.admit(kind);
         if (!admission.ok) {
           const wait = Math.max(1, Math.ceil(admission.retryAfterSeconds));
@@ -94,7 +95,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           logger.error({ err: error, deliveryId: id }, "onAccepted listener failed");
         }
       }
-      return answer(statusOf(accepted.delivery.kind), JSON.parse(accepted.delivery.response) as object);
+      return answer(statusOf(accepted.delivery.kind), accepted.delivery.response);
     };
     try {
       // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
@@ -121,9 +122,12 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       if (c.req.method !== "POST") return answer(405, { ok: false, error: "method not allowed" }, { allow: "POST" });
       if (route === "") return answer(404, { ok: false, error: "not found" });
       // 5. The body: bounded in size and time.
-      const body = await readBody(c.req.raw, policy.maxBodyBytes, bodyTimeoutMs);
-      if (body === "too-large") return answer(413, { ok: false, error: "payload too large" });
-      if (body === "timeout") return answer(408, { ok: false, error: "request body timeout" });
+      const body = await readBody(c, policy.maxBodyBytes, bodyTimeoutMs);
+      // The unread rest of a refused body is never read: the connection closes after the answer.
+      if (body === "too-large") return answer(413, { ok: false, error: "payload too large" }, { connection: "close" });
+      if (body === "timeout") return answer(408, { ok: false, error: "request body timeout" }, { connection: "close" });
+      // The client went away mid-body: nobody reads this answer, but it must not count as a 5xx.
+      if (body === "aborted") return answer(400, { ok: false, error: "request body aborted" }, { connection: "close" });
       size = body.byteLength;
       // The envelope binds the exact body, so its full check needs the bytes just read.
       if (envelope !== undefined) {
@@ -139,7 +143,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       }
       let parsed: unknown;
       try {
-        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+        parsed = JSON.parse(utf8.decode(body));
       } catch {
         return answer(400, { ok: false, error: "invalid JSON" });
       }
@@ -184,6 +188,9 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   return app;
 }
 
+/** Strict: bad UTF-8 is a 400, never silently replaced. Stateless between calls (no `stream` option). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
@@ -194,39 +201,41 @@ function bearer(header: string | undefined): string | undefined {
   return m?.[1]?.trim() || undefined;
 }
 
-/** The body bytes, or why they were refused; never reads more than `max + 1` bytes. */
-async function readBody(request: Request, max: number, timeoutMs: number): Promise<Uint8Array | "too-large" | "timeout"> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > max) return "too-large";
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-  try {
-    for (;;) {
-      const next = await Promise.race([reader.read(), timeout]);
-      if (next === "timeout") {
-        void reader.cancel().catch(() => {});
-        return "timeout";
-      }
-      if (next.done) break;
-      total += next.value.byteLength;
-      if (total > max) {
-        void reader.cancel().catch(() => {});
-        return "too-large";
-      }
-      chunks.push(next.value);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+type BodyResult = Uint8Array | "too-large" | "timeout" | "aborted";
+
+/**
+ * The body bytes, or why they were refused; never buffers more than `max` bytes. Under
+ * @hono/node-server it reads Node's IncomingMessage directly (`c.env.incoming`): building a WHATWG
+ * Request and stream per call costs more than the rest of the intake; in-process tests arrive as a
+ * Request and are read through the same Node-stream path.
+ */
+function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResult> {
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > max) return Promise.resolve("too-large");
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  let stream: Readable;
+  if (incoming instanceof Readable) stream = incoming;
+  else if (c.req.raw.body) stream = Readable.fromWeb(c.req.raw.body as import("node:stream/web").ReadableStream);
+  else return Promise.resolve(new Uint8Array());
+  return new Promise<BodyResult>((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (result: BodyResult) => {
+      clearTimeout(timer);
+      stream.off("data", onData).off("end", onEnd).off("error", onAbort).off("close", onAbort);
+      // Stop reading; the answer carries `Connection: close`, so the rest is never read.
+      if (typeof result === "string") stream.pause();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      total += bytes.byteLength;
+      if (total > max) return finish("too-large");
+      chunks.push(bytes);
+    };
+    const onEnd = () => finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    const onAbort = () => finish("aborted");
+    const timer = setTimeout(() => finish("timeout"), timeoutMs);
+    stream.on("data", onData).once("end", onEnd).once("error", onAbort).once("close", onAbort);
+  });
 }

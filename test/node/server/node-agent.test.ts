@@ -113,3 +113,26 @@ it("SIGTERM: a slow in-flight request still gets its answer, new connections are
   agent = await start();
   expect((await pending(agent.url)).pending.map((d) => d.kind)).toEqual(["wake"]);
 });
+
+it("413 for a streamed body over hooks.maxBodyBytes read off the socket, and the connection closes", async () => {
+  const config = JSON.parse(await readFile(join(dir, "openclaw.json"), "utf8")) as { hooks: Record<string, unknown> };
+  config.hooks["maxBodyBytes"] = 64;
+  await writeFile(join(dir, "openclaw.json"), JSON.stringify(config));
+  agent = await start();
+  const req = httpRequest(`${agent.url}/hooks/wake`, {
+    method: "POST",
+    // No content-length: chunked, so only the bytes on the wire can trip the limit.
+    headers: { authorization: `Bearer ${HOOK_TOKEN}`, "content-type": "application/json" },
+  });
+  const answered = new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+    req.once("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.once("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+    });
+    req.once("error", reject);
+  });
+  req.write(`{"text":"${"x".repeat(100)}`);
+  expect(await answered).toEqual({ status: 413, connection: "close", text: JSON.stringify({ ok: false, error: "payload too large" }) });
+  req.destroy();
+});
