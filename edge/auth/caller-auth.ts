@@ -1,0 +1,121 @@
+/**
+ * Who may call a route: compiles the route's list of methods once (hashes parsed, CIDRs compiled, keys
+ * imported, secrets read from their bindings) into a `CallerAuth` whose `authenticate` only looks things up.
+ *
+ * Contract (edge/hook-intake.ts codes against it):
+ * - `compileCallerAuth(methods, deps)` validates `methods` (RouteAuthSchema, edge/auth/auth-config.ts) and
+ *   throws a `TypeError` whose message starts with the field at fault (`auth[1].secretBinding: …`), never
+ *   with a secret value. Call it once per isolate per route.
+ * - `authenticate(req)` never throws for any request input; any one accepting method suffices:
+ *   `{ ok: true, principal, deliveryId? }` — principals `token:<name>`, `jwt:<sub>`, `access:<email or
+ *   common_name>`, `hmac:<scheme>:<name>`, `ip:<cidr>`; `deliveryId` is the signed `webhook-id` of a
+ *   Standard Webhooks call (use it as the delivery id: a retry by the sender carries the same one).
+ *   `{ ok: false, status, error, code, retryAfterSeconds? }` — 401 `unauthorized` (no or a wrong
+ *   credential), 403 `forbidden` (the route accepts only IP allowlists and the client is outside them),
+ *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
+ *   node's text; `code` says which check failed (ERR_AUTH_*), for logs.
+ * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket),
+ *   default 20 in 60 s; a client over the limit is refused with 429 even before its credential is looked at.
+ * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
+ *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts — export it from the Worker's
+ *   entry and bind it in wrangler.toml), failure counts and remote JWKS are shared by all isolates;
+ *   without it they live in this isolate's memory only.
+ */
+import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
+import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
+import { compileBearerTokens } from "./bearer-tokens.ts";
+import { DEFAULT_FAILURE_LIMIT, type FailureLimit, type FailureLimiter, createMemoryFailureLimiter } from "./failure-limiter.ts";
+
+export type { AuthRequest } from "./auth-method.ts";
+
+export type AuthResult =
+  | { readonly ok: true; readonly principal: string; readonly deliveryId?: string }
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403 | 429;
+      readonly error: string;
+      readonly code: AuthErrorCode;
+      readonly retryAfterSeconds?: number;
+    };
+
+export interface CallerAuth {
+  authenticate(req: AuthRequest): Promise<AuthResult>;
+}
+
+export interface CallerAuthDeps {
+  /** The Worker's env: secret bindings named by the methods, and optionally the AUTH_STATE binding. */
+  readonly env: Record<string, unknown>;
+  /** Outbound fetch for remote key sets; production: the global fetch. */
+  readonly fetch?: typeof fetch;
+  /** Milliseconds since the epoch; production: Date.now. */
+  readonly now?: () => number;
+  /** Where failures are counted; default: AUTH_STATE when bound, else this isolate's memory. */
+  readonly failureLimiter?: FailureLimiter;
+  readonly failureLimit?: FailureLimit;
+}
+
+/** The Durable Object binding that shares failure counts and key sets across isolates. */
+export const AUTH_STATE_BINDING = "AUTH_STATE";
+
+const TEXT = { 401: "unauthorized", 403: "forbidden", 429: "too many failed attempts" } as const;
+/** Clients without CF-Connecting-IP (only possible off Cloudflare, e.g. tests) share one bucket. */
+const UNKNOWN_CLIENT = "unknown";
+
+/** One in-isolate limiter shared by every route (a client's failures on /hooks/a count on /hooks/b). */
+let isolateLimiter: FailureLimiter | undefined;
+
+export async function compileCallerAuth(methods: readonly AuthMethod[], deps: CallerAuthDeps): Promise<CallerAuth> {
+  const parsed = RouteAuthSchema.safeParse(methods);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TypeError(`auth${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`);
+  }
+  const now = deps.now ?? Date.now;
+  const compiled: CompiledMethod[] = [];
+  for (const [i, method] of parsed.data.entries()) compiled.push(await compileMethod(method, `auth[${i}]`, deps));
+  // IP-only routes answer 403 (no credential could help); any credential method makes a refusal 401.
+  const ipOnly = compiled.every((m) => m.type === "ip");
+  const limiter = deps.failureLimiter ?? (deps.failureLimit ? createMemoryFailureLimiter(deps.failureLimit) : (isolateLimiter ??= createMemoryFailureLimiter(DEFAULT_FAILURE_LIMIT)));
+
+  const fail = async (client: string, code: AuthErrorCode): Promise<AuthResult> => {
+    let wait = 0;
+    try {
+      wait = await limiter.recordFailure(client, now());
+    } catch {
+      // A store that cannot count must not turn a refusal into a 5xx; the refusal stands.
+    }
+    if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
+    const status = ipOnly ? 403 : 401;
+    return { ok: false, status, error: TEXT[status], code };
+  };
+
+  return {
+    async authenticate(req) {
+      const client = req.clientIp || UNKNOWN_CLIENT;
+      const wait = limiter.blockedFor(client, now());
+      if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
+      let firstRefusal: AuthErrorCode | undefined;
+      for (const method of compiled) {
+        let outcome: MethodOutcome;
+        try {
+          outcome = await method.check(req);
+        } catch {
+          // A method never throws by design; if one does, it is a refusal, not a 5xx.
+          outcome = { kind: "refused", code: "ERR_AUTH_MISSING" };
+        }
+        if (outcome.kind === "ok") return { ok: true, principal: outcome.principal, ...(outcome.deliveryId !== undefined ? { deliveryId: outcome.deliveryId } : {}) };
+        if (outcome.kind === "refused") firstRefusal ??= outcome.code;
+      }
+      return fail(client, firstRefusal ?? "ERR_AUTH_MISSING");
+    },
+  };
+}
+
+async function compileMethod(method: AuthMethod, field: string, _deps: CallerAuthDeps): Promise<CompiledMethod> {
+  switch (method.type) {
+    case "bearer":
+      return compileBearerTokens(method, field);
+    default:
+      throw new TypeError(`${field}.type: ${method.type} is not available yet`);
+  }
+}
