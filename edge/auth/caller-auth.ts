@@ -24,6 +24,8 @@
 import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
 import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
 import { compileBearerTokens } from "./bearer-tokens.ts";
+import { compileHmacSignature } from "./hmac-signatures.ts";
+import { compileIpAllowlist } from "./ip-allowlist.ts";
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, type FailureLimiter, createMemoryFailureLimiter } from "./failure-limiter.ts";
 
 export type { AuthRequest } from "./auth-method.ts";
@@ -111,10 +113,14 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
   };
 }
 
-async function compileMethod(method: AuthMethod, field: string, _deps: CallerAuthDeps): Promise<CompiledMethod> {
+async function compileMethod(method: AuthMethod, field: string, deps: CallerAuthDeps): Promise<CompiledMethod> {
   switch (method.type) {
     case "bearer":
       return compileBearerTokens(method, field);
+    case "hmac":
+      return compileHmacSignature(method, field, deps.env, deps.now ?? Date.now);
+    case "ip":
+      return compileIpAllowlist(method, field);
     default:
       throw new TypeError(`${field}.type: ${method.type} is not available yet`);
   }
