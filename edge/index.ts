@@ -1,10 +1,6 @@
-/** The clawgate edge Worker's entry: routes, auth and forwarding arrive with the edge issue. */
-import { Hono } from "hono";
+/** The clawgate edge Worker's entry: the assembled Worker with production I/O, and its outbox Durable Object class. */
+import { createEdgeWorker } from "./edge-app.ts";
 
-const app = new Hono<{ Bindings: Env }>();
+export { EdgeOutbox } from "./outbox-object.ts";
 
-app.get("/healthz", (c) => c.json({ ok: true, nodeId: c.env.CLAWGATE_NODE_ID }));
-
-export default {
-  fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+export default createEdgeWorker();

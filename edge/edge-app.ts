@@ -1,0 +1,71 @@
+/**
+ * The edge Worker assembled from injectable parts: config check (fail closed), `/healthz`, the hook routes,
+ * the operator API, and the scheduled handler that hands each Cron Trigger tick to the outbox.
+ */
+import { Hono } from "hono";
+import { OUTBOX_NAME } from "./edge-defaults.ts";
+import { createRuntimeLoader, type EdgeRuntime, type EdgeRuntimeDeps } from "./edge-runtime.ts";
+import { createHookIntake } from "./hook-intake.ts";
+import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
+
+export interface EdgeWorkerDeps extends EdgeRuntimeDeps {
+  readonly randomUUID?: () => string;
+  /** Structured event lines (metadata only); production: one JSON line per event on the console. */
+  readonly logEvent?: (event: Record<string, unknown>) => void;
+}
+
+type AppEnv = { Bindings: Env; Variables: { runtime: EdgeRuntime } };
+
+const outboxOf = (env: Env) => env.OUTBOX.get(env.OUTBOX.idFromName(OUTBOX_NAME));
+
+export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
+  const loadRuntime = createRuntimeLoader(deps);
+  const logEvent = deps.logEvent ?? ((event) => console.log(JSON.stringify(event)));
+  const randomUUID = deps.randomUUID ?? (() => crypto.randomUUID());
+  const app = new Hono<AppEnv>();
+
+  // Fail closed: without a valid configuration every request gets the same generic 500 and nothing is forwarded.
+  app.use("*", async (c, next) => {
+    let runtime: EdgeRuntime;
+    try {
+      runtime = await loadRuntime(c.env);
+    } catch {
+      return c.json({ ok: false, error: "edge misconfigured" }, 500);
+    }
+    c.set("runtime", runtime);
+    await next();
+  });
+  app.get("/healthz", (c) => c.json({ ok: true, nodes: c.var.runtime.config.nodes.size }));
+  app.route(
+    "/",
+    createHookIntake({
+      runtime: (c) => c.get("runtime") as EdgeRuntime,
+      outbox: (c) => outboxOf(c.env as Env),
+      randomUUID,
+      log: logEvent,
+    }),
+  );
+  app.route(
+    OPERATOR_PREFIX,
+    createOperatorApi({ runtime: (c) => c.get("runtime") as EdgeRuntime, outbox: (c) => outboxOf(c.env as Env), log: logEvent }),
+  );
+  app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
+  app.onError((error, c) => {
+    // The one place errors become HTTP answers; generic, so nothing internal leaks.
+    logEvent({ event: "edge.error", path: c.req.path, error: error instanceof Error ? error.name : "unknown" });
+    return c.json({ ok: false, error: "internal error" }, 500);
+  });
+
+  return {
+    fetch: app.fetch,
+    async scheduled(controller: ScheduledController, env: Env): Promise<void> {
+      try {
+        await loadRuntime(env);
+      } catch {
+        return; // misconfigured: logged once by the loader, nothing delivered
+      }
+      const runs = await outboxOf(env).cronTick(controller.cron, controller.scheduledTime);
+      logEvent({ event: "cron.tick", cron: controller.cron, runs });
+    },
+  } satisfies ExportedHandler<Env>;
+}

@@ -1,0 +1,16 @@
+/** The edge's documented defaults: body limit, forwarding timeout and the outbox retry schedule. */
+
+/** OpenClaw's `hooks.maxBodyBytes` default (openclaw-compat §5), so edge and node refuse the same bodies. */
+export const MAX_DEFAULT_BODY_BYTES = 262_144;
+
+/**
+ * Delays between outbox attempts after the first (immediate) one, in seconds — Svix's schedule:
+ * immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. After the last retry fails, the delivery is a dead letter.
+ */
+export const SVIX_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+/** The largest node answer the edge relays or records; a hook answer is a few hundred bytes. */
+export const MAX_NODE_ANSWER_BYTES = 65_536;
+
+/** The one outbox Durable Object's name (`idFromName`): every failed delivery and cron tick lives there. */
+export const OUTBOX_NAME = "outbox";

@@ -1,0 +1,77 @@
+/**
+ * What the edge builds once per isolate from its env — validated config, envelope signer, forwarder and
+ * each route's compiled caller authentication — cached by env identity; a bad config is cached as the
+ * failure, logged once with the field it names, and never half-used.
+ */
+import { createEnvelopeSigner } from "../shared/envelope.ts";
+import { compileCallerAuth, type CallerAuth } from "./auth/caller-auth.ts";
+import { CONFIG_VAR, EdgeConfigError, parseEdgeConfig, type EdgeConfig } from "./edge-config.ts";
+import { createNodeForwarder, type NodeForwarder } from "./node-forwarder.ts";
+
+export interface EdgeRuntime {
+  readonly config: EdgeConfig;
+  readonly forwarder: NodeForwarder;
+  /** Compiled caller authentication per route name. */
+  readonly routeAuth: ReadonlyMap<string, CallerAuth>;
+}
+
+export interface EdgeRuntimeDeps {
+  /** Outbound fetch for the node, JWKS and alert calls; production: the global fetch. */
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+export type RuntimeLoader = (env: object) => Promise<EdgeRuntime>;
+
+/** One loader per set of dependencies; its cache is keyed by the env object, so a new deployment starts over. */
+export function createRuntimeLoader(deps: EdgeRuntimeDeps = {}): RuntimeLoader {
+  const cache = new WeakMap<object, Promise<EdgeRuntime>>();
+  const log = deps.log ?? ((line: string) => console.error(line));
+  return (env) => {
+    let runtime = cache.get(env);
+    if (!runtime) {
+      runtime = buildRuntime(env as Record<string, unknown>, deps);
+      // The one log line per isolate: the field at fault, never a value.
+      runtime.catch((error: unknown) => {
+        const field = error instanceof EdgeConfigError ? error.message : "unexpected error while loading the configuration";
+        log(`clawgate edge misconfigured, refusing every request: ${field}`);
+      });
+      cache.set(env, runtime);
+    }
+    return runtime;
+  };
+}
+
+async function buildRuntime(env: Record<string, unknown>, deps: EdgeRuntimeDeps): Promise<EdgeRuntime> {
+  const config = parseEdgeConfig(env);
+  const forwarder = await buildForwarder(config, deps);
+  const routeAuth = new Map<string, CallerAuth>();
+  for (const route of config.routes.values()) {
+    try {
+      routeAuth.set(route.name, await compileCallerAuth(route.auth, { env, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.now ? { now: deps.now } : {}) }));
+    } catch (error) {
+      const why = error instanceof Error ? error.message : "invalid";
+      throw new EdgeConfigError(`${CONFIG_VAR}.routes.${route.name}.auth`, why);
+    }
+  }
+  return { config, forwarder, routeAuth };
+}
+
+/** One envelope signer per node (the envelope's `aud` is the node id), all with the edge's one key. */
+export async function buildForwarder(config: EdgeConfig, deps: EdgeRuntimeDeps = {}): Promise<NodeForwarder> {
+  const forwarders = new Map<string, NodeForwarder>();
+  for (const node of config.nodes.values()) {
+    let signer;
+    try {
+      signer = await createEnvelopeSigner({ privateJwk: config.signingJwk, nodeId: node.id, ...(deps.now ? { now: deps.now } : {}) });
+    } catch {
+      throw new EdgeConfigError("CLAWGATE_EDGE_SIGNING_KEY", "is not a usable EdDSA/ES256 private JWK");
+    }
+    forwarders.set(
+      node.id,
+      createNodeForwarder({ signer, timeoutMs: config.forwardTimeoutMs, accessHeaders: config.accessHeaders, ...(deps.fetch ? { fetch: deps.fetch } : {}) }),
+    );
+  }
+  return { forward: (node, delivery) => forwarders.get(node.id)!.forward(node, delivery) };
+}

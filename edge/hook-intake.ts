@@ -1,0 +1,183 @@
+/**
+ * The edge's hook routes: `POST /hooks/wake`, `/hooks/agent` and configured pass-through `/hooks/<name>`.
+ * Order of checks: query token (400) → route (404) → body size (413) → caller auth (401/403/429) → method
+ * (405) → JSON and payload (400, the node's texts) → node → signed forward; an unavailable node → outbox, 202.
+ */
+import { Hono, type Context } from "hono";
+import { MAX_DELIVERY_ID } from "../shared/envelope.ts";
+import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem } from "../shared/hook-payloads.ts";
+import type { EdgeNode } from "./edge-config.ts";
+import type { EdgeRuntime } from "./edge-runtime.ts";
+import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+
+/** The outbox as the Worker calls it (RPC on the Durable Object stub). */
+export interface OutboxClient {
+  enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
+  recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void> | void;
+}
+
+export interface HookIntakeDeps {
+  readonly runtime: (c: Context) => EdgeRuntime;
+  readonly outbox: (c: Context) => OutboxClient;
+  readonly randomUUID: () => string;
+  readonly log: (event: Record<string, unknown>) => void;
+}
+
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 413 | 429 | 503;
+const json = (status: number, body: object, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+export function createHookIntake(deps: HookIntakeDeps): Hono {
+  const app = new Hono();
+  app.all("/hooks/*", async (c) => {
+    const rt = deps.runtime(c);
+    const url = new URL(c.req.url);
+    const fail = (status: Status, error: string, headers?: Record<string, string>) => json(status, { ok: false, error }, headers);
+    // 1. A token in the query string ends up in logs: refused with the node's text.
+    if (url.searchParams.has("token")) {
+      return fail(400, "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string");
+    }
+    // 2. Only configured routes exist; each one names the caller auth it accepts.
+    const name = url.pathname.slice("/hooks/".length);
+    const route = rt.config.routes.get(name);
+    const auth = rt.routeAuth.get(name);
+    if (!route || !auth) return fail(404, "not found");
+    // 3. The body, bounded: HMAC schemes sign the raw bytes, so it is read before authentication.
+    const body = await readBody(c.req.raw, rt.config.hooks.maxBodyBytes);
+    if (body === undefined) return fail(413, "payload too large");
+    // 4. Who is calling (CF-Connecting-IP is the only client address Cloudflare vouches for).
+    const who = await auth.authenticate({
+      method: c.req.method,
+      url: c.req.url,
+      headers: c.req.raw.headers,
+      rawBody: body,
+      clientIp: c.req.header("cf-connecting-ip") ?? "",
+    });
+    if (!who.ok) {
+      deps.log({ event: "hook.refused", route: name, status: who.status, code: who.code });
+      const headers: Record<string, string> = who.retryAfterSeconds !== undefined ? { "retry-after": String(who.retryAfterSeconds) } : {};
+      return json(who.status, { ok: false, error: who.error, code: who.code }, headers);
+    }
+    // 5. Method.
+    if (c.req.method !== "POST") return fail(405, "method not allowed", { allow: "POST" });
+    // 6. Delivery id: the verified webhook-id, else Idempotency-Key, else the payload's, else a fresh one.
+    const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
+    if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_DELIVERY_ID)) {
+      return fail(400, `Idempotency-Key must be 1 to ${MAX_DELIVERY_ID} characters`);
+    }
+    let deliveryId = who.deliveryId ?? headerKey;
+    let node: EdgeNode | undefined;
+    if (name === "wake" || name === "agent") {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+      } catch {
+        return fail(400, "invalid JSON");
+      }
+      if (name === "wake") {
+        const wake = parseWakePayload(parsed);
+        if (!wake.ok) return fail(400, wake.error);
+        // `?node=<id>` picks the node for a wake; the payload stays OpenClaw's.
+        const wanted = url.searchParams.get("node");
+        node = wanted === null ? rt.config.primary : rt.config.nodes.get(wanted);
+        if (!node) return fail(400, "node is not configured");
+      } else {
+        const agent = parseAgentPayload(parsed);
+        if (!agent.ok) return fail(400, agent.error);
+        const problem = agentIdProblem(rt.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(rt.config.hooks, agent.value.sessionKey);
+        if (problem) return fail(400, problem);
+        node = nodeForAgent(rt, agent.value.agentId);
+        deliveryId ??= agent.value.idempotencyKey;
+      }
+    } else {
+      node = route.nodeId !== undefined ? rt.config.nodes.get(route.nodeId)! : rt.config.primary;
+    }
+    const passThrough = name !== "wake" && name !== "agent";
+    const delivery: Delivery = {
+      deliveryId: deliveryId ?? deps.randomUUID(),
+      nodeId: node.id,
+      path: `${node.hooksPath}/${name}`,
+      body,
+      contentType: c.req.header("content-type") ?? "application/json",
+      principal: who.principal,
+      ...(passThrough ? { headers: passThroughHeaders(c.req.raw.headers) } : {}),
+    };
+    // 7. Forward; the caller gets the node's answer when it arrives in time.
+    const outcome = await rt.forwarder.forward(node, delivery);
+    if (outcome.kind === "delivered" || outcome.kind === "rejected") {
+      if (outcome.kind === "rejected") c.executionCtx.waitUntil(Promise.resolve(deps.outbox(c).recordRejected(delivery, outcome.answer)));
+      deps.log({ event: "hook.forwarded", route: name, principal: who.principal, nodeId: node.id, deliveryId: delivery.deliveryId, status: outcome.answer.status });
+      return new Response(outcome.answer.body, {
+        status: outcome.answer.status,
+        headers: { "content-type": outcome.answer.contentType, "clawgate-delivery-id": delivery.deliveryId },
+      });
+    }
+    // 8. The node is unavailable: keep the call durably and say so.
+    try {
+      await deps.outbox(c).enqueue(delivery, outcome);
+    } catch {
+      deps.log({ event: "hook.outbox_unavailable", route: name, deliveryId: delivery.deliveryId });
+      return fail(503, "node unavailable and the outbox could not store the call", { "retry-after": "5" });
+    }
+    deps.log({ event: "hook.queued", route: name, principal: who.principal, nodeId: node.id, deliveryId: delivery.deliveryId, reason: outcome.reason });
+    return json(202, { ok: true, queued: true, deliveryId: delivery.deliveryId });
+  });
+  return app;
+}
+
+/**
+ * The caller's headers a node mapping may template (`{{headers.x-github-event}}`), minus credentials,
+ * hop-by-hop and Cloudflare's own headers; bounded so a stored delivery stays small.
+ */
+const DROPPED_HEADERS = new Set([
+  "authorization", "proxy-authorization", "cookie", "x-openclaw-token", "host", "content-length", "content-type", "connection",
+  "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip",
+]);
+const MAX_PASSED_HEADERS = 32;
+const MAX_PASSED_HEADER_BYTES = 8192;
+
+function passThroughHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  let count = 0;
+  let bytes = 0;
+  headers.forEach((value, name) => {
+    if (DROPPED_HEADERS.has(name) || name.startsWith("cf-") || name.startsWith("clawgate-")) return;
+    bytes += name.length + value.length;
+    if (++count > MAX_PASSED_HEADERS || bytes > MAX_PASSED_HEADER_BYTES) return;
+    out[name] = value;
+  });
+  return out;
+}
+
+/** The node that lists the agent, else the primary (which serves the default agent). */
+function nodeForAgent(rt: EdgeRuntime, agentId: string | undefined): EdgeNode {
+  if (agentId !== undefined) for (const node of rt.config.nodes.values()) if (node.agents.includes(agentId)) return node;
+  return rt.config.primary;
+}
+
+/** The body bytes, or undefined when they exceed `max`; never reads more than `max` + one chunk. */
+async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > max) return undefined;
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const next = await reader.read();
+    if (next.done) break;
+    total += next.value.byteLength;
+    if (total > max) {
+      void reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(next.value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

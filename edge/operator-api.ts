@@ -1,0 +1,73 @@
+/**
+ * The operator API under `/_clawgate/`: outbox status, dead letters and their replay, cron runs and the
+ * dead-man's switch — behind its own bearer token, stored only as a SHA-256 (`CLAWGATE_OPERATOR_TOKEN_SHA256`).
+ */
+import { Hono, type Context } from "hono";
+import type { EdgeRuntime } from "./edge-runtime.ts";
+import type { CronJobStatus, DeliveryInfo, DeliveryStatus } from "./outbox-core.ts";
+
+export const OPERATOR_PREFIX = "/_clawgate";
+
+/** The outbox as the operator API calls it (RPC on the Durable Object stub). */
+export interface OperatorOutbox {
+  status(limit: number): Promise<{ counts: Record<DeliveryStatus, number>; pending: DeliveryInfo[] }>;
+  deadLetters(limit: number): Promise<DeliveryInfo[]>;
+  replay(deliveryId: string): Promise<boolean>;
+  cronStatus(): Promise<CronJobStatus[]>;
+}
+
+export interface OperatorApiDeps {
+  readonly runtime: (c: Context) => EdgeRuntime;
+  readonly outbox: (c: Context) => OperatorOutbox;
+  readonly log: (event: Record<string, unknown>) => void;
+}
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Both sides are 64 hex characters, so comparing them in constant time leaks neither content nor length. */
+function equalHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const limitOf = (c: Context) => Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
+
+export function createOperatorApi(deps: OperatorApiDeps): Hono {
+  const app = new Hono();
+  app.use("*", async (c, next) => {
+    const expected = deps.runtime(c).config.operatorTokenSha256;
+    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    // No hash configured = the operator API is off; it answers exactly like a wrong token.
+    if (expected === undefined || presented === undefined || !equalHex(await sha256Hex(presented), expected)) {
+      deps.log({ event: "operator.refused", path: c.req.path });
+      return c.json({ ok: false, error: "unauthorized" }, 401);
+    }
+    await next();
+  });
+  app.get("/outbox", async (c) => c.json({ ok: true, ...(await deps.outbox(c).status(limitOf(c))) }));
+  app.get("/dead-letters", async (c) => c.json({ ok: true, deadLetters: await deps.outbox(c).deadLetters(limitOf(c)) }));
+  // The id travels in the body: cron delivery ids hold `/`, `*` and spaces that paths mangle.
+  app.post("/dead-letters/replay", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ ok: false, error: "invalid JSON" }, 400);
+    }
+    const id = typeof body === "object" && body !== null ? (body as { deliveryId?: unknown }).deliveryId : undefined;
+    if (typeof id !== "string" || id === "") return c.json({ ok: false, error: "deliveryId required" }, 400);
+    if (!(await deps.outbox(c).replay(id))) return c.json({ ok: false, error: "no dead letter with that deliveryId" }, 404);
+    deps.log({ event: "operator.replay", deliveryId: id });
+    return c.json({ ok: true, deliveryId: id, replayed: true }, 202);
+  });
+  app.get("/cron", async (c) => c.json({ ok: true, catchUp: deps.runtime(c).config.cron.catchUp, jobs: await deps.outbox(c).cronStatus() }));
+  app.all("*", (c) => c.json({ ok: false, error: "not found" }, 404));
+  return app;
+}
