@@ -1,0 +1,147 @@
+/** The edge's hook routes in workerd: signed forwarding, routing across nodes, the node's 4xx texts, and the outbox on failure. */
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { EdgeOutbox } from "../../edge/outbox-object.ts";
+import { type EdgeKeys, type FakeNode, edgeKeys, fakeNode } from "./support/fake-node.ts";
+import { CALLER_TOKEN, baseConfig, edgeEnv, post, testWorker } from "./support/edge-env.ts";
+
+let keys: EdgeKeys;
+beforeAll(async () => {
+  keys = await edgeKeys();
+});
+
+async function setup(overrides: Record<string, unknown> = {}, uuids: string[] = []) {
+  const node: FakeNode = await fakeNode(keys, { "https://node-1.test": "node-1", "https://node-2.test": "node-2" });
+  const worker = testWorker(edgeEnv(await baseConfig(overrides), keys), node.fetch, uuids);
+  return { node, worker };
+}
+
+const outbox = () => env.OUTBOX.get(env.OUTBOX.idFromName("outbox")) as unknown as DurableObjectStub<EdgeOutbox>;
+
+describe("forwarding", () => {
+  it("forwards a wake to the primary node with an envelope bound to the exact body, and relays the node's answer", async () => {
+    const { node, worker } = await setup();
+    const body = '{ "text" : "deploy finished" }';
+    const res = await worker.request("/hooks/wake", post(body, { "idempotency-key": "build-77" }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("clawgate-delivery-id")).toBe("build-77");
+    expect(await res.json()).toEqual({ ok: true, mode: "now" });
+    expect(node.received).toHaveLength(1);
+    const call = node.received[0]!;
+    expect(call.url).toBe("https://node-1.test/hooks/wake");
+    expect(call.body).toBe(body);
+    expect(call.claims).toMatchObject({ aud: "node-1", htm: "POST", htu: "/hooks/wake", did: "build-77" });
+    expect(call.claims.sub).toContain("ci");
+    // The caller's credential stays at the edge.
+    expect(call.headers.get("authorization")).toBeNull();
+  });
+
+  it("routes /hooks/agent to the node serving its agent, a wake to ?node=, and a pass-through route to its node", async () => {
+    const { node, worker } = await setup();
+    expect((await worker.request("/hooks/agent", post({ message: "dig", agentId: "research" }))).status).toBe(202);
+    expect((await worker.request("/hooks/agent", post({ message: "hi" }))).status).toBe(202);
+    expect((await worker.request("/hooks/wake?node=node-2", post({ text: "t" }))).status).toBe(200);
+    const gh = await worker.request("/hooks/github", post("payload=%7B%7D", { "content-type": "application/x-www-form-urlencoded", "x-github-event": "push", "cf-connecting-ip": "203.0.113.9" }));
+    expect(gh.status).toBe(200);
+    expect(node.received.map((r) => r.url)).toEqual([
+      "https://node-2.test/openclaw/hooks/agent",
+      "https://node-1.test/hooks/agent",
+      "https://node-2.test/openclaw/hooks/wake",
+      "https://node-2.test/openclaw/hooks/github",
+    ]);
+    // A pass-through call keeps the caller's own headers for the node's mappings, never its credential.
+    const passed = node.received[3]!.headers;
+    expect([passed.get("content-type"), passed.get("x-github-event"), passed.get("authorization"), passed.get("cf-connecting-ip")]).toEqual([
+      "application/x-www-form-urlencoded",
+      "push",
+      null,
+      null,
+    ]);
+    expect(node.received[0]!.headers.get("x-github-event")).toBeNull();
+    const unknown = await worker.request("/hooks/wake?node=node-9", post({ text: "t" }));
+    expect([unknown.status, await unknown.json()]).toEqual([400, { ok: false, error: "node is not configured" }]);
+  });
+
+  it("takes the delivery id from Idempotency-Key, else the agent payload's idempotencyKey, else a fresh one", async () => {
+    const { node, worker } = await setup({}, ["generated-1"]);
+    await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "from-payload" }));
+    await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "from-payload" }, { "idempotency-key": "from-header" }));
+    await worker.request("/hooks/wake", post({ text: "t" }));
+    expect(node.received.map((r) => r.claims.did)).toEqual(["from-payload", "from-header", "generated-1"]);
+    const long = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "x".repeat(257) }));
+    expect(await long.json()).toEqual({ ok: false, error: "Idempotency-Key must be 1 to 256 characters" });
+  });
+});
+
+describe("refusals, with the node's texts and nothing forwarded", () => {
+  const cases: [string, string, RequestInit, number, unknown][] = [
+    ["token in the query", "/hooks/wake?token=abc", post({ text: "t" }), 400, { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" }],
+    ["unknown route", "/hooks/nope", post({ text: "t" }), 404, { ok: false, error: "not found" }],
+    ["empty subpath", "/hooks/", post({ text: "t" }), 404, { ok: false, error: "not found" }],
+    ["body over hooks.maxBodyBytes", "/hooks/wake", post({ text: "x".repeat(2000) }), 413, { ok: false, error: "payload too large" }],
+    ["GET", "/hooks/wake", { headers: { authorization: `Bearer ${CALLER_TOKEN}` } }, 405, { ok: false, error: "method not allowed" }],
+    ["invalid JSON", "/hooks/wake", post("{nope"), 400, { ok: false, error: "invalid JSON" }],
+    ["not UTF-8", "/hooks/wake", { ...post(""), body: new Uint8Array([0x7b, 0xff, 0x7d]) }, 400, { ok: false, error: "invalid JSON" }],
+    ["empty text", "/hooks/wake", post({ text: "  " }), 400, { ok: false, error: "text required" }],
+    ["array body", "/hooks/wake", post([1]), 400, { ok: false, error: "body must be a JSON object" }],
+    ["bad mode", "/hooks/wake", post({ text: "t", mode: "later" }), 400, { ok: false, error: 'mode must be "now" or "next-heartbeat"' }],
+    ["no message", "/hooks/agent", post({}), 400, { ok: false, error: "message required" }],
+    ["agent not allowed", "/hooks/agent", post({ message: "m", agentId: "ops" }), 400, { ok: false, error: "agentId is not allowed by hooks.allowedAgentIds" }],
+    [
+      "session key from the request",
+      "/hooks/agent",
+      post({ message: "m", sessionKey: "hook:mine" }),
+      400,
+      { ok: false, error: "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable" },
+    ],
+  ];
+  for (const [name, path, init, status, body] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const { node, worker } = await setup();
+      const res = await worker.request(path, init);
+      expect(res.status).toBe(status);
+      expect(await res.json()).toEqual(body);
+      if (status === 405) expect(res.headers.get("allow")).toBe("POST");
+      expect(node.attempts).toEqual([]);
+    });
+  }
+
+  it("refuses a session key outside hooks.allowedSessionKeyPrefixes when request keys are enabled", async () => {
+    const { node, worker } = await setup({ hooks: { allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "ops:"] } });
+    const res = await worker.request("/hooks/agent", post({ message: "m", sessionKey: "agent:main:main" }));
+    expect(await res.json()).toEqual({ ok: false, error: "sessionKey must start with one of: hook:, ops:" });
+    expect((await worker.request("/hooks/agent", post({ message: "m", sessionKey: "ops:x" }))).status).toBe(202);
+    expect(node.received).toHaveLength(1);
+  });
+
+  it("refuses a caller the route's auth does not accept, before anything is forwarded", async () => {
+    const { node, worker } = await setup();
+    const res = await worker.request("/hooks/wake", post({ text: "t" }, { authorization: "Bearer cg_wrong" }));
+    expect(res.status).toBe(401);
+    expect(node.attempts).toEqual([]);
+  });
+});
+
+describe("when the node is unavailable", () => {
+  for (const mode of ["down", "5xx", "hang", "busy"] as const) {
+    it(`stores the call in the outbox and answers 202 queued (node ${mode})`, async () => {
+      const { node, worker } = await setup();
+      node.mode = mode;
+      const id = `queued-${mode}`;
+      const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": id }));
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({ ok: true, queued: true, deliveryId: id });
+      const status = await outbox().status(100);
+      expect(status.pending.find((d) => d.deliveryId === id)).toMatchObject({ nodeId: "node-1", path: "/hooks/wake", attempts: 1, status: "pending" });
+    });
+  }
+
+  it("relays a node's 4xx to the caller as final and records it with the dead letters", async () => {
+    const { node, worker } = await setup();
+    node.mode = "reject";
+    const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "refused-1" }));
+    expect([res.status, await res.json()]).toEqual([400, { ok: false, error: "text required" }]);
+    const dead = await outbox().deadLetters(100);
+    expect(dead.find((d) => d.deliveryId === "refused-1")).toMatchObject({ status: "rejected", lastStatus: 400, lastError: "node answered 400: text required" });
+  });
+});
