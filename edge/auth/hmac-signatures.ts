@@ -19,7 +19,7 @@ const MAX_SIGNATURES = 16;
 const HEX_RE = /^[0-9a-fA-F]+$/;
 const encoder = new TextEncoder();
 
-export function decodeBase64(text: string): Uint8Array | undefined {
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return undefined;
   try {
     return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -36,7 +36,7 @@ function decodeHex(text: string): Uint8Array | undefined {
 }
 
 /** The prefix and the body as one buffer: the MAC is over their concatenation. */
-function signedContent(prefix: string, body: Uint8Array): Uint8Array {
+function signedContent(prefix: string, body: Uint8Array): Uint8Array<ArrayBuffer> {
   const head = encoder.encode(prefix);
   const out = new Uint8Array(head.length + body.length);
   out.set(head, 0);
@@ -53,7 +53,7 @@ function parseTimestamp(text: string | null | undefined): number | undefined {
 export function compileHmacSignature(method: HmacMethod, field: string, env: Record<string, unknown>, now: () => number): Promise<CompiledMethod> {
   const bindings = typeof method.secretBinding === "string" ? [method.secretBinding] : method.secretBinding;
   const secretField = `${field}.secretBinding`;
-  const secrets = bindings.map((binding) => {
+  const secrets = bindings.map((binding): Uint8Array<ArrayBuffer> => {
     const secret = readSecret(env, binding, secretField);
     if (method.scheme !== "standard") return encoder.encode(secret);
     // Standard Webhooks: `whsec_` + base64 of the key bytes (the prefix is optional in its libraries).
@@ -69,7 +69,7 @@ export function compileHmacSignature(method: HmacMethod, field: string, env: Rec
       secrets.map((bytes) => crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"])),
     );
     /** True when a MAC under any key equals any presented signature; every pair is compared. */
-    const anyMatches = async (content: Uint8Array, presented: readonly Uint8Array[]): Promise<boolean> => {
+    const anyMatches = async (content: Uint8Array<ArrayBuffer>, presented: readonly Uint8Array[]): Promise<boolean> => {
       let ok = false;
       for (const key of keys) {
         const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, content));
@@ -110,7 +110,8 @@ export function compileHmacSignature(method: HmacMethod, field: string, env: Rec
             if (header === null) return ABSENT;
             const sig = header.startsWith("sha256=") ? decodeHex(header.slice(7)) : undefined;
             if (!sig) return refused("ERR_AUTH_SIGNATURE");
-            return verdict(await anyMatches(req.rawBody, [sig]));
+            // Copied into an ArrayBuffer-backed view: a caller's view may sit on a SharedArrayBuffer.
+            return verdict(await anyMatches(new Uint8Array(req.rawBody), [sig]));
           },
         };
       case "stripe":

@@ -16,7 +16,7 @@ const KAT = {
 const compile = (method: AuthMethod, env: Record<string, unknown>, nowSeconds: number) =>
   compileCallerAuth([method], { env, now: () => nowSeconds * 1000, failureLimiter: createMemoryFailureLimiter() });
 
-async function hmac(key: Uint8Array | string, content: string, encoding: "hex" | "base64"): Promise<string> {
+async function hmac(key: Uint8Array<ArrayBuffer> | string, content: string, encoding: "hex" | "base64"): Promise<string> {
   const raw = typeof key === "string" ? new TextEncoder().encode(key) : key;
   const k = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(content)));
