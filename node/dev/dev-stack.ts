@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../config/atomic-write.ts";
+import { type EdgeKeyPair, generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DEV_DIR = resolve(ROOT, ".clawgate-dev");
@@ -18,17 +19,24 @@ const EDGE_PORT = Number(process.env["CLAWGATE_DEV_EDGE_PORT"] ?? 8787);
 interface DevSecrets {
   gateway: { token: string };
   hooks: { token: string };
+  /** The edge's envelope key pair and a caller token for its /hooks routes (added later: may be absent). */
+  edge?: { keys: EdgeKeyPair; callerToken: string; callerSha256: string };
 }
 
 /** Reuse the generated secrets across restarts so printed curl lines stay valid; create them once, 0600. */
 async function devSecrets(path: string): Promise<DevSecrets> {
+  let secrets: DevSecrets;
   try {
-    return JSON.parse(await readFile(path, "utf8")) as DevSecrets;
+    secrets = JSON.parse(await readFile(path, "utf8")) as DevSecrets;
   } catch {
-    const secrets = { gateway: { token: token() }, hooks: { token: token() } };
-    await writeFileAtomic(path, `${JSON.stringify(secrets, null, 2)}\n`);
-    return secrets;
+    secrets = { gateway: { token: token() }, hooks: { token: token() } };
   }
+  if (!secrets.edge) {
+    const caller = generateCallerToken("dev");
+    secrets.edge = { keys: await generateEdgeKeyPair({ kid: "edge-dev" }), callerToken: caller.token, callerSha256: caller.entry.sha256 };
+  }
+  await writeFileAtomic(path, `${JSON.stringify(secrets, null, 2)}\n`);
+  return secrets;
 }
 
 const token = () => randomBytes(24).toString("base64url");
@@ -48,12 +56,27 @@ async function writeDemoConfig(): Promise<{ configPath: string; stateDir: string
       defaultSessionKey: "hook:ingress",
       allowedAgentIds: ["main"],
     },
-    clawgate: { stateDir, node: { host: "127.0.0.1", port: NODE_PORT } },
+    clawgate: { stateDir, node: { id: "node-1", host: "127.0.0.1", port: NODE_PORT }, edge: { publicKeys: [secrets.edge!.keys.publicJwk] } },
   };
   const configPath = join(DEV_DIR, "openclaw.json");
   await writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`);
   // For curl: the token is read from a 0600 file at call time, never printed.
   await writeFileAtomic(join(DEV_DIR, "hook.token"), secrets.hooks.token);
+  await writeFileAtomic(join(DEV_DIR, "edge-caller.token"), secrets.edge!.callerToken);
+  // The edge's config and signing key for `wrangler dev --env-file` (0600; the repo's .dev.vars stays the operator's).
+  const auth = [{ type: "bearer", tokens: [{ name: "dev", sha256: secrets.edge!.callerSha256 }] }];
+  const edgeConfig = {
+    nodes: [{ id: "node-1", origin: `http://127.0.0.1:${NODE_PORT}`, agents: ["main"], primary: true }],
+    routes: { wake: { auth }, agent: { auth } },
+    hooks: { allowedAgentIds: ["main"] },
+    cron: { jobs: [{ id: "heartbeat", schedule: "*/30 * * * *", action: { kind: "wake", text: "Scheduled heartbeat" } }] },
+  };
+  // Single-quoted dotenv values are taken literally (JSON's double quotes and backslashes survive).
+  const envLine = (name: string, value: string) => `${name}='${value.replace(/'/g, "\\u0027")}'\n`;
+  await writeFileAtomic(
+    join(DEV_DIR, "edge.env"),
+    envLine("CLAWGATE_EDGE_CONFIG", JSON.stringify(edgeConfig)) + envLine("CLAWGATE_EDGE_SIGNING_KEY", JSON.stringify(secrets.edge!.keys.privateJwk)),
+  );
   return { configPath, stateDir, secrets };
 }
 
@@ -110,7 +133,7 @@ try {
   children.push(node);
   await waitFor(`${nodeUrl}/healthz`, node, 15_000);
   const wrangler = join(ROOT, "node_modules/.bin/wrangler");
-  const edge = start("edge", process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(EDGE_PORT), "--test-scheduled"], {
+  const edge = start("edge", process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(EDGE_PORT), "--test-scheduled", "--env-file", join(DEV_DIR, "edge.env")], {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     DO_NOT_TRACK: "1",
@@ -140,6 +163,9 @@ process.stdout.write(
     `  curl -s ${edgeUrl}/healthz`,
     `  curl -s -X POST ${nodeUrl}/hooks/wake -H "Authorization: Bearer $(cat .clawgate-dev/hook.token)" \\`,
     `       -H 'Content-Type: application/json' -d '{"text":"Cron heartbeat","mode":"now"}'`,
+    `  curl -s -X POST ${edgeUrl}/hooks/wake -H "Authorization: Bearer $(cat .clawgate-dev/edge-caller.token)" \\`,
+    `       -H 'Content-Type: application/json' -d '{"text":"through the edge"}'`,
+    `  curl -s "${edgeUrl}/__scheduled?cron=*/30+*+*+*+*"    # fire the heartbeat cron`,
     `  npx clawgate secrets audit --config ${configPath}`,
     `  npx clawgate secrets reload --config ${configPath} --json`,
     "",
