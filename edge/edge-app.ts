@@ -47,7 +47,12 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   );
   app.route(
     OPERATOR_PREFIX,
-    createOperatorApi({ runtime: (c) => c.get("runtime") as EdgeRuntime, outbox: (c) => outboxOf(c.env as Env), log: logEvent }),
+    createOperatorApi({
+      runtime: (c) => c.get("runtime") as EdgeRuntime,
+      outbox: (c) => outboxOf(c.env as Env),
+      log: logEvent,
+      ...(deps.now ? { now: deps.now } : {}),
+    }),
   );
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
   app.onError((error, c) => {

@@ -3,6 +3,7 @@
  * dead-man's switch — behind its own bearer token, stored only as a SHA-256 (`CLAWGATE_OPERATOR_TOKEN_SHA256`).
  */
 import { Hono, type Context } from "hono";
+import { type FailureLimiter, createMemoryFailureLimiter } from "./auth/failure-limiter.ts";
 import type { EdgeRuntime } from "./edge-runtime.ts";
 import type { CronJobStatus, DeliveryInfo, DeliveryStatus } from "./outbox-core.ts";
 
@@ -20,6 +21,9 @@ export interface OperatorApiDeps {
   readonly runtime: (c: Context) => EdgeRuntime;
   readonly outbox: (c: Context) => OperatorOutbox;
   readonly log: (event: Record<string, unknown>) => void;
+  /** Failed operator logins per client (CF-Connecting-IP); default: this isolate's memory, 20 per minute. */
+  readonly limiter?: FailureLimiter;
+  readonly now?: () => number;
 }
 
 const encoder = new TextEncoder();
@@ -40,13 +44,20 @@ function equalHex(a: string, b: string): boolean {
 const limitOf = (c: Context) => Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
 
 export function createOperatorApi(deps: OperatorApiDeps): Hono {
+  const limiter = deps.limiter ?? createMemoryFailureLimiter();
+  const now = deps.now ?? Date.now;
   const app = new Hono();
   app.use("*", async (c, next) => {
+    const client = c.req.header("cf-connecting-ip") || "unknown";
+    const wait = limiter.blockedFor(client, now());
+    if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
     const expected = deps.runtime(c).config.operatorTokenSha256;
     const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     // No hash configured = the operator API is off; it answers exactly like a wrong token.
     if (expected === undefined || presented === undefined || !equalHex(await sha256Hex(presented), expected)) {
       deps.log({ event: "operator.refused", path: c.req.path });
+      const retryAfter = await limiter.recordFailure(client, now());
+      if (retryAfter > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(retryAfter) });
       return c.json({ ok: false, error: "unauthorized" }, 401);
     }
     await next();
