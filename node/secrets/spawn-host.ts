@@ -1,5 +1,6 @@
 /** Client of the spawn host: an ExecRunner that hands each resolver run to a long-lived helper process. */
 import { type ChildProcess, fork } from "node:child_process";
+import { getCompileCacheDir } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { ExecOutcome, ExecRunner, ExecSpec } from "./exec-runner.ts";
 
@@ -24,7 +25,10 @@ export async function startSpawnHost(): Promise<SpawnHost> {
   const launch = () =>
     new Promise<ChildProcess>((resolve, reject) => {
       // No inherited environment: every resolver gets its env from its spec, nothing leaks through the host.
-      const proc = fork(HOST_MAIN, [], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: {}, execArgv: [] });
+      // The one exception: the agent's private compile cache, so the helper boots without re-stripping its TS.
+      const cacheDir = getCompileCacheDir();
+      const env = cacheDir ? { NODE_COMPILE_CACHE: cacheDir } : {};
+      const proc = fork(HOST_MAIN, [], { stdio: ["ignore", "ignore", "inherit", "ipc"], env, execArgv: [] });
       proc.on("message", (reply: Reply) => {
         if ("ready" in reply) return resolve(proc);
         pending.get(reply.id)?.(reply.outcome);

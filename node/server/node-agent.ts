@@ -8,9 +8,10 @@ import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { loadConfig } from "../config/config-file.ts";
 import type { ProviderIo } from "../secrets/provider-registry.ts";
 import { findOverriddenPlaintext } from "../secrets/legacy-auth.ts";
-import { startReloadWorker } from "../secrets/reload-worker.ts";
+import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.ts";
 import { type SecretsRuntime, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
-import { startSpawnHost } from "../secrets/spawn-host.ts";
+import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
+import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
 import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -107,23 +108,36 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const stateDir = resolveStateDir(options.stateDir, loaded.config.clawgate?.stateDir, env);
   await ensureStateDir(stateDir, uid);
 
-  // Off the request path: resolver processes start from the spawn host (fork+exec stalls land there) and
-  // whole resolution passes run on the reload worker thread; the main thread only swaps the result in.
-  const spawnHost = options.isolateReloads === false ? undefined : await startSpawnHost();
-  const reloadWorker = spawnHost ? startReloadWorker(spawnHost.runner) : undefined;
+  // Reloads stay off the request path: resolver processes start from the spawn host (fork+exec stalls
+  // land there) and whole passes run on the reload worker thread; the main thread only swaps the result.
+  // The first pass runs here, before anything listens (no request path yet): that spares the start a
+  // worker isolate (~150 ms, ~35 MB). The worker starts on the first reload and stops again when idle.
+  const isolate = options.isolateReloads !== false;
+  const spawnHostStarting = isolate ? startSpawnHost() : undefined;
+  spawnHostStarting?.catch(() => {}); // awaited below; this only keeps a failure from being "unhandled" meanwhile
+  const reloads = spawnHostStarting ? createOnDemandReloads(spawnHostStarting) : undefined;
+  let firstPass = true;
   const secrets = createSecretsRuntime({
     configPath: options.configPath,
     logger,
-    ...(reloadWorker
-      ? { resolve: (path: string) => reloadWorker.resolve(path) }
+    ...(reloads
+      ? {
+          resolve: (path: string) => {
+            if (!firstPass) return reloads.resolve(path);
+            firstPass = false;
+            return resolveSnapshotData(path, { findOverriddenPlaintext });
+          },
+        }
       : { findOverriddenPlaintext, ...(options.providerIo ? { providerIo: options.providerIo } : {}) }),
   });
   const stopHelpers = async () => {
-    await reloadWorker?.close();
-    await spawnHost?.close();
+    await reloads?.close();
+    await (await spawnHostStarting?.catch(() => undefined))?.close();
   };
+  let spawnHost: SpawnHost | undefined;
   try {
     await secrets.activate(); // fail fast: SecretsActivationError before anything listens
+    spawnHost = await spawnHostStarting;
   } catch (error) {
     await stopHelpers();
     throw error;
@@ -230,6 +244,35 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     close() {
       closing ??= shutdown();
       return closing;
+    },
+  };
+}
+
+/**
+ * The reload worker on demand: started for a reload, stopped after `idleMs` without one, so an idle agent
+ * does not carry a second V8 isolate. Reloads are serialized by the secrets runtime.
+ */
+function createOnDemandReloads(spawnHost: Promise<SpawnHost>, idleMs = 60_000): ReloadWorker {
+  let worker: ReloadWorker | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  return {
+    async resolve(path) {
+      clearTimeout(idle);
+      try {
+        worker ??= startReloadWorker((await spawnHost).runner);
+        return await worker.resolve(path);
+      } finally {
+        idle = setTimeout(() => {
+          const stopping = worker;
+          worker = undefined;
+          void stopping?.close();
+        }, idleMs).unref();
+      }
+    },
+    async close() {
+      clearTimeout(idle);
+      await worker?.close();
+      worker = undefined;
     },
   };
 }
