@@ -23,7 +23,7 @@ export interface HookIntakeDeps {
   readonly log: (event: Record<string, unknown>) => void;
 }
 
-type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 413 | 429 | 503;
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 413 | 429 | 502 | 503;
 const json = (status: number, body: object, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
@@ -107,6 +107,10 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     if (outcome.kind === "delivered" || outcome.kind === "rejected") {
       if (outcome.kind === "rejected") c.executionCtx.waitUntil(Promise.resolve(deps.outbox(c).recordRejected(delivery, outcome.answer)));
       deps.log({ event: "hook.forwarded", route: name, principal: who.principal, nodeId: node.id, deliveryId: delivery.deliveryId, status: outcome.answer.status });
+      if (outcome.kind === "rejected" && outcome.answer.status < 400) {
+        // Not the node's answer but something in front of it (Access's login redirect): say so, don't relay it.
+        return fail(502, "the node's tunnel redirected the call; check its Cloudflare Access service token");
+      }
       return new Response(outcome.answer.body, {
         status: outcome.answer.status,
         headers: { "content-type": outcome.answer.contentType, "clawgate-delivery-id": delivery.deliveryId },

@@ -29,7 +29,7 @@ export interface NodeAnswer {
 export type ForwardOutcome =
   /** 2xx: the node has it (journaled and idempotent by delivery id). */
   | { readonly kind: "delivered"; readonly answer: NodeAnswer }
-  /** A 4xx other than 408/429: final, never retried, recorded. */
+  /** A 3xx, or a 4xx other than 408/429: final, never retried, recorded. */
   | { readonly kind: "rejected"; readonly answer: NodeAnswer }
   /** Unreachable, timed out, 5xx, 408 or 429: keep it and try again later. */
   | { readonly kind: "retry"; readonly reason: string; readonly status?: number; readonly retryAfterSeconds?: number };
@@ -73,7 +73,9 @@ export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarde
       }
       const answer = await readAnswer(response);
       if (response.status >= 200 && response.status < 300) return { kind: "delivered", answer };
-      if (response.status === 408 || response.status === 429 || response.status >= 500 || response.status < 200 || (response.status >= 300 && response.status < 400)) {
+      // A 3xx (e.g. Cloudflare Access sending an unauthenticated call to its login page) is a configuration
+      // problem that no retry fixes, so like a 4xx it is final and recorded for replay once fixed.
+      if (response.status === 408 || response.status === 429 || response.status >= 500 || response.status < 200) {
         const retryAfter = Number(response.headers.get("retry-after"));
         return {
           kind: "retry",

@@ -136,6 +136,14 @@ describe("when the node is unavailable", () => {
     });
   }
 
+  it("treats a redirect in front of the node (Access login) as final: 502 naming the likely cause, recorded, not retried", async () => {
+    const { node, worker } = await setup();
+    node.mode = "access-login";
+    const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "redirected-1" }));
+    expect([res.status, await res.json()]).toEqual([502, { ok: false, error: "the node's tunnel redirected the call; check its Cloudflare Access service token" }]);
+    expect((await outbox().deadLetters(100)).find((d) => d.deliveryId === "redirected-1")).toMatchObject({ status: "rejected", lastStatus: 302 });
+  });
+
   it("relays a node's 4xx to the caller as final and records it with the dead letters", async () => {
     const { node, worker } = await setup();
     node.mode = "reject";

@@ -18,7 +18,7 @@ export async function edgeKeys(kid = "edge-test-file"): Promise<EdgeKeys> {
   };
 }
 
-export type NodeMode = "up" | "down" | "5xx" | "reject" | "hang" | "busy";
+export type NodeMode = "up" | "down" | "5xx" | "reject" | "hang" | "busy" | "access-login";
 
 export interface ReceivedCall {
   readonly url: string;
@@ -54,6 +54,7 @@ export async function fakeNode(keys: EdgeKeys, origins: Record<string, string>, 
       if (node.mode === "hang") {
         return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
       }
+      if (node.mode === "access-login") return new Response("<html>login</html>", { status: 302, headers: { location: "https://team.cloudflareaccess.com/login" } });
       if (node.mode === "5xx") return Response.json({ ok: false, error: "internal error" }, { status: 502 });
       if (node.mode === "busy") return Response.json({ ok: false, error: "queue full" }, { status: 503, headers: { "retry-after": "30" } });
       const verifier = verifiers.get(url.origin);
