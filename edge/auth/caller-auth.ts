@@ -24,9 +24,12 @@
 import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
 import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
 import { compileBearerTokens } from "./bearer-tokens.ts";
+import { createDurableFailureLimiter, createDurableJwksStore, isAuthStateNamespace } from "./auth-state-client.ts";
 import { compileHmacSignature } from "./hmac-signatures.ts";
 import { compileIpAllowlist } from "./ip-allowlist.ts";
-import { DEFAULT_FAILURE_LIMIT, type FailureLimit, type FailureLimiter, createMemoryFailureLimiter } from "./failure-limiter.ts";
+import { DEFAULT_FAILURE_LIMIT, type FailureLimiter, createMemoryFailureLimiter } from "./failure-limiter.ts";
+import { type JwksCacheStore, createMemoryJwksStore } from "./jwks-cache.ts";
+import { compileAccess, compileJwt } from "./jwt-verifier.ts";
 
 export type { AuthRequest } from "./auth-method.ts";
 
@@ -53,7 +56,10 @@ export interface CallerAuthDeps {
   readonly now?: () => number;
   /** Where failures are counted; default: AUTH_STATE when bound, else this isolate's memory. */
   readonly failureLimiter?: FailureLimiter;
-  readonly failureLimit?: FailureLimit;
+  /** Where remote key sets are kept between isolates; default: AUTH_STATE when bound, else this isolate's memory. */
+  readonly jwksStore?: JwksCacheStore;
+  /** Minimum time between key set refetches caused by unknown `kid`s; default 30 s. */
+  readonly jwksCooldownMs?: number;
 }
 
 /** The Durable Object binding that shares failure counts and key sets across isolates. */
@@ -63,8 +69,25 @@ const TEXT = { 401: "unauthorized", 403: "forbidden", 429: "too many failed atte
 /** Clients without CF-Connecting-IP (only possible off Cloudflare, e.g. tests) share one bucket. */
 const UNKNOWN_CLIENT = "unknown";
 
-/** One in-isolate limiter shared by every route (a client's failures on /hooks/a count on /hooks/b). */
-let isolateLimiter: FailureLimiter | undefined;
+/**
+ * Stores shared by every route compiled in this isolate (a client's failures on /hooks/a count on /hooks/b,
+ * a key set is held once): keyed by the AUTH_STATE namespace object, or one in-memory pair without it.
+ */
+const durableStores = new WeakMap<object, { limiter: FailureLimiter; jwks: JwksCacheStore }>();
+let memoryStores: { limiter: FailureLimiter; jwks: JwksCacheStore } | undefined;
+
+function isolateStores(env: Record<string, unknown>): { limiter: FailureLimiter; jwks: JwksCacheStore } {
+  const ns = env[AUTH_STATE_BINDING];
+  if (isAuthStateNamespace(ns)) {
+    let stores = durableStores.get(ns);
+    if (!stores) {
+      stores = { limiter: createDurableFailureLimiter(ns, DEFAULT_FAILURE_LIMIT), jwks: createDurableJwksStore(ns) };
+      durableStores.set(ns, stores);
+    }
+    return stores;
+  }
+  return (memoryStores ??= { limiter: createMemoryFailureLimiter(DEFAULT_FAILURE_LIMIT), jwks: createMemoryJwksStore() });
+}
 
 export async function compileCallerAuth(methods: readonly AuthMethod[], deps: CallerAuthDeps): Promise<CallerAuth> {
   const parsed = RouteAuthSchema.safeParse(methods);
@@ -73,11 +96,13 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
     throw new TypeError(`auth${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`);
   }
   const now = deps.now ?? Date.now;
+  const shared = isolateStores(deps.env);
+  const jwksStore = deps.jwksStore ?? shared.jwks;
   const compiled: CompiledMethod[] = [];
-  for (const [i, method] of parsed.data.entries()) compiled.push(await compileMethod(method, `auth[${i}]`, deps));
+  for (const [i, method] of parsed.data.entries()) compiled.push(await compileMethod(method, `auth[${i}]`, deps, now, jwksStore));
   // IP-only routes answer 403 (no credential could help); any credential method makes a refusal 401.
   const ipOnly = compiled.every((m) => m.type === "ip");
-  const limiter = deps.failureLimiter ?? (deps.failureLimit ? createMemoryFailureLimiter(deps.failureLimit) : (isolateLimiter ??= createMemoryFailureLimiter(DEFAULT_FAILURE_LIMIT)));
+  const limiter = deps.failureLimiter ?? shared.limiter;
 
   const fail = async (client: string, code: AuthErrorCode): Promise<AuthResult> => {
     let wait = 0;
@@ -113,15 +138,18 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
   };
 }
 
-async function compileMethod(method: AuthMethod, field: string, deps: CallerAuthDeps): Promise<CompiledMethod> {
+async function compileMethod(method: AuthMethod, field: string, deps: CallerAuthDeps, now: () => number, jwksStore: JwksCacheStore): Promise<CompiledMethod> {
+  const jwtDeps = { env: deps.env, now, jwksStore, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.jwksCooldownMs } : {}) };
   switch (method.type) {
     case "bearer":
       return compileBearerTokens(method, field);
     case "hmac":
-      return compileHmacSignature(method, field, deps.env, deps.now ?? Date.now);
+      return compileHmacSignature(method, field, deps.env, now);
+    case "jwt":
+      return compileJwt(method, field, jwtDeps);
+    case "access":
+      return compileAccess(method, field, jwtDeps);
     case "ip":
       return compileIpAllowlist(method, field);
-    default:
-      throw new TypeError(`${field}.type: ${method.type} is not available yet`);
   }
 }
