@@ -1,6 +1,7 @@
 /** zod schemas of the openclaw.json sections clawgate reads; every other section is kept untouched. */
 import { z } from "zod";
 import { SecretsBlockSchema } from "../secrets/provider-config.ts";
+import { AgentsSchema, DispatchSchema } from "./agents-schema.ts";
 
 export const GatewaySchema = z.looseObject({
   port: z.number().int().min(0).max(65_535).optional(),
@@ -50,10 +51,8 @@ export const HooksSchema = z.looseObject({
   mappings: z.array(HookMappingSchema).optional(),
 });
 
-/** The parts of `agents` the intake needs: the model catalog doubles as the allowlist (§7). */
-export const AgentsSchema = z.looseObject({
-  defaults: z.looseObject({ models: z.record(z.string(), z.unknown()).optional() }).optional(),
-});
+/** `agents` (§6–§7 plus clawgate's memory fields) lives in agents-schema.ts; the model catalog doubles as the allowlist. */
+export { AgentsSchema } from "./agents-schema.ts";
 
 /** An edge public key (JWK) the node accepts envelopes from; several at once during a rotation. */
 export const EdgePublicKeySchema = z.looseObject({
@@ -73,6 +72,7 @@ export const ClawgateSectionSchema = z.looseObject({
     })
     .optional(),
   edge: z.looseObject({ publicKeys: z.array(EdgePublicKeySchema).optional() }).optional(),
+  dispatch: DispatchSchema.optional(),
 });
 
 export const ConfigSchema = z.looseObject({
