@@ -6,7 +6,7 @@
  * CONTRACT (stable; the dispatcher and runtimes code against it):
  * - `createScheduler(options)` validates options once (TypeError naming the option) and returns a `Scheduler`.
  * - `submit(task)` never throws for a well-formed task; it answers `{ accepted: true, done }` or
- *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED", retryAfterSeconds }`.
+ *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET", retryAfterSeconds }`.
  *   `done` never rejects: it resolves with a `RunOutcome` whose `status` is one of
  *   "ok" | "error" | "timeout" | "memory_limit" | "cancelled".
  * - `task.run({ signal, runId })` is called at most once. The scheduler aborts `signal` on timeout, `cancel(id)`
@@ -91,7 +91,14 @@ export interface RunOutcome<R = unknown> {
 
 export type SubmitResult<R = unknown> =
   | { readonly accepted: true; readonly coalesced: boolean; readonly done: Promise<RunOutcome<R>> }
-  | { readonly accepted: false; readonly code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED"; readonly retryAfterSeconds: number };
+  | { readonly accepted: false; readonly code: SubmitRefusal; readonly retryAfterSeconds: number };
+
+/**
+ * ERR_QUEUE_FULL: retry after `retryAfterSeconds` (→ 503 + Retry-After). ERR_SCHEDULER_CLOSED: shutting down.
+ * ERR_EXCEEDS_BUDGET: the run's estimate is above the whole budget, so it could never start; retrying does not
+ * help (`retryAfterSeconds` is 0) — the operator must raise the budget or pick a smaller model.
+ */
+export type SubmitRefusal = "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET";
 
 export interface TaskInfo {
   readonly id: string;
@@ -368,6 +375,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function submit<R>(task: RunTask<R>): SubmitResult<R> {
     validateTask(task);
     if (closed) return { accepted: false, code: "ERR_SCHEDULER_CLOSED", retryAfterSeconds: 60 };
+    if (task.memoryGb > budgetGb) return { accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 };
     if (byId.has(task.id)) throw new TypeError(`task id "${task.id}" is already queued or running`);
     if (task.coalesceKey !== undefined) {
       const existing = coalesced.get(task.coalesceKey);

@@ -344,6 +344,12 @@ describe("queue limit", () => {
     expect(w1.accepted && w2.accepted && w1.done === w2.done).toBe(true);
     expect(s.scheduler.state().queued).toBe(3);
   });
+
+  it("refuses a run larger than the whole budget: it could never start", () => {
+    const s = setup({ budgetGb: 32 });
+    const r = s.scheduler.submit({ id: "huge", agentId: "main", sessionKey: "s", priority: "normal", memoryGb: 45, run: async () => "" });
+    expect(r).toEqual({ accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 });
+  });
 });
 
 describe("events and idle", () => {
