@@ -14,6 +14,7 @@ import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
 export interface OutboxClient {
   enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
   recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void> | void;
+  nodeRecovered(nodeId: string): Promise<number>;
 }
 
 export interface HookIntakeDeps {
@@ -28,6 +29,11 @@ const json = (status: number, body: object, headers: Record<string, string> = {}
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 export function createHookIntake(deps: HookIntakeDeps): Hono {
+  /**
+   * Nodes this isolate saw fail: the next direct success to one of them tells the outbox the node is back,
+   * so what waits for it goes out now rather than at a retry hours away. Healthy traffic never calls the outbox.
+   */
+  const suspectNodes = new Set<string>();
   const app = new Hono();
   app.all("/hooks/*", async (c) => {
     const rt = deps.runtime(c);
@@ -106,6 +112,9 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     const outcome = await rt.forwarder.forward(node, delivery);
     if (outcome.kind === "delivered" || outcome.kind === "rejected") {
       if (outcome.kind === "rejected") c.executionCtx.waitUntil(Promise.resolve(deps.outbox(c).recordRejected(delivery, outcome.answer)));
+      if (outcome.kind === "delivered" && suspectNodes.delete(node.id)) {
+        c.executionCtx.waitUntil(deps.outbox(c).nodeRecovered(node.id).catch(() => suspectNodes.add(node!.id)));
+      }
       deps.log({ event: "hook.forwarded", route: name, principal: who.principal, nodeId: node.id, deliveryId: delivery.deliveryId, status: outcome.answer.status });
       if (outcome.kind === "rejected" && outcome.answer.status < 400) {
         // Not the node's answer but something in front of it (Access's login redirect): say so, don't relay it.
@@ -117,6 +126,7 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
       });
     }
     // 8. The node is unavailable: keep the call durably and say so.
+    suspectNodes.add(node.id);
     try {
       await deps.outbox(c).enqueue(delivery, outcome);
     } catch {

@@ -14,6 +14,7 @@ export interface OperatorOutbox {
   status(limit: number): Promise<{ counts: Record<DeliveryStatus, number>; pending: DeliveryInfo[] }>;
   deadLetters(limit: number): Promise<DeliveryInfo[]>;
   replay(deliveryId: string): Promise<boolean>;
+  retryNow(): Promise<number>;
   cronStatus(): Promise<CronJobStatus[]>;
 }
 
@@ -63,6 +64,11 @@ export function createOperatorApi(deps: OperatorApiDeps): Hono {
     await next();
   });
   app.get("/outbox", async (c) => c.json({ ok: true, ...(await deps.outbox(c).status(limitOf(c))) }));
+  app.post("/outbox/retry", async (c) => {
+    const pulledForward = await deps.outbox(c).retryNow();
+    deps.log({ event: "operator.retry_now", pulledForward });
+    return c.json({ ok: true, pulledForward }, 202);
+  });
   app.get("/dead-letters", async (c) => c.json({ ok: true, deadLetters: await deps.outbox(c).deadLetters(limitOf(c)) }));
   // The id travels in the body: cron delivery ids hold `/`, `*` and spaces that paths mangle.
   app.post("/dead-letters/replay", async (c) => {

@@ -230,6 +230,30 @@ export class OutboxCore {
     return true;
   }
 
+  /**
+   * A delivery to this node just succeeded, so the node is back: everything waiting for it becomes due now
+   * instead of at its next scheduled retry (which may be hours away). Returns how many were pulled forward.
+   */
+  async nodeRecovered(nodeId: string): Promise<number> {
+    const now = this.#now();
+    // RETURNING, not rowsWritten: the latter also counts index writes.
+    const moved = this.#sql.exec("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND node_id = ? AND next_attempt_at > ? RETURNING delivery_id", now, nodeId, now).toArray().length;
+    if (moved > 0) {
+      this.#log({ event: "outbox.node_recovered", nodeId, pulledForward: moved });
+      await this.#setAlarm(now);
+    }
+    return moved;
+  }
+
+  /** The operator's "retry now": every pending delivery becomes due at once (its schedule position stays). */
+  async retryNow(): Promise<number> {
+    const now = this.#now();
+    const moved = this.#sql.exec("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ? RETURNING delivery_id", now, now).toArray().length;
+    if (moved > 0) await this.#setAlarm(now);
+    this.#log({ event: "outbox.retry_now", pulledForward: moved });
+    return moved;
+  }
+
   status(limit: number): { counts: Record<DeliveryStatus, number>; pending: DeliveryInfo[] } {
     const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, dead: 0, rejected: 0 };
     for (const row of this.#sql.exec("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")) {
@@ -285,6 +309,7 @@ export class OutboxCore {
           this.#updateRuns(delivery.deliveryId, "delivered", `after ${attempts} attempts`);
           await this.#heartbeatDelivered(jobId);
         }
+        await this.nodeRecovered(delivery.nodeId);
       } else if (outcome.kind === "rejected") {
         this.recordRejected(delivery, outcome.answer);
         if (jobId !== null) this.#updateRuns(delivery.deliveryId, "rejected", rejectionText(outcome.answer));
@@ -375,6 +400,7 @@ export class OutboxCore {
     if (outcome.kind === "delivered") {
       this.#recordRun(job, scheduledTime, deliveryId, "delivered", null);
       await this.#heartbeatDelivered(job.id);
+      await this.nodeRecovered(delivery.nodeId);
       return { deliveryId, outcome: "delivered" };
     }
     if (outcome.kind === "rejected") {

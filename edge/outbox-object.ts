@@ -37,6 +37,14 @@ export class EdgeOutbox extends DurableObject<Env> {
     (await this.#outbox()).recordRejected(delivery, answer);
   }
 
+  async nodeRecovered(nodeId: string) {
+    return (await this.#outbox()).nodeRecovered(nodeId);
+  }
+
+  async retryNow() {
+    return (await this.#outbox()).retryNow();
+  }
+
   async status(limit: number) {
     return (await this.#outbox()).status(limit);
   }

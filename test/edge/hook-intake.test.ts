@@ -136,6 +136,24 @@ describe("when the node is unavailable", () => {
     });
   }
 
+  it("tells the outbox when a node that failed answers again, so what waits for it goes out now", async () => {
+    const { node, worker } = await setup();
+    node.mode = "down";
+    await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "waiting-for-node-1" }));
+    const waiting = async () => (await outbox().status(100)).pending.find((d) => d.deliveryId === "waiting-for-node-1");
+    expect(await waiting()).toMatchObject({ attempts: 1 });
+    node.mode = "up";
+    expect((await worker.request("/hooks/wake", post({ text: "t" }))).status).toBe(200);
+    // Its retry was 5 s away; now it is due (and, in this test's outbox, at once attempted against wrangler.toml's example origin).
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const entry = await waiting();
+      if (entry && (entry.attempts >= 2 || Date.parse(entry.nextAttemptAt!) <= Date.now())) break;
+      if (Date.now() > deadline) throw new Error("the waiting delivery was not pulled forward");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
   it("treats a redirect in front of the node (Access login) as final: 502 naming the likely cause, recorded, not retried", async () => {
     const { node, worker } = await setup();
     node.mode = "access-login";

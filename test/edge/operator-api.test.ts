@@ -37,6 +37,8 @@ describe("operator API", () => {
     const outbox = (await (await op("/outbox")).json()) as { counts: Record<string, number>; pending: { deliveryId: string }[] };
     expect(outbox.counts).toMatchObject({ pending: 1, rejected: 1 });
     expect(outbox.pending.map((d) => d.deliveryId)).toEqual(["op-queued"]);
+    const retry = await op("/outbox/retry", { method: "POST" });
+    expect([retry.status, await retry.json()]).toEqual([202, { ok: true, pulledForward: 1 }]);
     const dead = (await (await op("/dead-letters")).json()) as { deadLetters: { deliveryId: string; status: string }[] };
     expect(dead.deadLetters.map((d) => [d.deliveryId, d.status])).toEqual([["op-rejected", "rejected"]]);
     // Metadata only: no body in any listing.

@@ -115,6 +115,21 @@ describe("cron ticks", () => {
     expect(job!.runs.map((r) => r.outcome)).toEqual(["delivered", "delivered", "delivered", "delivered", "delivered"]);
   });
 
+  it("after an outage, the first delivery that gets through makes everything waiting for that node due at once", async () => {
+    const h = await outboxHarness({ jobs: [heartbeat()] });
+    h.node.mode = "down";
+    await h.run((core) => core.enqueue(delivery("wait-a"), down));
+    await h.run((core) => core.enqueue(delivery("wait-b"), down));
+    await h.fireAlarm(2); // both now wait 30 min for their next retry
+    expect((h.alarm.at! - h.clock.now) / 60_000).toBe(30);
+    h.node.mode = "up";
+    await h.run((core) => core.cronTick("*/30 * * * *", h.clock.now));
+    expect(h.alarm.at).toBe(h.clock.now);
+    await h.fireAlarm();
+    expect(h.node.received.map((r) => r.claims.did).sort()).toEqual([expect.stringMatching(/^cron:heartbeat:/), "wait-a", "wait-b"]);
+    expect((await h.run((core) => core.status(10))).counts.pending).toBe(0);
+  });
+
   it("with catchUp skip records missed ticks and delivers nothing for them on recovery", async () => {
     const h = await outboxHarness({ jobs: [heartbeat()], catchUp: "skip" });
     h.node.mode = "down";
