@@ -42,7 +42,7 @@ export async function startEdge(bindings: Record<string, string>, options: { plu
       compatibilityDate: "2026-10-01",
       compatibilityFlags: ["nodejs_compat"],
       bindings,
-      durableObjects: { OUTBOX: { className: "EdgeOutbox", useSQLite: true } },
+      durableObjects: { OUTBOX: { className: "EdgeOutbox", useSQLite: true }, AUTH_STATE: { className: "CallerAuthState", useSQLite: true } },
       unsafeTriggerHandlers: true,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
