@@ -19,7 +19,26 @@ export const ACCESS_HEADER = "cf-access-jwt-assertion";
 const HMAC_ALGS = new Set(["HS256", "HS384", "HS512"]);
 /** RFC 7518 §3.2: an HMAC key at least as long as the hash output. */
 const MIN_HMAC_SECRET_BYTES = 32;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Strict compact serialization (RFC 7515 §3.1, §2 BASE64URL: no padding, no whitespace, canonical): jose
+ * decodes leniently (Wycheproof's "base64" group: spaces, `=` padding and non-zero unused bits pass its
+ * decoder), so the edge refuses any token that is not canonical before it reaches jose.
+ */
+export function isStrictCompactJws(token: string): boolean {
+  if (!JWT_SHAPE.test(token)) return false;
+  for (const part of token.split(".")) {
+    const rest = part.length % 4;
+    if (rest === 1) return false;
+    if (rest === 0 || part.length === 0) continue;
+    // The last character carries 4 (rest 2) or 2 (rest 3) unused bits, which must be zero.
+    const bits = B64URL.indexOf(part[part.length - 1]!);
+    if ((rest === 2 && (bits & 0x0f) !== 0) || (rest === 3 && (bits & 0x03) !== 0)) return false;
+  }
+  return true;
+}
 
 export interface JwtDeps {
   readonly env: Record<string, unknown>;
@@ -42,6 +61,7 @@ function refusalOf(error: unknown): AuthErrorCode {
 
 async function verify(token: string, key: Uint8Array | JWTVerifyGetKey, options: JWTVerifyOptions): Promise<{ payload: JWTPayload } | { code: AuthErrorCode }> {
   if (token.length > MAX_JWT_BYTES) return { code: "ERR_AUTH_JWT_TOO_LARGE" };
+  if (!isStrictCompactJws(token)) return { code: "ERR_AUTH_JWT" };
   try {
     const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
     return { payload };
@@ -82,8 +102,8 @@ export async function compileJwt(method: JwtMethod, field: string, deps: JwtDeps
     type: "jwt",
     async check(req): Promise<MethodOutcome> {
       const token = bearerCredential(req.headers);
-      // An opaque bearer token (`cg_…`) is the bearer method's business, not a malformed JWT.
-      if (token === undefined || (token.length <= MAX_JWT_BYTES && !JWT_SHAPE.test(token))) return ABSENT;
+      // An opaque bearer token (`cg_…`, no dots) is the bearer method's business, not a malformed JWT.
+      if (token === undefined || !token.includes(".")) return ABSENT;
       const result = await verify(token, key, { ...base, currentDate: new Date(deps.now()) });
       if ("code" in result) return refused(result.code);
       const sub = result.payload.sub;
