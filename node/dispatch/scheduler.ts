@@ -209,6 +209,12 @@ interface Entry {
   readonly local: boolean;
   readonly exclusive: boolean;
   readonly queuedAt: number;
+  /** Submission order, to merge the local and hosted lists of one priority. */
+  readonly seq: number;
+  /** This session's queued entries (shared array; the first one is the only one that may start). */
+  readonly sessionQueue: Entry[];
+  readonly agent: AgentCounters;
+  readonly agentCap: number;
   resolve: (o: RunOutcome<unknown>) => void;
   done: Promise<RunOutcome<unknown>>;
   // queue links (per priority list)
@@ -269,8 +275,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     for (const id of Object.keys(capOption)) agentCap(id);
   }
 
-  const high: TaskList = { head: null, tail: null, size: 0 };
-  const normal: TaskList = { head: null, tail: null, size: 0 };
+  // Local (memoryGb > 0) and hosted runs queue apart, so a long line of runs waiting for memory never hides a
+  // hosted run from the bounded scan.
+  const highLocal: TaskList = { head: null, tail: null, size: 0 };
+  const highHosted: TaskList = { head: null, tail: null, size: 0 };
+  const normalLocal: TaskList = { head: null, tail: null, size: 0 };
+  const normalHosted: TaskList = { head: null, tail: null, size: 0 };
+  const allLists = [highLocal, highHosted, normalLocal, normalHosted];
+  const queuedCount = () => highLocal.size + highHosted.size + normalLocal.size + normalHosted.size;
+  let submitSeq = 0;
   const byId = new Map<string, Entry>();
   const coalesced = new Map<string, Entry>();
   const running = new Set<Entry>();
@@ -353,8 +366,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   /** Removes a queued entry from every queued-side index. */
   function dequeue(e: Entry): void {
     unlink(e);
-    const sq = sessionQueues.get(e.info.sessionKey);
-    if (sq !== undefined) {
+    const sq = e.sessionQueue;
+    {
       // Almost always the first element (a session starts in order); cancel may remove any.
       const i = sq[0] === e ? 0 : sq.indexOf(e);
       if (i >= 0) sq.splice(i, 1);
@@ -363,11 +376,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (e.task.coalesceKey !== undefined) {
       if (coalesced.get(e.task.coalesceKey) === e) coalesced.delete(e.task.coalesceKey);
     } else countedQueue--;
-    agentOf(e.info.agentId).queued--;
+    e.agent.queued--;
   }
 
   function retryAfterSeconds(): number {
-    const queued = high.size + normal.size;
+    const queued = queuedCount();
     const est = Math.ceil(((queued / maxConcurrent) * avgRunMs) / 1000);
     return Math.min(3600, Math.max(1, est));
   }
@@ -386,12 +399,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let resolve!: (o: RunOutcome<unknown>) => void;
     const done = new Promise<RunOutcome<unknown>>((r) => (resolve = r));
     const info: TaskInfo = { id: task.id, agentId: task.agentId, sessionKey: task.sessionKey, priority: task.priority, memoryGb: task.memoryGb };
+    const cap = agentCap(task.agentId);
+    let sessionQueue = sessionQueues.get(task.sessionKey);
+    if (sessionQueue === undefined) {
+      sessionQueue = [];
+      sessionQueues.set(task.sessionKey, sessionQueue);
+    }
     const e: Entry = {
       task: task as RunTask<unknown>,
       info,
       local: task.memoryGb > 0,
       exclusive: task.memoryGb > 0 && task.memoryGb >= exclusiveAboveGb,
       queuedAt: now(),
+      seq: ++submitSeq,
+      sessionQueue,
+      agent: agentOf(task.agentId),
+      agentCap: cap,
       resolve,
       done,
       prev: null,
@@ -405,13 +428,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       abortCode: null,
     };
     byId.set(task.id, e);
-    pushList(task.priority === "high" ? high : normal, e);
-    const sq = sessionQueues.get(task.sessionKey);
-    if (sq === undefined) sessionQueues.set(task.sessionKey, [e]);
-    else sq.push(e);
+    pushList(task.priority === "high" ? (e.local ? highLocal : highHosted) : e.local ? normalLocal : normalHosted, e);
+    sessionQueue.push(e);
     if (task.coalesceKey !== undefined) coalesced.set(task.coalesceKey, e);
     else countedQueue++;
-    agentOf(task.agentId).queued++;
+    e.agent.queued++;
     emit("queued", { ...info, queuedAt: e.queuedAt });
     pump();
     return { accepted: true, coalesced: false, done: done as Promise<RunOutcome<R>> };
@@ -464,13 +485,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /**
-   * The decision function: starts every task that may start now. Cost is bounded by `maxScan` entries plus
-   * one sort of the running local runs when a head is blocked by memory.
+   * The decision function: starts every task that may start now. Cost is bounded by `maxScan` local and
+   * `maxScan` hosted entries per priority, plus one sort of the running local runs when a head is blocked by
+   * memory. Runs are launched (and events emitted) after the decision, so a listener or a run that submits or
+   * cancels never changes the queue under it.
    */
   let pumping = false;
   let repump = false;
+  const launches: Entry[] = [];
   function pump(): void {
-    // Not re-entrant: a run or a listener may submit or cancel while a decision is under way.
     if (pumping) {
       repump = true;
       return;
@@ -479,37 +502,57 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     try {
       do {
         repump = false;
-        decide();
+        const t0 = performance.now();
+        const changed = decide();
+        decisionSeconds += (performance.now() - t0) / 1000;
+        while (launches.length > 0) launch(launches.shift()!);
+        if (changed !== null) {
+          const b = byId.get(changed.id);
+          if (b !== undefined && !running.has(b)) emit("blocked", { ...b.info, reason: changed.reason });
+        }
       } while (repump);
     } finally {
       pumping = false;
     }
   }
 
-  function decide(): void {
-    if (high.size + normal.size === 0) return;
-    const t0 = performance.now();
+  /** Returns the new blocked state when it changed (for the "blocked" event), else null. */
+  function decide(): { id: string; reason: BlockedReason } | null {
+    if (queuedCount() === 0) return null;
     decisions++;
     const t = now();
     let needProbe = false;
     let head: Entry | null = null;
     let headReason: BlockedReason | null = null;
-    let firstReason: { id: string; reason: BlockedReason } | null = null;
+    let firstId: string | null = null;
+    let firstReason: BlockedReason | null = null;
     // Backfill window once a head is known.
     let shadow = Infinity;
     let extraGb = 0;
     let extraSlots = 0;
-    let scanned = 0;
 
-    for (const list of [high, normal]) {
-      let e = list.head;
-      while (e !== null && scanned < maxScan) {
+    for (let p = 0; p < 2 && firstReason !== "global_cap"; p++) {
+      // Local and hosted runs of one priority, merged in submission order.
+      let l = p === 0 ? highLocal.head : normalLocal.head;
+      let h = p === 0 ? highHosted.head : normalHosted.head;
+      let localScanned = 0;
+      let hostedScanned = 0;
+      while (l !== null || h !== null) {
         if (running.size >= maxConcurrent) {
-          firstReason ??= { id: e.info.id, reason: "global_cap" };
+          if (firstId === null) {
+            firstId = (l !== null && (h === null || l.seq < h.seq) ? l : h)!.info.id;
+            firstReason = "global_cap";
+          }
           break;
         }
-        scanned++;
-        let next = e.next;
+        let e: Entry;
+        if (l !== null && (h === null || l.seq < h.seq)) {
+          e = l;
+          l = ++localScanned >= maxScan ? null : l.next;
+        } else {
+          e = h!;
+          h = ++hostedScanned >= maxScan ? null : h!.next;
+        }
         const reason = admit(e, t);
         if (reason === null) {
           if (head !== null && e.local) {
@@ -522,46 +565,43 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
               start(e, t);
             }
           } else start(e, t);
+        } else if (reason === "probe-stale") {
+          needProbe = true;
         } else {
-          if (reason === "probe-stale") {
-            needProbe = true;
-          } else {
-            firstReason ??= { id: e.info.id, reason };
-            if (head === null && (reason === "memory" || reason === "exclusive" || reason === "probe")) {
-              head = e;
-              headReason = reason;
-              [shadow, extraGb, extraSlots] = shadowOf(e, t, reason);
-            }
+          if (firstId === null) {
+            firstId = e.info.id;
+            firstReason = reason;
+          }
+          if (head === null && (reason === "memory" || reason === "exclusive" || reason === "probe")) {
+            head = e;
+            headReason = reason;
+            [shadow, extraGb, extraSlots] = shadowOf(e, t, reason);
           }
         }
-        // A listener may have cancelled the next entry meanwhile: then rescan this list from its head.
-        if (next !== null && next.list !== list) next = list.head;
-        e = next;
       }
-      if (running.size >= maxConcurrent) break;
     }
     if (needProbe && !sampleFresh(t)) refreshProbe();
     // Memory used outside clawgate only shows in a new reading: look again after one TTL.
-    if (head !== null && headReason === "probe") scheduleProbeRetry();
-    if (firstReason === null) blocked = null;
-    else if (blocked === null || blocked.id !== firstReason.id || blocked.reason !== firstReason.reason) {
-      blocked = firstReason;
-      const b = byId.get(firstReason.id);
-      if (b !== undefined) emit("blocked", { ...b.info, reason: firstReason.reason });
+    if (headReason === "probe") scheduleProbeRetry();
+    if (firstId === null) {
+      blocked = null;
+      return null;
     }
-    decisionSeconds += (performance.now() - t0) / 1000;
+    if (blocked !== null && blocked.id === firstId && blocked.reason === firstReason) return null;
+    blocked = { id: firstId, reason: firstReason! };
+    return blocked;
   }
 
   /** Why `e` cannot start now (null = it can). "probe-stale" = a local run needs a probe reading first. */
   function admit(e: Entry, t: number): BlockedReason | "probe-stale" | null {
-    const sq = sessionQueues.get(e.info.sessionKey);
-    if (runningSessions.has(e.info.sessionKey) || (sq !== undefined && sq[0] !== e)) return "session";
-    const a = agentOf(e.info.agentId);
-    if (a.running >= agentCap(e.info.agentId)) return "agent_cap";
+    // Cheapest checks first: most entries a long queue holds back are held back by memory.
+    if (e.local) {
+      if (exclusiveRunning > 0 || (e.exclusive && localRunning > 0)) return "exclusive";
+      if (reservedGb + e.info.memoryGb > budgetGb + 1e-9) return "memory";
+    }
+    if (runningSessions.has(e.info.sessionKey) || e.sessionQueue[0] !== e) return "session";
+    if (e.agent.running >= e.agentCap) return "agent_cap";
     if (!e.local) return null;
-    if (exclusiveRunning > 0) return "exclusive";
-    if (e.exclusive && localRunning > 0) return "exclusive";
-    if (reservedGb + e.info.memoryGb > budgetGb + 1e-9) return "memory";
     if (sample === null) return "probe-stale";
     if (!sampleFresh(t)) refreshProbe(); // stale-while-revalidate: decide on the conservative old reading
     if (sample.availableGb - unseenGb < e.info.memoryGb + headroomGb) return "probe";
@@ -597,9 +637,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return [s, free - head.info.memoryGb, Math.max(0, slots - 1)];
   }
 
+  /** Books a run as started (inside the decision); `launch` then calls it. */
   function start(e: Entry, t: number): void {
     dequeue(e);
-    const a = agentOf(e.info.agentId);
+    const a = e.agent;
     a.running++;
     runningSessions.add(e.info.sessionKey);
     running.add(e);
@@ -612,19 +653,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (e.startSeq > sampleSeq) unseenGb += e.info.memoryGb;
     }
     e.startedAt = t;
+    if (e.task.timeoutMs !== undefined) e.deadline = t + e.task.timeoutMs;
+    launches.push(e);
+  }
+
+  function launch(e: Entry): void {
     const controller = new AbortController();
     e.controller = controller;
     const timeoutMs = e.task.timeoutMs;
-    if (timeoutMs !== undefined) {
-      e.deadline = t + timeoutMs;
-      e.timer = setTimer(() => abortEntry(e, "ERR_RUN_TIMEOUT"), timeoutMs);
-    }
-    emit("started", { ...e.info, startedAt: t, waitedMs: t - e.queuedAt });
+    if (timeoutMs !== undefined) e.timer = setTimer(() => abortEntry(e, "ERR_RUN_TIMEOUT"), timeoutMs);
+    emit("started", { ...e.info, startedAt: e.startedAt, waitedMs: e.startedAt - e.queuedAt });
     let p: Promise<unknown>;
-    try {
-      p = Promise.resolve(e.task.run({ signal: controller.signal, runId: e.info.id }));
-    } catch (err) {
-      p = Promise.reject(err);
+    if (e.abortCode !== null) {
+      // Cancelled by a listener between the decision and its launch: never call it.
+      controller.abort(abortReason(e));
+      p = Promise.reject(abortReason(e));
+    } else {
+      try {
+        p = Promise.resolve(e.task.run({ signal: controller.signal, runId: e.info.id }));
+      } catch (err) {
+        p = Promise.reject(err);
+      }
     }
     p.then(
       (result) => finish(e, e.abortCode === null ? { status: "ok", result } : abortedOutcome(e)),
@@ -644,17 +693,21 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return { status: code === "ERR_MEMORY_LIMIT" ? "memory_limit" : "error", errorCode: code, errorMessage: message };
   }
 
+  function abortReason(e: Entry): RunAbortedError {
+    return e.abortCode === "ERR_RUN_TIMEOUT" ? new RunAbortedError("ERR_RUN_TIMEOUT", `run timed out after ${e.task.timeoutMs} ms`) : new RunAbortedError("ERR_RUN_CANCELLED", "run cancelled");
+  }
+
   function abortEntry(e: Entry, code: "ERR_RUN_TIMEOUT" | "ERR_RUN_CANCELLED"): void {
-    if (e.controller === null || e.abortCode !== null) return;
+    if (e.abortCode !== null) return;
     e.abortCode = code;
-    e.controller.abort(new RunAbortedError(code, code === "ERR_RUN_TIMEOUT" ? `run timed out after ${e.task.timeoutMs} ms` : "run cancelled"));
+    e.controller?.abort(abortReason(e));
   }
 
   function finish(e: Entry, partial: Partial<RunOutcome>): void {
     if (!running.delete(e)) return;
     if (e.timer !== NO_TIMER) clearTimer(e.timer);
     const t = now();
-    const a = agentOf(e.info.agentId);
+    const a = e.agent;
     a.running--;
     runningSessions.delete(e.info.sessionKey);
     if (e.local) {
@@ -720,7 +773,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   function isIdle(): boolean {
-    return running.size === 0 && high.size + normal.size === 0;
+    return running.size === 0 && queuedCount() === 0;
   }
 
   function checkIdle(): void {
@@ -736,8 +789,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const perAgent: Record<string, AgentState> = {};
     for (const [id, a] of agents) if (a.queued > 0 || a.running > 0) perAgent[id] = { queued: a.queued, running: a.running, reservedGb: a.reservedGb };
     return {
-      queued: high.size + normal.size,
-      queuedHigh: high.size,
+      queued: queuedCount(),
+      queuedHigh: highLocal.size + highHosted.size,
       running: running.size,
       reservedGb,
       budgetGb,
@@ -764,7 +817,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       clearTimer(probeRetryTimer);
       probeRetryTimer = NO_TIMER;
     }
-    for (const list of [high, normal]) while (list.head !== null) cancelQueued(list.head);
+    for (const list of allLists) while (list.head !== null) cancelQueued(list.head);
     for (const e of running) abortEntry(e, "ERR_RUN_CANCELLED");
     checkIdle();
     await onIdle();

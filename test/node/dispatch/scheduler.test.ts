@@ -263,6 +263,34 @@ describe("order", () => {
   });
 });
 
+describe("bounded scan", () => {
+  it("a hosted run is not hidden behind a long line of runs waiting for memory", async () => {
+    const s = setup({ budgetGb: 10, maxScan: 4 });
+    const hold = s.submit("hold", 10);
+    await flush();
+    for (let i = 0; i < 20; i++) s.submit(`wait${i}`, 5);
+    const hosted = s.submit("hosted", 0);
+    await flush();
+    expect(s.log).toEqual(["hold", "hosted"]);
+    await hosted.finish("ok");
+    await hold.finish("ok");
+  });
+
+  it("a run cancelled by a 'started' listener of an earlier run in the same decision is never called", async () => {
+    const s = setup();
+    s.scheduler.on("started", (e) => {
+      if (e.id === "first") s.scheduler.cancel("second");
+    });
+    let calls = 0;
+    const first = s.submit("first", 1);
+    const second = s.scheduler.submit({ id: "second", agentId: "main", sessionKey: "s2", priority: "normal", memoryGb: 1, run: async () => void calls++ });
+    await flush();
+    expect(second.accepted && (await second.done)).toMatchObject({ status: "cancelled" });
+    expect(calls).toBe(0);
+    await first.finish("ok");
+  });
+});
+
 describe("run outcomes", () => {
   it("timeoutMs aborts the signal with ERR_RUN_TIMEOUT and the run ends 'timeout' once it settles", async () => {
     const s = setup();
