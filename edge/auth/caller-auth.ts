@@ -17,9 +17,14 @@
  * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket),
  *   default 20 in 60 s; a client over the limit is refused with 429 even before its credential is looked at.
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
- *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts — export it from the Worker's
- *   entry and bind it in wrangler.toml), failure counts and remote JWKS are shared by all isolates;
- *   without it they live in this isolate's memory only.
+ *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
+ *   JWKS are shared by all isolates; without it they live in this isolate's memory only.
+ *
+ * Wiring (entry owner): edge/index.ts needs `export { CallerAuthState } from "./auth/auth-state-object.ts";`
+ * — exporting an unbound class is harmless. Once it is exported, the auth side adds to wrangler.toml
+ * `[[durable_objects.bindings]] name = "AUTH_STATE", class_name = "CallerAuthState"` and a
+ * `[[migrations]] tag = "v2", new_sqlite_classes = ["CallerAuthState"]` (binding before export would stop
+ * workerd from starting).
  */
 import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
 import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
