@@ -127,7 +127,19 @@ try {
 
 await writeFileAtomic(
   stackFile,
-  `${JSON.stringify({ edgeUrl, nodeUrl, hookToken: files.edgeToken, stateDir: files.stateDir, configPath: files.configPath, pid: process.pid }, null, 2)}\n`,
+  `${JSON.stringify(
+    {
+      edgeUrl,
+      nodeUrl,
+      hookToken: files.edgeToken,
+      stateDir: files.stateDir,
+      configPath: files.configPath,
+      // The stack and each child's process group (= its pid): what Ctrl-C stops.
+      pids: { stack: process.pid, node: children[0]?.pid, edge: children[1]?.pid },
+    },
+    null,
+    2,
+  )}\n`,
 );
 const rel = (p: string) => (p.startsWith(ROOT) ? p.slice(ROOT.length) : p);
 process.stdout.write(
