@@ -87,7 +87,7 @@ beforeAll(async () => {
     routes: { wake: { auth: [{ type: "bearer", tokens: [{ name: "e2e", sha256: sha256(CALLER_TOKEN) }] }] } },
     forward: { timeoutMs: 2_000 },
     // Fast retries for the test; production uses the documented Svix schedule.
-    outbox: { retryScheduleSeconds: Array.from({ length: 20 }, () => 0.5) },
+    outbox: { retryScheduleSeconds: Array.from({ length: 20 }, () => 1) },
     cron: { jobs: [{ id: "heartbeat", schedule: CRON, action: { kind: "wake", text: "Scheduled heartbeat" }, deadMan: DEAD_MAN }] },
   };
   edge = await startEdge({
@@ -126,12 +126,12 @@ it("queues a call while the node is down (202) and delivers it exactly once afte
   expect(await operator("/outbox")).toMatchObject({ counts: { pending: 1 }, pending: [{ deliveryId: "e2e-queued-1", status: "pending" }] });
 
   node = await startNode();
-  await pollUntil(async () => (await journal()).ids.includes("e2e-queued-1"), 10_000, "the queued wake on the node");
+  await pollUntil(async () => (await journal()).ids.includes("e2e-queued-1"), 20_000, "the queued wake on the node");
   await pollUntil(async () => ((await operator("/outbox")) as { counts: { pending: number } }).counts.pending === 0, 5_000, "an empty outbox");
   // The same caller retrying with the same key now is delivered again but runs once (the node's journal).
   expect((await wake("while you were out", { "idempotency-key": "e2e-queued-1" })).status).toBe(200);
   expect((await journal()).total).toBe(before.total + 1);
-});
+}, 40_000);
 
 it("turns a cron tick into a wake on the node, and the dead-man's switch alerts once and recovers once", async () => {
   const scheduled = Date.parse("2026-11-24T09:00:00Z");
@@ -147,9 +147,9 @@ it("turns a cron tick into a wake on the node, and the dead-man's switch alerts 
   expect(alerts).toHaveLength(1);
 
   node = await startNode();
-  await pollUntil(() => alerts.length >= 2, 10_000, "the recovery message");
+  await pollUntil(() => alerts.length >= 2, 20_000, "the recovery message");
   expect(alerts.map((a) => (a.text.includes("recovered") ? "recovery" : "alert"))).toEqual(["alert", "recovery"]);
   expect((await journal()).ids).toContain(`cron:heartbeat:${CRON}@2026-11-24T09:30:00.000Z`);
   const cron = (await operator("/cron")) as { jobs: { runs: { outcome: string }[] }[] };
   expect(cron.jobs[0]!.runs.map((r) => r.outcome)).toEqual(["delivered", "delivered"]);
-});
+}, 40_000);
