@@ -4,6 +4,7 @@ import type { Bench, BenchFigure } from "./bench-types.ts";
 const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   secrets: () => import("./secrets.ts"),
   hooks: () => import("./hooks.ts"),
+  dispatch: () => import("./dispatch.ts"),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
