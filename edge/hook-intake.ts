@@ -102,7 +102,8 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     const delivery: Delivery = {
       deliveryId: deliveryId ?? deps.randomUUID(),
       nodeId: node.id,
-      path: `${node.hooksPath}/${name}`,
+      // A pass-through call keeps its query (`{{query.x}}` in node mappings); the envelope binds it too.
+      path: `${node.hooksPath}/${name}${passThrough ? url.search : ""}`,
       body,
       contentType: c.req.header("content-type") ?? "application/json",
       principal: who.principal,

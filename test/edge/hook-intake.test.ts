@@ -41,13 +41,13 @@ describe("forwarding", () => {
     expect((await worker.request("/hooks/agent", post({ message: "dig", agentId: "research" }))).status).toBe(202);
     expect((await worker.request("/hooks/agent", post({ message: "hi" }))).status).toBe(202);
     expect((await worker.request("/hooks/wake?node=node-2", post({ text: "t" }))).status).toBe(200);
-    const gh = await worker.request("/hooks/github", post("payload=%7B%7D", { "content-type": "application/x-www-form-urlencoded", "x-github-event": "push", "cf-connecting-ip": "203.0.113.9" }));
+    const gh = await worker.request("/hooks/github?source=gh", post("payload=%7B%7D", { "content-type": "application/x-www-form-urlencoded", "x-github-event": "push", "cf-connecting-ip": "203.0.113.9" }));
     expect(gh.status).toBe(200);
     expect(node.received.map((r) => r.url)).toEqual([
       "https://node-2.test/openclaw/hooks/agent",
       "https://node-1.test/hooks/agent",
       "https://node-2.test/openclaw/hooks/wake",
-      "https://node-2.test/openclaw/hooks/github",
+      "https://node-2.test/openclaw/hooks/github?source=gh",
     ]);
     // A pass-through call keeps the caller's own headers for the node's mappings, never its credential.
     const passed = node.received[3]!.headers;
