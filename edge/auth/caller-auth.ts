@@ -14,8 +14,9 @@
  *   credential), 403 `forbidden` (the route accepts only IP allowlists and the client is outside them),
  *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
  *   node's text; `code` says which check failed (ERR_AUTH_*), for logs.
- * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket),
- *   default 20 in 60 s; a client over the limit is refused with 429 even before its credential is looked at.
+ * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket):
+ *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential — until the
+ *   oldest failure leaves the window (openclaw-compat §5, as the node).
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
  *   JWKS are shared by all isolates; without it they live in this isolate's memory only.
@@ -110,13 +111,12 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
   const limiter = deps.failureLimiter ?? shared.limiter;
 
   const fail = async (client: string, code: AuthErrorCode): Promise<AuthResult> => {
-    let wait = 0;
     try {
-      wait = await limiter.recordFailure(client, now());
+      // Like the node: this failure is answered 401/403; from the next attempt on, the client waits.
+      await limiter.recordFailure(client, now());
     } catch {
       // A store that cannot count must not turn a refusal into a 5xx; the refusal stands.
     }
-    if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
     const status = ipOnly ? 403 : 401;
     return { ok: false, status, error: TEXT[status], code };
   };
