@@ -718,8 +718,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (e.exclusive) exclusiveRunning--;
       if (e.startSeq > sampleSeq) unseenGb -= e.info.memoryGb;
       if (unseenGb < 1e-9) unseenGb = 0;
-      // The memory it freed is not credited until the next reading: the process may still be exiting.
-      sampleAt = -Infinity;
+      // The memory it freed is credited by the next reading (at most probeTtlMs away), not now: the process may
+      // still be exiting, and a probe per finished run would cost a vm_stat spawn each on macOS.
     }
     byId.delete(e.info.id);
     avgRunMs = avgRunMs * 0.9 + (t - e.startedAt) * 0.1;
