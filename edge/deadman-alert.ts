@@ -1,5 +1,5 @@
 /**
- * The dead-man's switch's messages: one POST per alert or recovery to the alert webhook secret, as
+ * The edge's operator messages (dead-man's alert and recovery, a delivery that became a dead letter): one POST each to the alert webhook secret, as
  * Slack-compatible `{"text": …}` JSON, or ntfy's JSON publish shape (`topic`, `title`, `message`) when a topic is set.
  */
 
@@ -12,7 +12,13 @@ export interface AlertSenderOptions {
   readonly fetch?: typeof fetch;
 }
 
-export type AlertKind = "alert" | "recovery";
+export type AlertKind = "alert" | "recovery" | "dead-letter";
+
+const TITLES: Record<AlertKind, string> = {
+  alert: "clawgate: heartbeat missing",
+  recovery: "clawgate: heartbeat recovered",
+  "dead-letter": "clawgate: delivery gave up",
+};
 
 /** True when the webhook took it (2xx); false otherwise, so the caller retries later. */
 export type AlertSender = (kind: AlertKind, text: string) => Promise<boolean>;
@@ -22,7 +28,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return async (kind, text) => {
     const body = options.ntfyTopic
-      ? { topic: options.ntfyTopic, title: kind === "alert" ? "clawgate: heartbeat missing" : "clawgate: heartbeat recovered", message: text, priority: kind === "alert" ? 5 : 3 }
+      ? { topic: options.ntfyTopic, title: TITLES[kind], message: text, priority: kind === "recovery" ? 3 : 5 }
       : { text };
     try {
       const res = await doFetch(options.url, {

@@ -331,6 +331,12 @@ export class OutboxCore {
         if (dead) {
           this.#log({ event: "outbox.dead", deliveryId: delivery.deliveryId, attempts, reason: outcome.reason });
           if (jobId !== null) this.#updateRuns(delivery.deliveryId, "dead", outcome.reason);
+          // Best effort, once: the dead letter itself stays listed for the operator either way.
+          await this.#sendAlert?.(
+            "dead-letter",
+            `clawgate: delivery "${delivery.deliveryId}" to node ${delivery.nodeId} (${delivery.path}) gave up after ${attempts} attempts (${outcome.reason}). ` +
+              "It is kept as a dead letter: list it with GET /_clawgate/dead-letters, replay it with POST /_clawgate/dead-letters/replay.",
+          );
         }
       }
       return outcome;

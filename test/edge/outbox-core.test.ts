@@ -33,6 +33,9 @@ describe("outbox deliveries", () => {
     const dead = await h.run((core) => core.deadLetters(10));
     expect(dead).toMatchObject([{ deliveryId: "d-1", status: "dead", attempts: 8, lastError: "node unreachable" }]);
     expect(await h.run((core) => core.status(10))).toMatchObject({ counts: { pending: 0, dead: 1 } });
+    // One message to the alert webhook says so, and where to replay it.
+    expect(h.alerts.map((a) => a.kind)).toEqual(["dead-letter"]);
+    expect((h.alerts[0]!.body as { text: string }).text).toContain('delivery "d-1" to node node-1 (/hooks/wake) gave up after 8 attempts (node unreachable)');
 
     h.node.mode = "up";
     expect(await h.run((core) => core.replay("d-1"))).toBe(true);

@@ -59,7 +59,7 @@ export async function outboxHarness(options: { jobs?: CronJob[]; catchUp?: "coal
     fetch: async (_input, init) => {
       if (options.alertDown?.()) throw new TypeError("fetch failed");
       const body = JSON.parse(String(init?.body)) as { text: string };
-      alerts.push({ kind: body.text.includes("recovered") ? "recovery" : "alert", body });
+      alerts.push({ kind: body.text.includes("recovered") ? "recovery" : body.text.includes("gave up") ? "dead-letter" : "alert", body });
       return new Response("ok");
     },
   });
