@@ -9,7 +9,6 @@ const STATUSES: readonly RunStatus[] = ["ok", "error", "timeout", "memory_limit"
  * so the scheduler's hot path never touches prom-client.
  */
 export function registerSchedulerMetrics(registry: Registry, state: () => SchedulerState): void {
-
   const gauge = (name: string, help: string, pick: (s: SchedulerState) => number) =>
     new Gauge({
       name,
