@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   secrets: () => import("./secrets.ts"),
   hooks: () => import("./hooks.ts"),
   dispatch: () => import("./dispatch.ts"),
+  edge: () => import("./edge.ts"),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
