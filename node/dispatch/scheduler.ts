@@ -5,7 +5,7 @@
  *
  * CONTRACT (stable; the dispatcher and runtimes code against it):
  * - `createScheduler(options)` validates options once (TypeError naming the option) and returns a `Scheduler`.
- * - `submit(task)` never throws for a well-formed task; it answers `{ accepted: true, done }` or
+ * - `submit(task)` throws a TypeError only for a malformed task or an id already queued or running; it answers `{ accepted: true, done }` or
  *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET", retryAfterSeconds }`.
  *   `done` never rejects: it resolves with a `RunOutcome` whose `status` is one of
  *   "ok" | "error" | "timeout" | "memory_limit" | "cancelled".
@@ -37,8 +37,13 @@
  * (start + timeoutMs; a run without a timeout has none) the scheduler computes the shadow time S at which the
  * head is sure to fit, and the GB left over at S after the head starts ("extra"). Another local run may start
  * meanwhile only if it will have ended by S (its own timeout bounds it) or fits in "extra" — so backfill can
- * never delay the head, and the head starts no later than S. If the head is blocked by the probe (memory used
- * outside clawgate), no local run backfills: it would take the memory the head waits for.
+ * never delay the head, and the head starts no later than S (plus the time runtimes take to stop on abort). If
+ * the head is blocked by the probe (memory used outside clawgate), no local run backfills: it would take the
+ * memory the head waits for.
+ *
+ * COST: a decision looks at no more than `maxScan` local and `maxScan` hosted entries per priority (local and
+ * hosted runs queue apart, merged in submission order), so it stays cheap with thousands queued. Runs are
+ * launched and events emitted after the decision, so listeners and runs may call back into the scheduler.
  */
 import type { MemoryProbe, MemorySample } from "./memory-probe.ts";
 
