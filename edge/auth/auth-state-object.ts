@@ -21,8 +21,8 @@ export class CallerAuthState extends DurableObject {
     times.push(nowMs);
     const kept = times.slice(-limit.maxFailures);
     await this.ctx.storage.put(FAILURES_KEY, kept);
-    // Forget the client once its newest failure has left the window.
-    await this.ctx.storage.setAlarm(nowMs + limit.windowMs + 1_000);
+    // Forget the client once its newest failure has left the window (alarms run on the real clock).
+    await this.ctx.storage.setAlarm(Date.now() + limit.windowMs + 1_000);
     return windowRetryAfter(kept, nowMs, limit);
   }
 
