@@ -13,13 +13,14 @@ import { DEFAULT_FAILURE_LIMIT } from "../../../edge/auth/failure-limiter.ts";
 import { authRequest, freshToken, sha256Hex } from "./auth-test-helpers.ts";
 
 const ns = env.AUTH_STATE;
+const bindings = env as unknown as Record<string, unknown>;
 
 describe("failure counts in the AUTH_STATE Durable Object", () => {
   it("is the default store when bound: 20 failures, then 429 — and a fresh isolate's limiter sees the same count", async () => {
     const token = freshToken();
     let nowMs = 1_800_000_000_000;
     // No failureLimiter injected: compileCallerAuth picks AUTH_STATE from env.
-    const auth = await compileCallerAuth([{ type: "bearer", tokens: [{ name: "ci", sha256: await sha256Hex(token) }] }], { env, now: () => nowMs });
+    const auth = await compileCallerAuth([{ type: "bearer", tokens: [{ name: "ci", sha256: await sha256Hex(token) }] }], { env: bindings, now: () => nowMs });
     const bad = () => auth.authenticate(authRequest({ clientIp: "198.51.100.77", headers: { authorization: `Bearer ${freshToken()}` } }));
     for (let i = 0; i < 20; i++) {
       expect(await bad()).toMatchObject({ status: 401 });
@@ -72,7 +73,7 @@ describe("remote key sets in the AUTH_STATE Durable Object", () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("iss").setAudience("aud").setSubject("svc").setExpirationTime(nowS + 600).sign(pair.privateKey);
     const isolate = () =>
       compileCallerAuth([{ type: "jwt", jwksUrl: url, issuer: "iss", audience: "aud", algorithms: ["ES256"] }], {
-        env,
+        env: bindings,
         fetch,
         jwksStore: createDurableJwksStore(ns),
         failureLimiter: { blockedFor: () => 0, recordFailure: async () => 0 },
