@@ -440,6 +440,39 @@ describe("head of line (EASY backfilling)", () => {
     expect(s.log).toEqual(["hold1", "hold2", "short", "big"]);
   });
 
+  it("under a steady stream of small runs the big one still starts by its shadow time", async () => {
+    const s = setup({ budgetGb: 32, maxConcurrent: 32 });
+    // A run that takes `ms` of simulated time, or stops when its signal is aborted.
+    const timed = (ms: number) => ({ signal }: RunContext) =>
+      new Promise<string>((resolve, reject) => {
+        const h = s.clock.setTimer(() => resolve("done"), ms);
+        signal.addEventListener("abort", () => {
+          s.clock.clearTimer(h);
+          reject(signal.reason);
+        });
+      });
+    const submitTimed = (id: string, gb: number, ms: number, timeoutMs: number) =>
+      s.scheduler.submit({ id, agentId: "main", sessionKey: id, priority: "normal", memoryGb: gb, timeoutMs, run: timed(ms) });
+    submitTimed("hold1", 12, 30_000, 10_000); // overruns: ends by its timeout at 10 s
+    submitTimed("hold2", 12, 8_000, 10_000);
+    await flush();
+    const big = submitTimed("big", 20, 1_000, 60_000);
+    let startedBigAt = -1;
+    s.scheduler.on("started", (e) => {
+      if (e.id === "big") startedBigAt = e.startedAt;
+    });
+    // One 4 GB run a second, each 4 s long with a 5 s timeout: enough to keep the 8 free GB busy forever.
+    for (let i = 0; i < 40; i++) {
+      submitTimed(`small${i}`, 4, 4_000, 5_000);
+      await s.clock.advance(1_000);
+    }
+    expect(startedBigAt).toBeGreaterThan(0);
+    expect(startedBigAt).toBeLessThanOrEqual(10_000);
+    await s.clock.advance(10_000);
+    expect(big.accepted && (await big.done).status).toBe("ok");
+    expect(s.scheduler.state()).toMatchObject({ queued: 0, running: 0 });
+  });
+
   it("small runs backfill freely into memory the waiting head does not need", async () => {
     const s = setup({ budgetGb: 32 });
     s.submit("hold", 20, { timeoutMs: 10_000 });
