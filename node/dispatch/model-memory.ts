@@ -65,6 +65,12 @@ export interface ModelMemory {
 
 /** Bits per weight of common GGUF quantizations (llama.cpp's own figures, including block scales). */
 export const BITS_PER_WEIGHT: Readonly<Record<string, number>> = {
+  iq2_xxs: 2.06,
+  iq2_xs: 2.31,
+  iq3_xxs: 3.06,
+  iq3_m: 3.66,
+  iq4_xs: 4.25,
+  iq4_nl: 4.5,
   q2_k: 2.63,
   q3_k_s: 3.5,
   q3_k_m: 3.91,
@@ -178,6 +184,9 @@ const HOSTED_PROVIDERS = new Set([
   "zai",
 ]);
 
+/** Providers (OpenClaw provider ids) that serve models from this host. */
+const LOCAL_PROVIDERS = new Set(["ollama", "lmstudio", "llamacpp", "llama.cpp", "llama-cpp", "vllm", "mlx", "local", "localai", "koboldcpp", "jan"]);
+
 /** Runtime overhead besides weights and KV cache: the server process, compute buffers (≈ 5 % of the weights). */
 const OVERHEAD_BASE_GB = 0.6;
 const OVERHEAD_FRACTION = 0.05;
@@ -257,14 +266,17 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
     return null;
   }
 
-  function resolveBase(model: string, local: boolean): { memoryGb: number; source: EstimateSource; floorGb: number; limitGb?: number } {
+  function resolveBase(model: string, localHint: boolean): { memoryGb: number; source: EstimateSource; floorGb: number; limitGb?: number } {
     const configured = base.get(model);
     if (configured !== undefined) return configured;
+    let local = localHint;
     const key = local ? `local:${model}` : model;
     const cached = cache.get(key);
     if (cached !== undefined) return cached;
     let result: { memoryGb: number; source: EstimateSource; floorGb: number };
     const provider = model.includes("/") ? model.slice(0, model.indexOf("/")).toLowerCase() : "";
+    // `ollama/llama3.1` (Ollama's default tag, no size in the id) is still a local model.
+    if (LOCAL_PROVIDERS.has(provider)) local = true;
     const found = HOSTED_PROVIDERS.has(provider) && !local ? null : lookup(model);
     if (found !== null) {
       const gb = deriveMemoryGb({ params: found.arch.params, quant: found.quant, contextK: defaultContextK, kvGbPer1k: found.arch.kvGbPer1k });
@@ -319,7 +331,7 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
 }
 
 function quantOf(id: string): string | null {
-  const m = /(?:^|[^a-z0-9])(q[2-8]_k_[sml]|q[2-8]_k|q[4-8]_[01]|bf16|fp16|f16|f32|[48]bit|int[48])(?:$|[^a-z0-9])/.exec(id);
+  const m = /(?:^|[^a-z0-9])(iq[2-4]_(?:xxs|xs|nl|m)|q[2-8]_k_[sml]|q[2-8]_k|q[4-8]_[01]|bf16|fp16|f16|f32|[48]bit|int[48])(?:$|[^a-z0-9])/.exec(id);
   return m ? m[1]! : null;
 }
 

@@ -35,6 +35,7 @@ describe("the shipped table", () => {
     expect(q4).toBeLessThan(q8);
     expect(q8).toBeLessThan(f16);
     expect(f16).toBeGreaterThan(16);
+    expect(mm.estimate("llamacpp/Meta-Llama-3.1-8B-Instruct-IQ4_XS").memoryGb).toBeLessThan(q4);
   });
 
   it("tells sizes apart: Qwen 2.5 7B < 14B < 32B < 72B, Mixtral 8x7B is not Mistral 7B, R1 distills use their base", () => {
@@ -60,6 +61,9 @@ describe("the shipped table", () => {
     expect(mm.estimate("ollama/yi:34b").memoryGb).toBeGreaterThan(19);
     expect(mm.estimate("command/my-model", { local: true })).toMatchObject({ memoryGb: 8, source: "unknown" });
     expect(mm.estimate("command/my-model")).toMatchObject({ memoryGb: 0, source: "unknown" });
+    // A local provider's model without a size (Ollama's default tag) is never taken for hosted.
+    expect(mm.estimate("ollama/llama3.1")).toMatchObject({ memoryGb: 8, source: "unknown" });
+    expect(mm.estimate("lmstudio/some-model").hardLimitGb).toBe(12);
   });
 });
 
