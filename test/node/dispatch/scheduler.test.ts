@@ -170,6 +170,19 @@ describe("memory admission", () => {
     await b.finish("y");
   });
 
+  it("a reading taken after a run started already contains it: its estimate is not subtracted twice", async () => {
+    const s = setup({ budgetGb: 100, headroomGb: 2 }, { availableGb: 12, totalGb: 64 });
+    s.submit("a", 10);
+    s.submit("b", 14);
+    await flush();
+    expect(s.log).toEqual(["a"]);
+    // The host now shows a's 10 GB as used: 16 available is exactly b's 14 + 2 of headroom.
+    s.setSample({ availableGb: 16, totalGb: 64 });
+    await s.clock.advance(1000);
+    await flush();
+    expect(s.log).toEqual(["a", "b"]);
+  });
+
   it("caches the probe for probeTtlMs", async () => {
     const s = setup({ probeTtlMs: 1000 });
     for (let i = 0; i < 5; i++) s.submit(`r${i}`, 1);
