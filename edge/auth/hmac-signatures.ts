@@ -7,13 +7,14 @@
  * presented signature in constant time (no early exit), so rotation (several secrets, several signatures)
  * costs no timing signal.
  */
+import { MAX_DELIVERY_ID } from "../../shared/envelope.ts";
 import type { HmacMethod } from "./auth-config.ts";
 import { ABSENT, type CompiledMethod, type MethodOutcome, equalBytes, fieldError, readSecret, refused } from "./auth-method.ts";
 
 /** Standard Webhooks' default tolerance, used by all timestamped schemes: 5 minutes either way. */
 export const DEFAULT_SIGNATURE_TOLERANCE_S = 300;
-/** A longer webhook-id is refused (the node's delivery id limit is the same order). */
-const MAX_WEBHOOK_ID = 256;
+/** The webhook-id becomes the delivery id, so it obeys the envelope's limit. */
+const MAX_WEBHOOK_ID = MAX_DELIVERY_ID;
 /** More signatures than this in one header is an attack on our CPU, not a rotation. */
 const MAX_SIGNATURES = 16;
 const HEX_RE = /^[0-9a-fA-F]+$/;

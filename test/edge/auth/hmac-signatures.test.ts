@@ -64,6 +64,17 @@ describe("Standard Webhooks", () => {
     expect(await auth.authenticate(cases[0]!)).toMatchObject({ code: "ERR_AUTH_SIGNATURE" });
   });
 
+  it("refuses a correctly signed webhook-id longer than a delivery id may be (256)", async () => {
+    const key = Uint8Array.from(atob(KAT.secret.slice(6)), (c) => c.charCodeAt(0));
+    const auth = await compile(method, { WH_NEW: KAT.secret, WH_OLD: otherSecret }, KAT.timestamp);
+    for (const [len, ok] of [[256, true], [257, false]] as const) {
+      const id = "m".repeat(len);
+      const sig = await hmac(key, `${id}.${KAT.timestamp}.${KAT.body}`, "base64");
+      const result = await auth.authenticate(authRequest({ headers: headers({ "webhook-id": id, "webhook-signature": `v1,${sig}` }), body: KAT.body }));
+      expect(result.ok).toBe(ok);
+    }
+  });
+
   it("allows 5 minutes of skew in both directions and refuses beyond, and NaN or non-decimal timestamps", async () => {
     const env = { WH_NEW: KAT.secret, WH_OLD: otherSecret };
     const req = authRequest({ headers: headers(), body: KAT.body });
