@@ -117,6 +117,11 @@ describe("JWT with a remote JWKS", () => {
       expect(await first.authenticate(bearer(await token("ES256", {}, kid)))).toMatchObject({ ok: false });
     }
     expect(host.fetched.length).toBe(1);
+    // The same flood arriving concurrently.
+    const forged = await Promise.all(Array.from({ length: 30 }, () => token("ES256", {}, crypto.randomUUID())));
+    const results = await Promise.all(forged.map((t) => first.authenticate(bearer(t))));
+    expect(results.every((r) => !r.ok)).toBe(true);
+    expect(host.fetched.length).toBe(1);
     // A new isolate: it reads the stored set (fresh, inside its cooldown) instead of fetching again.
     const second = await compile();
     expect(await second.authenticate(bearer(await token("ES256")))).toMatchObject({ ok: true });
