@@ -2,7 +2,10 @@
 /** The `clawgate` executable: runs the CLI program and turns errors into a one-line reason and an exit code. */
 import { enablePrivateCompileCache } from "./compile-cache.ts";
 
-// Before the program's modules load, so they come from (or go into) the compile cache.
-enablePrivateCompileCache();
+const argv = process.argv.slice(2);
+// Only the long-running agent (its start time and memory are measured targets): every other command
+// leaves the home directory untouched, so a dry run really writes nothing.
+if (argv[0] === "node" && argv[1] === "start") enablePrivateCompileCache();
+// Loaded after the cache is on, so the program's modules come from (or go into) it.
 const { runCli } = await import("./program.ts");
-process.exitCode = await runCli(process.argv.slice(2));
+process.exitCode = await runCli(argv);

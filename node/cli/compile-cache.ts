@@ -2,7 +2,8 @@
  * Node's on-disk compile cache (module.enableCompileCache) in a private per-user directory: the CLI and
  * the node agent run from TypeScript sources, and caching the stripped and compiled modules cuts the
  * agent's start by ~100 ms and its resident memory by ~25 MB (no type stripper loaded on a warm start).
- * Never the shared tmpdir default: a cache another local user can write is code they can inject.
+ * Never the shared tmpdir default: a cache another local user can write is code they can inject. Used by
+ * `clawgate node start` only (bin.ts): other commands leave the home directory untouched.
  */
 import { mkdirSync, statSync } from "node:fs";
 import module from "node:module";
