@@ -16,6 +16,7 @@ import { type JWK, SignJWT, exportJWK, generateKeyPair } from "jose";
 import type { AuthMethod } from "../edge/auth/auth-config.ts";
 import { type AuthRequest, type CallerAuth, compileCallerAuth } from "../edge/auth/caller-auth.ts";
 import { createMemoryJwksStore } from "../edge/auth/jwks-cache.ts";
+import { createEdgeWorker } from "../edge/edge-app.ts";
 import { createEnvelopeSigner } from "../shared/envelope.ts";
 import type { BenchFigure } from "./bench-types.ts";
 
@@ -126,6 +127,35 @@ async function buildCases(): Promise<Case[]> {
   const edge = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(edge.privateKey)), alg: "EdDSA", kid: "edge-1" }, nodeId: "node-1" });
   cases.push({ name: "envelope signing (EdDSA)", run: () => signer.sign({ method: "POST", path: "/hooks/agent", body: BODY, principal: "token:ci" }) });
+
+  // The whole Worker handler: POST /hooks/wake with a bearer token → config (cached) → auth → payload →
+  // signed forward to a node stub answering 200 in-process (no network, no outbox).
+  const worker = createEdgeWorker({ fetch: (async () => Response.json({ ok: true })) as unknown as typeof fetch, logEvent: () => {}, log: () => {} });
+  const workerEnv = {
+    CLAWGATE_EDGE_CONFIG: JSON.stringify({
+      nodes: [{ id: "node-1", origin: "https://node-1.example.com", agents: ["main"], primary: true }],
+      routes: { wake: { auth: [{ type: "bearer", tokens }] } },
+    }),
+    CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify({ ...(await exportJWK(edge.privateKey)), alg: "EdDSA", kid: "edge-1" }),
+  } as unknown as Parameters<typeof worker.fetch>[1];
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as Parameters<typeof worker.fetch>[2];
+  const wakeBody = JSON.stringify({ text: "x".repeat(900), mode: "now" });
+  cases.push({
+    name: "whole handler: POST /hooks/wake (bearer, signed forward)",
+    async run() {
+      const res = await worker.fetch(
+        new Request("https://edge.example.com/hooks/wake", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "cf-connecting-ip": "203.0.113.10" },
+          body: wakeBody,
+        }),
+        workerEnv,
+        ctx,
+      );
+      if (res.status !== 200) throw new Error(`bench handler: HTTP ${res.status} ${await res.text()}`);
+      return res.arrayBuffer();
+    },
+  });
   return cases;
 }
 
