@@ -136,3 +136,24 @@ it("413 for a streamed body over hooks.maxBodyBytes read off the socket, and the
   expect(await answered).toEqual({ status: 413, connection: "close", text: JSON.stringify({ ok: false, error: "payload too large" }) });
   req.destroy();
 });
+
+it("a client that hangs up mid-body is counted as a 4xx, never a 5xx", async () => {
+  agent = await start();
+  const port = Number(new URL(agent.url).port);
+  const req = httpRequest({
+    host: "127.0.0.1",
+    port,
+    method: "POST",
+    path: "/hooks/wake",
+    headers: { authorization: `Bearer ${HOOK_TOKEN}`, "content-type": "application/json", "content-length": 100, expect: "100-continue" },
+  });
+  req.on("error", () => {});
+  await new Promise<void>((resolve) => req.once("continue", resolve));
+  req.write('{"text":"');
+  req.destroy();
+  const token = (await readFile(join(dir, "state", "admin.token"), "utf8")).trim();
+  const metrics = async () => (await fetch(`${agent!.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const line = await pollUntil(async () => /clawgate_http_requests_total\{route="hooks",status="(\d+)"\} 1/.exec(await metrics())?.[1], 5_000, "the aborted request to be counted");
+  expect(line).toBe("400");
+  expect(agent.output().stdout).toContain('"status":400');
+});
