@@ -7,7 +7,8 @@ export type ThinkingLevel = (typeof THINKING_LEVELS)[number];
 
 /** OpenClaw durations: "30m", "0m" (disabled), "1h30m", "90s", "500ms", "1d". */
 const Duration = z.string().regex(/^(\d+(ms|s|m|h|d))+$/, 'must be a duration such as "30m", "1h" or "0m"');
-const HourMinute = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'must be "HH:MM"');
+/** "HH:MM", with "24:00" allowed as the end of a day. */
+const HourMinute = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be "HH:MM"');
 const ModelId = z.string().min(1);
 
 /** `model`: a string, or `{ primary, fallbacks }` (§7). */

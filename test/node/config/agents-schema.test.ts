@@ -43,12 +43,13 @@ describe("agents", () => {
 
   it("names the field of each bad value", () => {
     expect(
-      issues(`{ agents: { defaults: { thinkingDefault: "max", timeoutSeconds: 0, heartbeat: { every: "soon", activeHours: { start: "9am", end: "22:00" } }, models: { "ollama/x": { memoryGb: -1 } } } } }`),
+      issues(`{ agents: { defaults: { thinkingDefault: "max", timeoutSeconds: 0, heartbeat: { every: "soon", activeHours: { start: "9am", end: "24:30" } }, models: { "ollama/x": { memoryGb: -1 } } } } }`),
     ).toEqual([
       'agents.defaults.thinkingDefault: Invalid option: expected one of "off"|"minimal"|"low"|"medium"|"high"|"xhigh"|"adaptive"',
       "agents.defaults.timeoutSeconds: Too small: expected number to be >0",
       'agents.defaults.heartbeat.every: must be a duration such as "30m", "1h" or "0m"',
       'agents.defaults.heartbeat.activeHours.start: must be "HH:MM"',
+      'agents.defaults.heartbeat.activeHours.end: must be "HH:MM"',
       "agents.defaults.models.ollama/x.memoryGb: Too small: expected number to be >=0",
     ]);
   });
