@@ -16,7 +16,6 @@ import { type JWK, SignJWT, exportJWK, generateKeyPair } from "jose";
 import type { AuthMethod } from "../edge/auth/auth-config.ts";
 import { type AuthRequest, type CallerAuth, compileCallerAuth } from "../edge/auth/caller-auth.ts";
 import { createMemoryJwksStore } from "../edge/auth/jwks-cache.ts";
-import { createEdgeWorker } from "../edge/edge-app.ts";
 import { createEnvelopeSigner } from "../shared/envelope.ts";
 import type { BenchFigure } from "./bench-types.ts";
 
@@ -37,6 +36,11 @@ const hmac = async (key: Uint8Array<ArrayBuffer>, content: string) =>
 /** A typical webhook body (~1 KiB JSON). */
 const BODY = JSON.stringify({ message: "x".repeat(900), sessionKey: "hook:bench", agentId: "main", deliver: false });
 const BODY_BYTES = enc.encode(BODY);
+
+/** The slice of the edge Worker the handler figure calls. */
+interface EdgeWorker {
+  fetch(request: Request, env: object, ctx: object): Promise<Response>;
+}
 
 interface Case {
   readonly name: string;
@@ -130,6 +134,10 @@ async function buildCases(): Promise<Case[]> {
 
   // The whole Worker handler: POST /hooks/wake with a bearer token → config (cached) → auth → payload →
   // signed forward to a node stub answering 200 in-process (no network, no outbox).
+  // Imported by a computed specifier: the edge entry's types (Env, SqlStorage…) exist only in the Worker
+  // tsconfig, and this file is checked with the Node one.
+  const edgeApp = new URL("../edge/edge-app.ts", import.meta.url).href;
+  const { createEdgeWorker } = (await import(edgeApp)) as { createEdgeWorker: (deps: object) => EdgeWorker };
   const worker = createEdgeWorker({ fetch: (async () => Response.json({ ok: true })) as unknown as typeof fetch, logEvent: () => {}, log: () => {} });
   const workerEnv = {
     CLAWGATE_EDGE_CONFIG: JSON.stringify({
@@ -137,8 +145,8 @@ async function buildCases(): Promise<Case[]> {
       routes: { wake: { auth: [{ type: "bearer", tokens }] } },
     }),
     CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify({ ...(await exportJWK(edge.privateKey)), alg: "EdDSA", kid: "edge-1" }),
-  } as unknown as Parameters<typeof worker.fetch>[1];
-  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as Parameters<typeof worker.fetch>[2];
+  };
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
   const wakeBody = JSON.stringify({ text: "x".repeat(900), mode: "now" });
   cases.push({
     name: "whole handler: POST /hooks/wake (bearer, signed forward)",
