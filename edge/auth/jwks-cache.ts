@@ -43,30 +43,36 @@ export function createMemoryJwksStore(): JwksCacheStore {
 
 /**
  * A key resolver for `jwtVerify`. The store is read once per isolate (lazily: routes that never see a JWT
- * cost nothing) and written only when jose fetched a new set. Promises are never shared between requests
+ * cost nothing) and again when this isolate's copy goes stale, and written only when jose fetched a new set. Promises are never shared between requests
  * (workerd forbids I/O continuations across request contexts); two first requests may both read the store.
  */
 export function createSharedRemoteKeySet(url: string, options: RemoteKeySetOptions): JWTVerifyGetKey {
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_JWKS_MAX_AGE_MS;
   let resolver: ReturnType<typeof createRemoteJWKSet> | undefined;
   let cache: ExportedJWKSCache | Record<string, never> = {};
   let savedUat = -1;
+  const adopt = (stored: ExportedJWKSCache | undefined) => {
+    cache = stored ?? {};
+    savedUat = stored?.uat ?? -1;
+    resolver = createRemoteJWKSet(new URL(url), {
+      [jwksCache]: cache,
+      ...(options.fetch ? { [customFetch]: options.fetch } : {}),
+      cooldownDuration: options.cooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
+      cacheMaxAge: maxAgeMs,
+      timeoutDuration: options.timeoutMs ?? 5_000,
+    });
+  };
   return async (header, token) => {
     if (!resolver) {
       const stored = await options.store.load(url).catch(() => undefined);
-      if (!resolver) {
-        cache = stored ?? {};
-        savedUat = stored?.uat ?? -1;
-        resolver = createRemoteJWKSet(new URL(url), {
-          [jwksCache]: cache,
-          ...(options.fetch ? { [customFetch]: options.fetch } : {}),
-          cooldownDuration: options.cooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
-          cacheMaxAge: options.maxAgeMs ?? DEFAULT_JWKS_MAX_AGE_MS,
-          timeoutDuration: options.timeoutMs ?? 5_000,
-        });
-      }
+      if (!resolver) adopt(stored);
+    } else if (!resolver.fresh) {
+      // Our copy is stale: another isolate may already have refreshed the shared one; take it rather than fetch.
+      const stored = await options.store.load(url).catch(() => undefined);
+      if (stored && stored.uat > savedUat && Date.now() - stored.uat < maxAgeMs) adopt(stored);
     }
     try {
-      return await resolver(header, token);
+      return await resolver!(header, token);
     } finally {
       // jose mutates `cache` after each successful fetch; persist that, once per fetch.
       const entry = cache as Partial<ExportedJWKSCache>;
