@@ -3,12 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/config-errors.ts";
 import { SecretsActivationError } from "../secrets/secret-errors.ts";
 import { CliError } from "./cli-error.ts";
-import { registerDeployCommands } from "./deploy-commands.ts";
-import { registerDoctorCommand } from "./doctor-command.ts";
 import { registerNodeCommands } from "./node-commands.ts";
-import { registerResolverCommands } from "./resolver-commands.ts";
-import { registerSecretsCommands } from "./secrets-commands.ts";
-import { registerServiceCommands } from "./service-commands.ts";
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -25,26 +20,41 @@ export function configOption(): Option {
   return new Option("--config <path>", "config file (else $CLAWGATE_CONFIG, else ~/.openclaw/openclaw.json)");
 }
 
-export function buildProgram(io: CliIo = defaultIo): Command {
+/**
+ * The command tree. `clawgate node …` (the long-running agent) loads only its own commands: the other
+ * groups' modules (prompts, plist, yaml, …) would cost the agent ~13 MB and ~50 ms for nothing.
+ */
+export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command("clawgate")
     .description("Run an always-on AI agent host in production: secrets, node agent, edge and supervision.")
     .addOption(configOption())
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  registerSecretsCommands(program, io);
-  registerNodeCommands(program, io);
-  registerResolverCommands(program, io);
-  registerDoctorCommand(program, io);
-  registerServiceCommands(program, io);
-  registerDeployCommands(program, io);
+  if (argv[0] === "node") {
+    registerNodeCommands(program, io);
+  } else {
+    const [secrets, resolver, doctor, service, deploy] = await Promise.all([
+      import("./secrets-commands.ts"),
+      import("./resolver-commands.ts"),
+      import("./doctor-command.ts"),
+      import("./service-commands.ts"),
+      import("./deploy-commands.ts"),
+    ]);
+    secrets.registerSecretsCommands(program, io);
+    registerNodeCommands(program, io);
+    resolver.registerResolverCommands(program, io);
+    doctor.registerDoctorCommand(program, io);
+    service.registerServiceCommands(program, io);
+    deploy.registerDeployCommands(program, io);
+  }
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
 
 /** Run the CLI; resolves to the exit code. Errors print one line (activation failures one line per ref). */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
