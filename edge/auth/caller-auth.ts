@@ -72,6 +72,7 @@ export interface CallerAuthDeps {
 export const AUTH_STATE_BINDING = "AUTH_STATE";
 
 const TEXT = { 401: "unauthorized", 403: "forbidden", 429: "too many failed attempts" } as const;
+const GENERIC_REFUSALS: ReadonlySet<AuthErrorCode> = new Set(["ERR_AUTH_BEARER", "ERR_AUTH_IP_FORBIDDEN"]);
 /** Clients without CF-Connecting-IP (only possible off Cloudflare, e.g. tests) share one bucket. */
 const UNKNOWN_CLIENT = "unknown";
 
@@ -136,7 +137,11 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
           outcome = { kind: "refused", code: "ERR_AUTH_MISSING" };
         }
         if (outcome.kind === "ok") return { ok: true, principal: outcome.principal, ...(outcome.deliveryId !== undefined ? { deliveryId: outcome.deliveryId } : {}) };
-        if (outcome.kind === "refused") firstRefusal ??= outcome.code;
+        if (outcome.kind === "refused") {
+          // The code names the most telling refusal: a JWT or signature check that ran beats "not one of our
+          // tokens" or "not an allowed address", which any credential of another kind also triggers.
+          if (firstRefusal === undefined || (GENERIC_REFUSALS.has(firstRefusal) && !GENERIC_REFUSALS.has(outcome.code))) firstRefusal = outcome.code;
+        }
       }
       return fail(client, firstRefusal ?? "ERR_AUTH_MISSING");
     },

@@ -77,6 +77,16 @@ describe("JWT with HS256", () => {
     expect(await (await at(NOW_S + 60 + 31)).authenticate(bearer(t))).toMatchObject({ ok: false, code: "ERR_AUTH_JWT_EXPIRED" });
   });
 
+  it("beside a bearer method, a refused JWT reports the JWT's reason, not the bearer's", async () => {
+    const auth = await compileCallerAuth([{ type: "bearer", tokens: [{ name: "ci", sha256: "0".repeat(64) }] }, method], {
+      env: { JWT_SECRET: HS_SECRET },
+      now: () => (NOW_S + 3600) * 1000,
+      failureLimiter: createMemoryFailureLimiter(),
+    });
+    expect(await auth.authenticate(bearer(await sign({})))).toEqual({ ok: false, status: 401, error: "unauthorized", code: "ERR_AUTH_JWT_EXPIRED" });
+    expect(await auth.authenticate(bearer("cg_opaque"))).toMatchObject({ code: "ERR_AUTH_BEARER" });
+  });
+
   it("refuses bad configurations with a TypeError naming the field", async () => {
     const deps = { env: { JWT_SECRET: HS_SECRET, SHORT: "short" } };
     await expect(compileCallerAuth([{ ...method, secretBinding: "SHORT" } as AuthMethod], deps)).rejects.toThrow(/^auth\[0\]\.secretBinding: Worker secret SHORT is shorter/);
