@@ -20,12 +20,7 @@
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
  *   JWKS are shared by all isolates; without it they live in this isolate's memory only.
- *
- * Wiring (entry owner): edge/index.ts needs `export { CallerAuthState } from "./auth/auth-state-object.ts";`
- * — exporting an unbound class is harmless. Once it is exported, the auth side adds to wrangler.toml
- * `[[durable_objects.bindings]] name = "AUTH_STATE", class_name = "CallerAuthState"` and a
- * `[[migrations]] tag = "v2", new_sqlite_classes = ["CallerAuthState"]` (binding before export would stop
- * workerd from starting).
+ *   (edge/index.ts exports the class; wrangler.toml binds it as AUTH_STATE with SQLite storage.)
  */
 import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
 import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
