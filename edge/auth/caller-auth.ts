@@ -15,7 +15,8 @@
  *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
  *   node's text; `code` says which check failed (ERR_AUTH_*), for logs.
  * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket):
- *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential — until the
+ *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential, in any isolate
+ *   that has seen it fail (one DO look-up per failure tells the others) — until the
  *   oldest failure leaves the window (openclaw-compat §5, as the node).
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
