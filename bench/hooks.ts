@@ -22,7 +22,7 @@ import type { BenchFigure } from "./bench-types.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const CLI_BIN = fileURLToPath(new URL("../node/cli/bin.ts", import.meta.url));
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 4);
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 6);
 /** Requests per side per round: each needs its own pre-signed envelope (fresh jti). */
 const AMOUNT = Number(process.env["BENCH_HOOK_REQUESTS"] ?? 3_000);
 const CONNECTIONS = 8;
