@@ -1,0 +1,134 @@
+/**
+ * A real OpenAI-compatible model server on loopback for tests: `/v1/chat/completions` (and an OpenClaw-style
+ * `/hooks/agent`) with configurable latency, scripted faults (429 with Retry-After, 5xx) and a log of every
+ * request, so runtime, dispatcher and fault tests observe exactly what reached "the model".
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingMessage["headers"];
+  /** Parsed JSON body (undefined when not JSON). */
+  readonly body: any;
+  readonly at: number;
+}
+
+export interface ScriptedFault {
+  readonly status: number;
+  /** Sent as `Retry-After` (seconds, or an HTTP date string). */
+  readonly retryAfter?: string;
+  readonly body?: string;
+}
+
+export interface ModelServerOptions {
+  /** Delay before each answer (ms). Changeable later with `setLatency`. */
+  readonly latencyMs?: number;
+  /** The assistant reply for a chat request; default echoes the last user message as `echo: <text>`. */
+  readonly reply?: (body: any, req: RecordedRequest) => string;
+}
+
+export interface ModelServer {
+  readonly url: string;
+  /** Every request received, in order (including faulted ones). */
+  readonly requests: RecordedRequest[];
+  /** Requests whose path is `/v1/chat/completions`. */
+  chatRequests(): RecordedRequest[];
+  /** The next `faults.length` chat/hook requests get these answers, in order. */
+  queueFaults(...faults: ScriptedFault[]): void;
+  setLatency(ms: number): void;
+  setReply(reply: (body: any, req: RecordedRequest) => string): void;
+  /** Requests currently being answered (waiting out latency). */
+  inFlight(): number;
+  close(): Promise<void>;
+}
+
+const defaultReply = (body: any): string => {
+  const messages: { role: string; content: string }[] = Array.isArray(body?.messages) ? body.messages : [];
+  const last = [...messages].reverse().find((m) => m.role === "user");
+  return `echo: ${last?.content ?? ""}`;
+};
+
+export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
+  let latencyMs = options.latencyMs ?? 0;
+  let reply = options.reply ?? defaultReply;
+  const faults: ScriptedFault[] = [];
+  const requests: RecordedRequest[] = [];
+  let inFlight = 0;
+  const sockets = new Set<import("node:net").Socket>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    let body: any;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const path = (req.url ?? "/").split("?")[0]!;
+    const recorded: RecordedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, at: Date.now() };
+    requests.push(recorded);
+    inFlight++;
+    let closed = false;
+    res.on("close", () => (closed = true));
+    try {
+      if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+      if (closed) return;
+      const fault = path === "/v1/chat/completions" || path === "/hooks/agent" ? faults.shift() : undefined;
+      if (fault) {
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+        res.writeHead(fault.status, headers).end(fault.body ?? JSON.stringify({ error: { message: `scripted ${fault.status}` } }));
+        return;
+      }
+      if (req.method === "POST" && path === "/v1/chat/completions") {
+        const content = reply(body, recorded);
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            id: `chatcmpl-${requests.length}`,
+            object: "chat.completion",
+            created: Math.floor(Date.now() / 1000),
+            model: body?.model ?? "unknown",
+            choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+          }),
+        );
+        return;
+      }
+      if (req.method === "POST" && path === "/hooks/agent") {
+        res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, runId: `oc-${requests.length}` }));
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "not found" }));
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    chatRequests: () => requests.filter((r) => r.path === "/v1/chat/completions"),
+    queueFaults: (...f) => void faults.push(...f),
+    setLatency: (ms) => void (latencyMs = ms),
+    setReply: (r) => void (reply = r),
+    inFlight: () => inFlight,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
