@@ -1,0 +1,659 @@
+/**
+ * The dispatcher: consumes the intake journal (pending deliveries at start — they survived a restart — and each
+ * new one as it is accepted), turns wake/agent deliveries into scheduler tasks sized by the model's memory
+ * estimate, runs them on the agent's runtime with the session's history, records every run in the run log and
+ * only then settles the journal delivery (`done`, or `dead` with a reason after bounded retries). A restart
+ * settles a delivery whose run already finished instead of running it again, and retries (visibly, as a new
+ * attempt) one whose run was cut off. Heartbeats, system events and the hook summary live here too.
+ */
+import { randomUUID as nodeRandomUUID } from "node:crypto";
+import type { ThinkingLevel } from "../config/agents-schema.ts";
+import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { RuntimeResult } from "../runtimes/runtime-types.ts";
+import type { SecretsEvent } from "../secrets/secrets-runtime.ts";
+import type { SessionStore } from "../sessions/session-store.ts";
+import { mainSessionKey, storedSessionKey } from "../sessions/session-store.ts";
+import { type SystemEvent, type SystemEventQueues, systemLines } from "../sessions/system-events.ts";
+import type { AgentTable, ResolvedAgent } from "./agent-table.ts";
+import { clampThinking } from "./dispatch-settings.ts";
+import { type HeartbeatTiming, type HeartbeatTrigger, createHeartbeatTiming, isHeartbeatAck } from "./heartbeat.ts";
+import type { ModelMemory } from "./model-memory.ts";
+import type { RunLog, RunRecord } from "./run-log.ts";
+import type { RunOutcome, Scheduler } from "./scheduler.ts";
+
+export interface DispatcherLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface DispatcherOptions {
+  readonly journal: IntakeJournal;
+  readonly scheduler: Scheduler;
+  readonly modelMemory: ModelMemory;
+  readonly runLog: RunLog;
+  readonly sessions: SessionStore;
+  readonly events: SystemEventQueues;
+  readonly agents: AgentTable;
+  readonly logger: DispatcherLogger;
+  /** Queued agent runs before `admit` refuses (the hook answers 503 + Retry-After). */
+  readonly maxQueue: number;
+  readonly maxThinking?: ThinkingLevel | undefined;
+  /** Runs per delivery before it is given up (`dead`). Default 3. */
+  readonly maxAttempts?: number;
+  /** First delay before retrying a failed run; doubles per attempt. Default 5 s. */
+  readonly retryDelayMs?: number;
+  /** A pending delivery older than its due time + this, with the scheduler idle, means "dispatch stalled". Default 120 s. */
+  readonly stallAfterMs?: number;
+  /** How often the journal is swept for pending deliveries the dispatcher does not hold (refused, missed). Default 30 s. */
+  readonly sweepIntervalMs?: number;
+  /** Session turns fed to a run. Default 50. */
+  readonly historyMessages?: number;
+  readonly now?: () => number;
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (handle: unknown) => void;
+  readonly randomUUID?: () => string;
+}
+
+export interface DispatchHealth {
+  readonly ok: boolean;
+  readonly problem?: string;
+  readonly oldestPendingAgeMs: number | null;
+}
+
+export interface Dispatcher {
+  /** Picks up pending deliveries (restart) and starts heartbeats. */
+  start(): void;
+  /** For the hook intake: refuse a new agent run while the queue is full. */
+  admit(kind: "wake" | "agent"): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+  /** For the hook intake: a delivery was just journaled. */
+  onAccepted(delivery: Delivery): void;
+  /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
+  onSecretsEvent(event: SecretsEvent): void;
+  health(): DispatchHealth;
+  /** Deliveries held (queued, running or waiting for a retry). */
+  held(): number;
+  /**
+   * Graceful stop: refuse new work, cancel queued runs, let running ones finish for up to `graceMs`, then abort
+   * them. Whatever did not finish stays pending in the journal for the next start.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+interface AgentPayloadJson {
+  message: string;
+  name?: string;
+  agentId?: string;
+  sessionKey: string;
+  wakeMode?: "now" | "next-heartbeat";
+  model?: string;
+  thinking?: string;
+  timeoutSeconds?: number;
+}
+
+interface WakePayloadJson {
+  text: string;
+  mode?: "now" | "next-heartbeat";
+}
+
+const RETRY_STATUSES = new Set(["error"]);
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { journal, scheduler, modelMemory, runLog, sessions, events, agents, logger } = options;
+  const maxAttempts = options.maxAttempts ?? 3;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TypeError("maxAttempts must be a positive integer");
+  if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) throw new TypeError("maxQueue must be a positive integer");
+  const retryDelayMs = options.retryDelayMs ?? 5_000;
+  const stallAfterMs = options.stallAfterMs ?? 120_000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+  const historyMessages = options.historyMessages ?? 50;
+  const now = options.now ?? Date.now;
+  const setTimer = options.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
+  const clearTimer = options.clearTimer ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  const randomUUID = options.randomUUID ?? nodeRandomUUID;
+
+  /** Deliveries this process holds: queued or running in the scheduler, waiting for a retry, or (wakes) waiting in a session queue. */
+  const held = new Map<string, { dueBy: number }>();
+  /** Agent deliveries refused by a full queue: retried by the sweep. */
+  const pendingTimers = new Set<unknown>();
+  const inFlight = new Set<Promise<unknown>>();
+  const heartbeats = new Map<string, HeartbeatTiming>();
+  /** Runs submitted and not started yet: a graceful stop cancels them (they stay pending) before waiting. */
+  const queuedIds = new Set<string>();
+  /** Agent deliveries the scheduler refused (queue full): they wait in the journal and count against maxQueue for `admit`. */
+  const backlog = new Set<string>();
+  scheduler.on("started", (info) => queuedIds.delete(info.id));
+  let closing = false;
+  let started = false;
+  let sweepTimer: unknown;
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    return p;
+  };
+
+  const later = (fn: () => void, ms: number) => {
+    const handle = setTimer(() => {
+      pendingTimers.delete(handle);
+      if (!closing) fn();
+    }, ms);
+    pendingTimers.add(handle);
+  };
+
+  const settle = (deliveryId: string, state: "done" | "dead") => {
+    held.delete(deliveryId);
+    try {
+      journal.settle(deliveryId, state);
+    } catch (error) {
+      // The run record is written: the next start (or sweep) settles it from there.
+      logger.error({ err: error, deliveryId }, "could not settle a delivery; it will be settled from the run log");
+    }
+  };
+
+  const backoff = (attempt: number) => retryDelayMs * 2 ** Math.max(0, attempt - 1);
+
+  /** What the run log says about a delivery: settle it, or run it again as attempt n. */
+  const disposition = (deliveryId: string): { settle: "done" | "dead" } | { attempt: number; failedRuns: number } => {
+    // Attempts number every run (ids stay unique); only failures count toward maxAttempts — a run cancelled by
+    // a graceful stop is not the delivery's fault, a run cut off by a crash might be (a crash loop ends dead).
+    const runs = runLog.forDelivery(deliveryId);
+    let failed = 0;
+    for (const r of runs) {
+      if (r.status === "running") {
+        // Cut off by a crash (kill -9, power loss): say so in the log, then run it again.
+        runLog.write({ ...r, status: "interrupted", finishedAt: now(), errorCode: "ERR_RUN_INTERRUPTED", errorMessage: "the node stopped during this run" });
+      }
+    }
+    const all = runLog.forDelivery(deliveryId);
+    for (const r of all) {
+      if (r.status === "ok") return { settle: "done" };
+      if (r.deadReason !== undefined && r.kind === "agent") return { settle: "dead" };
+      if (r.status !== "skipped" && r.status !== "cancelled") failed++;
+    }
+    if (failed >= maxAttempts) return { settle: "dead" };
+    return { attempt: all.length + 1, failedRuns: failed };
+  };
+
+  // ---------------------------------------------------------------- agent runs
+
+  function handleAgent(delivery: Delivery, attempt: number, failedBefore: number): void {
+    let payload: AgentPayloadJson;
+    try {
+      payload = JSON.parse(delivery.payload) as AgentPayloadJson;
+    } catch {
+      return giveUp(delivery, "agent", "ERR_BAD_PAYLOAD", "the journaled payload is not JSON");
+    }
+    const agent = agents.get(payload.agentId ?? agents.defaultAgentId);
+    if (!agent) return giveUp(delivery, "agent", "ERR_UNKNOWN_AGENT", `agent "${payload.agentId}" is not configured`);
+    const model = payload.model ?? agent.model;
+    if (!agent.runtime || model === undefined) return giveUp(delivery, "agent", "ERR_NO_MODEL", `agent "${agent.id}" has no model or runtime configured`);
+    const runtime = agent.runtime;
+    let thinking = (payload.thinking ?? agent.thinkingDefault) as ThinkingLevel | undefined;
+    if (thinking !== undefined) {
+      const clamped = clampThinking(thinking, options.maxThinking);
+      if (clamped.clamped) logger.info({ deliveryId: delivery.deliveryId, requested: thinking, level: clamped.level }, "thinking level clamped by clawgate.dispatch.maxThinking");
+      thinking = clamped.level;
+    }
+    const estimate = modelMemory.estimate(model, { local: runtime.local });
+    const baseId = runIdOf(delivery);
+    const runId = attempt === 1 ? baseId : `${baseId}-r${attempt}`;
+    const sessionKey = storedSessionKey(agent.id, payload.sessionKey || `hook:${randomUUID()}`);
+    const timeoutSeconds = payload.timeoutSeconds ?? agent.timeoutSeconds;
+    const name = payload.name ?? "Hook";
+    let peakGb: number | undefined;
+    let result: RuntimeResult | undefined;
+    const base: Omit<RunRecord, "status"> = {
+      id: runId,
+      kind: "agent",
+      agentId: agent.id,
+      sessionKey,
+      model,
+      deliveryIds: [delivery.deliveryId],
+      attempt,
+      trigger: "hook",
+      queuedAt: now(),
+      memoryEstimateGb: estimate.memoryGb,
+      ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
+    };
+    const submitted = scheduler.submit({
+      id: runId,
+      agentId: agent.id,
+      sessionKey,
+      priority: "normal",
+      memoryGb: estimate.memoryGb,
+      timeoutMs: timeoutSeconds * 1000,
+      run: async ({ signal }) => {
+        const startedAt = now();
+        runLog.write({ ...base, status: "running", startedAt });
+        const history = sessions.history(sessionKey, historyMessages);
+        try {
+          result = await runtime.run({
+            runId,
+            agentId: agent.id,
+            sessionKey,
+            model,
+            history,
+            message: payload.message,
+            name,
+            timeoutSeconds,
+            signal,
+            ...(thinking ? { thinking } : {}),
+            ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
+          });
+        } catch (error) {
+          peakGb = (error as { peakMemoryGb?: number }).peakMemoryGb;
+          throw error;
+        }
+        peakGb = result.peakMemoryGb;
+        const at = now();
+        sessions.append(sessionKey, [
+          { role: "user", content: payload.message, at: startedAt, runId },
+          { role: "assistant", content: result.reply, at, runId },
+        ]);
+        return result;
+      },
+    });
+    if (!submitted.accepted) {
+      if (submitted.code === "ERR_SCHEDULER_CLOSED") return void held.delete(delivery.deliveryId);
+      // Full queue: it stays pending in the journal; try again when the queue has had time to move.
+      logger.warn({ deliveryId: delivery.deliveryId, retryAfterSeconds: submitted.retryAfterSeconds }, "run queue full; delivery stays pending");
+      held.set(delivery.deliveryId, { dueBy: now() + submitted.retryAfterSeconds * 1000 + stallAfterMs });
+      backlog.add(delivery.deliveryId);
+      later(() => retryDelivery(delivery.deliveryId), submitted.retryAfterSeconds * 1000);
+      return;
+    }
+    held.set(delivery.deliveryId, { dueBy: Infinity });
+    queuedIds.add(runId);
+    track(
+      submitted.done.then((outcome) => {
+        if (peakGb !== undefined && peakGb > 0 && runtime.local) {
+          try {
+            modelMemory.recordPeak(model, peakGb);
+          } catch (error) {
+            logger.warn({ err: error, model }, "could not record a memory peak");
+          }
+        }
+        queuedIds.delete(runId);
+        finishAgent(delivery, payload, agent, name, base, failedBefore, outcome, peakGb, result);
+      }),
+    );
+  }
+
+  function finishAgent(
+    delivery: Delivery,
+    payload: AgentPayloadJson,
+    agent: ResolvedAgent,
+    name: string,
+    base: Omit<RunRecord, "status">,
+    failedBefore: number,
+    outcome: RunOutcome,
+    peakGb: number | undefined,
+    result: RuntimeResult | undefined,
+  ): void {
+    const id = delivery.deliveryId;
+    const failures = failedBefore + (outcome.status === "cancelled" ? 0 : outcome.status === "ok" ? 0 : 1);
+    const retry = RETRY_STATUSES.has(outcome.status) && failures < maxAttempts && !closing;
+    const dead = outcome.status !== "ok" && outcome.status !== "cancelled" && !retry;
+    const deadReason = dead
+      ? outcome.status === "error"
+        ? `failed ${failures} times (last: ${outcome.errorCode ?? "ERR_RUN_FAILED"})`
+        : `${outcome.status} is not retried (${outcome.errorCode ?? outcome.status})`
+      : undefined;
+    const record: RunRecord = {
+      ...base,
+      status: outcome.status,
+      ...(outcome.startedAt !== undefined ? { startedAt: outcome.startedAt, durationMs: outcome.finishedAt - outcome.startedAt } : {}),
+      finishedAt: outcome.finishedAt,
+      ...(peakGb !== undefined ? { memoryPeakGb: round(peakGb) } : {}),
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
+      ...(result ? { replyChars: result.reply.length } : {}),
+      ...(deadReason ? { deadReason } : {}),
+    };
+    // Record first, settle second: a crash in between leaves a finished record that the next start settles from.
+    runLog.write(record);
+    if (outcome.status === "cancelled") {
+      held.delete(id); // shutdown: the journal keeps it pending for the next start
+      return;
+    }
+    if (retry) {
+      logger.warn({ deliveryId: id, runId: base.id, attempt: base.attempt, errorCode: outcome.errorCode }, "run failed; retrying");
+      held.set(id, { dueBy: now() + backoff(base.attempt) + stallAfterMs });
+      later(() => handleAgent(delivery, base.attempt + 1, failures), backoff(failures));
+      return;
+    }
+    settle(id, outcome.status === "ok" ? "done" : "dead");
+    if (dead) logger.error({ deliveryId: id, runId: base.id, status: outcome.status, errorCode: outcome.errorCode }, `delivery dead: ${deadReason}`);
+    // OpenClaw: after the run, `Hook <name>: <summary>` goes to the main session; wakeMode now runs a heartbeat.
+    const summary = outcome.status === "ok" ? summarize(result?.reply ?? "") : `run ${outcome.status} (${outcome.errorCode ?? outcome.status})`;
+    const main = mainSessionKey(agent.id);
+    events.enqueue(main, { text: `Hook ${name}: ${summary}`, at: now() });
+    const hb = heartbeats.get(agent.id);
+    if (payload.wakeMode === "next-heartbeat") hb?.noteEvent();
+    else hb?.requestNow("hook");
+  }
+
+  function giveUp(delivery: Delivery, kind: "agent" | "heartbeat", code: string, message: string): void {
+    runLog.write({
+      id: kind === "agent" ? runIdOf(delivery) : randomUUID(),
+      kind,
+      agentId: agents.defaultAgentId,
+      sessionKey: "",
+      status: "error",
+      deliveryIds: [delivery.deliveryId],
+      attempt: 1,
+      finishedAt: now(),
+      errorCode: code,
+      errorMessage: message,
+      deadReason: message,
+    });
+    logger.error({ deliveryId: delivery.deliveryId, code }, `delivery dead: ${message}`);
+    settle(delivery.deliveryId, "dead");
+  }
+
+  // ---------------------------------------------------------------- wakes and heartbeats
+
+  function handleWake(delivery: Delivery, failedRuns: number): void {
+    let payload: WakePayloadJson;
+    try {
+      payload = JSON.parse(delivery.payload) as WakePayloadJson;
+    } catch {
+      return giveUp(delivery, "heartbeat", "ERR_BAD_PAYLOAD", "the journaled payload is not JSON");
+    }
+    const agentId = agents.defaultAgentId;
+    const agent = agents.get(agentId)!;
+    const main = mainSessionKey(agentId);
+    // The delivery's arrival time starts the maxEventDelay clock, also after a restart.
+    events.enqueue(main, { text: payload.text, at: delivery.receivedAt, deliveryId: delivery.deliveryId, attempts: failedRuns });
+    const dueBy = payload.mode === "next-heartbeat" ? delivery.receivedAt + agent.heartbeat.maxEventDelayMs + stallAfterMs : now() + stallAfterMs;
+    held.set(delivery.deliveryId, { dueBy });
+    const hb = heartbeats.get(agentId);
+    if (payload.mode === "next-heartbeat") hb?.noteEvent();
+    else hb?.requestNow("wake");
+  }
+
+  function runHeartbeat(agent: ResolvedAgent, trigger: HeartbeatTrigger): void {
+    if (closing) return;
+    const main = mainSessionKey(agent.id);
+    const model = agent.heartbeat.model ?? agent.model;
+    const runtime = agent.runtime;
+    if (!runtime || model === undefined) {
+      // Nothing can run: give the events' deliveries up visibly instead of holding them forever.
+      const drained = events.drain(main);
+      const ids = drained.flatMap((e) => (e.deliveryId ? [e.deliveryId] : []));
+      if (ids.length > 0) {
+        runLog.write({ id: randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "error", deliveryIds: ids, attempt: 1, trigger, finishedAt: now(), errorCode: "ERR_NO_MODEL", deadReason: `agent "${agent.id}" has no model or runtime configured` });
+        for (const id of ids) settle(id, "dead");
+      }
+      return;
+    }
+    const estimate = modelMemory.estimate(model, { local: runtime.local });
+    const id = randomUUID();
+    let consumed: SystemEvent[] = [];
+    let skipped = false;
+    let ack = false;
+    let peakGb: number | undefined;
+    let result: RuntimeResult | undefined;
+    let base: Omit<RunRecord, "status"> | undefined;
+    const queuedAt = now();
+    const submitted = scheduler.submit({
+      id,
+      agentId: agent.id,
+      sessionKey: main,
+      priority: "high",
+      memoryGb: estimate.memoryGb,
+      timeoutMs: agent.timeoutSeconds * 1000,
+      // One queued heartbeat per agent: wakes arriving meanwhile join it (their events are drained at start).
+      coalesceKey: `heartbeat:${agent.id}`,
+      run: async ({ signal }) => {
+        consumed = events.drain(main);
+        if (consumed.length === 0 && trigger === "max_event_delay") {
+          skipped = true;
+          return undefined;
+        }
+        const startedAt = now();
+        base = {
+          id,
+          kind: "heartbeat",
+          agentId: agent.id,
+          sessionKey: main,
+          model,
+          deliveryIds: consumed.flatMap((e) => (e.deliveryId ? [e.deliveryId] : [])),
+          attempt: 1 + Math.max(0, ...consumed.map((e) => e.attempts)),
+          trigger,
+          queuedAt,
+          memoryEstimateGb: estimate.memoryGb,
+          ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
+        };
+        runLog.write({ ...base, status: "running", startedAt });
+        const message = [systemLines(consumed), agent.heartbeat.prompt].filter((s) => s !== "").join("\n\n");
+        try {
+          result = await runtime.run({
+            runId: id,
+            agentId: agent.id,
+            sessionKey: main,
+            model,
+            history: sessions.history(main, historyMessages),
+            message,
+            name: "Heartbeat",
+            timeoutSeconds: agent.timeoutSeconds,
+            signal,
+            ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
+          });
+        } catch (error) {
+          peakGb = (error as { peakMemoryGb?: number }).peakMemoryGb;
+          throw error;
+        }
+        peakGb = result.peakMemoryGb;
+        ack = isHeartbeatAck(result.reply, agent.heartbeat.ackMaxChars);
+        // HEARTBEAT_OK is an acknowledgement, not a message: it does not grow the transcript (OpenClaw prunes it too).
+        if (!ack) {
+          sessions.append(main, [
+            { role: "user", content: message, at: startedAt, runId: id },
+            { role: "assistant", content: result.reply, at: now(), runId: id },
+          ]);
+        }
+        return result;
+      },
+    });
+    if (!submitted.accepted) {
+      logger.warn({ agentId: agent.id, code: submitted.code }, "heartbeat not queued");
+      if (submitted.code === "ERR_QUEUE_FULL") heartbeats.get(agent.id)?.retryIn(submitted.retryAfterSeconds * 1000);
+      return;
+    }
+    if (submitted.coalesced) return; // the queued heartbeat will pick up this trigger's events
+    track(
+      submitted.done.then((outcome) => {
+        if (skipped) {
+          runLog.write({ id, kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "skipped", skipReason: "no_events", deliveryIds: [], attempt: 1, trigger, queuedAt, finishedAt: outcome.finishedAt });
+          return;
+        }
+        if (peakGb !== undefined && peakGb > 0 && runtime.local) modelMemory.recordPeak(model, peakGb);
+        if (base === undefined) {
+          // Cancelled while queued (shutdown): its events were never drained; their deliveries stay pending.
+          return;
+        }
+        const failed = outcome.status !== "ok";
+        const retryable = failed && outcome.status !== "cancelled";
+        const giveUpIds = retryable ? consumed.filter((e) => e.deliveryId && e.attempts + 1 >= maxAttempts).map((e) => e.deliveryId!) : [];
+        runLog.write({
+          ...base,
+          status: outcome.status,
+          ...(outcome.startedAt !== undefined ? { startedAt: outcome.startedAt, durationMs: outcome.finishedAt - outcome.startedAt } : {}),
+          finishedAt: outcome.finishedAt,
+          ...(peakGb !== undefined ? { memoryPeakGb: round(peakGb) } : {}),
+          ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+          ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
+          ...(result ? { replyChars: result.reply.length, ack } : {}),
+          ...(giveUpIds.length > 0 ? { deadReason: `heartbeat failed ${maxAttempts} times (last: ${outcome.errorCode ?? outcome.status})` } : {}),
+        });
+        if (!failed) {
+          for (const e of consumed) if (e.deliveryId) settle(e.deliveryId, "done");
+          return;
+        }
+        if (outcome.status === "cancelled") {
+          for (const e of consumed) if (e.deliveryId) held.delete(e.deliveryId);
+          return;
+        }
+        for (const deliveryId of giveUpIds) settle(deliveryId, "dead");
+        // Put the rest back (summaries included, bounded by their attempts) and try again after a backoff.
+        const again = consumed.filter((e) => e.attempts + 1 < maxAttempts).map((e) => ({ ...e, attempts: e.attempts + 1 }));
+        if (again.length > 0) {
+          events.requeue(main, again);
+          const attempt = Math.max(...again.map((e) => e.attempts));
+          heartbeats.get(agent.id)?.retryIn(backoff(attempt));
+        }
+        logger.warn({ agentId: agent.id, runId: id, status: outcome.status, errorCode: outcome.errorCode, requeued: again.length }, "heartbeat failed");
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- intake
+
+  function handle(delivery: Delivery): void {
+    if (closing || held.has(delivery.deliveryId) || events.hasDelivery(delivery.deliveryId)) return;
+    if (delivery.kind !== "agent" && delivery.kind !== "wake") {
+      return giveUp(delivery, "agent", "ERR_UNKNOWN_KIND", `deliveries of kind "${delivery.kind}" cannot be dispatched`);
+    }
+    const d = disposition(delivery.deliveryId);
+    if ("settle" in d) {
+      logger.info({ deliveryId: delivery.deliveryId, state: d.settle }, "delivery already ran; settled from the run log");
+      settle(delivery.deliveryId, d.settle);
+      return;
+    }
+    if (delivery.kind === "agent") handleAgent(delivery, d.attempt, d.failedRuns);
+    else handleWake(delivery, d.failedRuns);
+  }
+
+  function retryDelivery(deliveryId: string): void {
+    held.delete(deliveryId);
+    backlog.delete(deliveryId);
+    const delivery = journal.get(deliveryId);
+    if (delivery && delivery.state === "pending") handle(delivery);
+  }
+
+  function sweep(): void {
+    sweepTimer = undefined;
+    if (closing) return;
+    try {
+      for (const d of journal.pending(1000)) handle(d);
+    } catch (error) {
+      logger.error({ err: error }, "journal sweep failed");
+    }
+    sweepTimer = setTimer(sweep, sweepIntervalMs);
+  }
+
+  const runIdOf = (delivery: Delivery): string => {
+    try {
+      const id = (JSON.parse(delivery.response) as { runId?: unknown }).runId;
+      if (typeof id === "string" && id !== "") return id;
+    } catch {
+      // fall through
+    }
+    return delivery.deliveryId;
+  };
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      for (const agent of agents.agents.values()) {
+        const main = mainSessionKey(agent.id);
+        const timing = createHeartbeatTiming({
+          agentId: agent.id,
+          everyMs: agent.heartbeat.everyMs,
+          activeHours: agent.heartbeat.activeHours,
+          maxEventDelayMs: agent.heartbeat.maxEventDelayMs,
+          oldestEventAt: () => events.oldestAt(main),
+          run: (trigger) => runHeartbeat(agent, trigger),
+          skipped: (reason) =>
+            runLog.write({ id: randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "skipped", skipReason: reason, deliveryIds: [], attempt: 1, trigger: "interval", finishedAt: now() }),
+          now,
+          setTimer,
+          clearTimer,
+        });
+        heartbeats.set(agent.id, timing);
+      }
+      for (const timing of heartbeats.values()) timing.start();
+      sweep();
+    },
+    admit(kind) {
+      if (closing) return { ok: false, retryAfterSeconds: 30 };
+      if (kind === "wake") return { ok: true }; // wakes are never refused: they coalesce into one heartbeat
+      const st = scheduler.state();
+      const queuedAgentRuns = st.queued - st.queuedHigh + backlog.size;
+      if (queuedAgentRuns < options.maxQueue) return { ok: true };
+      const perSlot = 30;
+      return { ok: false, retryAfterSeconds: Math.min(3600, Math.max(1, Math.ceil((queuedAgentRuns / Math.max(1, st.running || 1)) * perSlot))) };
+    },
+    onAccepted(delivery) {
+      if (!started) return; // start() picks it up from the journal
+      try {
+        handle(delivery);
+      } catch (error) {
+        // It is journaled: the sweep tries again.
+        logger.error({ err: error, deliveryId: delivery.deliveryId }, "dispatching a delivery failed; the sweep retries it");
+      }
+    },
+    onSecretsEvent(event) {
+      const main = mainSessionKey(agents.defaultAgentId);
+      events.enqueue(main, { text: `${event.type}: ${event.message}`, at: event.at.getTime() });
+      heartbeats.get(agents.defaultAgentId)?.noteEvent();
+    },
+    health() {
+      let oldest: Delivery | undefined;
+      let pending: Delivery[];
+      try {
+        pending = journal.pending(100);
+      } catch {
+        return { ok: false, problem: "intake journal unavailable", oldestPendingAgeMs: null };
+      }
+      oldest = pending[0];
+      const t = now();
+      const oldestPendingAgeMs = oldest ? t - oldest.receivedAt : null;
+      const st = scheduler.state();
+      // A busy or memory-blocked scheduler is progressing (or waiting for memory, which /metrics shows).
+      if (st.running > 0 || st.queued > 0) return { ok: true, oldestPendingAgeMs };
+      for (const d of pending) {
+        const dueBy = held.get(d.deliveryId)?.dueBy ?? d.receivedAt + stallAfterMs;
+        if (t > dueBy) return { ok: false, problem: "dispatch stalled", oldestPendingAgeMs };
+      }
+      return { ok: true, oldestPendingAgeMs };
+    },
+    held: () => held.size,
+    async close(graceMs = 10_000) {
+      if (closing) return;
+      closing = true;
+      if (sweepTimer !== undefined) clearTimer(sweepTimer);
+      for (const timing of heartbeats.values()) timing.stop();
+      for (const handle of pendingTimers) clearTimer(handle);
+      pendingTimers.clear();
+      for (const id of [...queuedIds]) scheduler.cancel(id);
+      queuedIds.clear();
+      const st = scheduler.state();
+      if (st.running > 0) {
+        let timer: unknown;
+        await Promise.race([
+          // Queued runs are not started any more: only the running ones get the grace period.
+          (async () => {
+            await scheduler.onIdle();
+          })(),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+        ]);
+        clearTimeout(timer as ReturnType<typeof setTimeout>);
+      }
+      await scheduler.close();
+      await Promise.allSettled([...inFlight]);
+      runLog.close();
+    },
+  };
+}
+
+const round = (gb: number) => Math.round(gb * 1000) / 1000;
+
+/** The summary line of a reply: its first non-empty line, at most 200 characters. */
+export function summarize(reply: string): string {
+  const line = reply.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "(no reply)";
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}

@@ -1,0 +1,135 @@
+/**
+ * The run log: every run's record (id, agent, session, model, status, timings, memory estimate vs measured, error
+ * code) appended to `<stateDir>/runs.jsonl` (0600, fsync per line) and indexed in memory. A run is written when it
+ * starts and again when it ends — before its journal delivery is settled — so after a crash a restart can tell a
+ * delivery whose run finished (settle it) from one whose run was cut off (retry it, visibly).
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+
+export const RUN_LOG_FILE = "runs.jsonl";
+
+export type RunRecordStatus = "running" | "ok" | "error" | "timeout" | "memory_limit" | "cancelled" | "interrupted" | "skipped";
+
+export interface RunRecord {
+  readonly id: string;
+  readonly kind: "agent" | "heartbeat";
+  readonly agentId: string;
+  readonly sessionKey: string;
+  readonly model?: string;
+  readonly status: RunRecordStatus;
+  /** The intake deliveries this run serves (one for an agent run; the wakes a heartbeat consumed). */
+  readonly deliveryIds: readonly string[];
+  /** 1 for the first run of a delivery, 2 for its first retry, … */
+  readonly attempt: number;
+  /** Why a heartbeat ran: interval, wake, max_event_delay, hook. */
+  readonly trigger?: string;
+  readonly queuedAt?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly durationMs?: number;
+  readonly memoryEstimateGb?: number;
+  readonly memoryLimitGb?: number;
+  readonly memoryPeakGb?: number;
+  readonly errorCode?: string;
+  readonly errorMessage?: string;
+  /** Heartbeat: the reply was HEARTBEAT_OK (an acknowledgement, not a message). */
+  readonly ack?: boolean;
+  /** A skipped heartbeat says why (outside_active_hours, no_events, disabled, closing). */
+  readonly skipReason?: string;
+  /** The delivery was given up after this run: the journal marks it dead. */
+  readonly deadReason?: string;
+  readonly replyChars?: number;
+}
+
+export interface RunLog {
+  /** Appends (durably) and indexes; the last record of an id wins. */
+  write(record: RunRecord): void;
+  get(id: string): RunRecord | undefined;
+  /** Newest first, optionally filtered. */
+  list(filter?: { status?: string; agentId?: string; limit?: number }): RunRecord[];
+  /** The runs that served a delivery, oldest first. */
+  forDelivery(deliveryId: string): RunRecord[];
+  counts(): Record<string, number>;
+  close(): void;
+}
+
+/** Final states: a delivery whose run ended in one of these is settled, not rerun. */
+export const FINAL_STATUSES: ReadonlySet<RunRecordStatus> = new Set(["ok", "error", "timeout", "memory_limit"]);
+
+export function openRunLog(stateDir: string, options: { maxInMemory?: number } = {}): RunLog {
+  const path = join(stateDir, RUN_LOG_FILE);
+  const maxInMemory = options.maxInMemory ?? 10_000;
+  const byId = new Map<string, RunRecord>();
+  const byDelivery = new Map<string, string[]>();
+  const index = (r: RunRecord) => {
+    // Re-inserting moves the id to the end: Map order is "last written", which `list` walks backwards.
+    byId.delete(r.id);
+    byId.set(r.id, r);
+    for (const d of r.deliveryIds) {
+      const ids = byDelivery.get(d);
+      if (!ids) byDelivery.set(d, [r.id]);
+      else if (!ids.includes(r.id)) ids.push(r.id);
+    }
+    if (byId.size > maxInMemory) {
+      const oldest = byId.keys().next().value as string;
+      const dropped = byId.get(oldest)!;
+      byId.delete(oldest);
+      for (const d of dropped.deliveryIds) {
+        const ids = byDelivery.get(d)?.filter((x) => x !== oldest);
+        if (!ids || ids.length === 0) byDelivery.delete(d);
+        else byDelivery.set(d, ids);
+      }
+    }
+  };
+  try {
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      if (line === "") continue;
+      try {
+        index(JSON.parse(line) as RunRecord);
+      } catch {
+        // a torn last line from a crash mid-write: the record before it stands
+      }
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw error;
+  }
+  const fd = openSync(path, "a", 0o600);
+  chmodSync(path, 0o600);
+  let closed = false;
+  const counts: Record<string, number> = {};
+  for (const r of byId.values()) counts[r.status] = (counts[r.status] ?? 0) + 1;
+
+  return {
+    write(record) {
+      if (closed) throw new Error("run log is closed");
+      // A newline first would repair a torn line; records are small, one write keeps the line whole.
+      writeSync(fd, JSON.stringify(record) + "\n");
+      fsyncSync(fd);
+      const before = byId.get(record.id);
+      if (before) counts[before.status] = (counts[before.status] ?? 1) - 1;
+      counts[record.status] = (counts[record.status] ?? 0) + 1;
+      index(record);
+    },
+    get: (id) => byId.get(id),
+    list(filter = {}) {
+      const limit = filter.limit ?? 100;
+      const out: RunRecord[] = [];
+      const all = [...byId.values()];
+      for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+        const r = all[i]!;
+        if (filter.status !== undefined && r.status !== filter.status) continue;
+        if (filter.agentId !== undefined && r.agentId !== filter.agentId) continue;
+        out.push(r);
+      }
+      return out;
+    },
+    forDelivery: (deliveryId) => (byDelivery.get(deliveryId) ?? []).map((id) => byId.get(id)!).filter(Boolean),
+    counts: () => ({ ...counts }),
+    close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}

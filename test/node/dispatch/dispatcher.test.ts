@@ -1,0 +1,258 @@
+/**
+ * The dispatcher in-process over a real journal, scheduler, run log and session files, with a real model server on
+ * loopback and real child processes: runs, settlement, summaries and heartbeats, session continuity, retries to
+ * dead, memory_limit, restart recovery (settle vs. visible retry), admission and the stall check.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AgentsSchema } from "../../../node/config/agents-schema.ts";
+import { compileAgentTable } from "../../../node/dispatch/agent-table.ts";
+import { type Dispatcher, createDispatcher } from "../../../node/dispatch/dispatcher.ts";
+import { createModelMemory } from "../../../node/dispatch/model-memory.ts";
+import { type RunLog, openRunLog } from "../../../node/dispatch/run-log.ts";
+import { createScheduler } from "../../../node/dispatch/scheduler.ts";
+import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { createSessionStore } from "../../../node/sessions/session-store.ts";
+import { createSystemEventQueues } from "../../../node/sessions/system-events.ts";
+import { type ModelServer, startModelServer } from "../../helpers/model-server.ts";
+import { pollUntil } from "../../helpers/node-process.ts";
+
+const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
+const silent = { info() {}, warn() {}, error() {} };
+
+let server: ModelServer;
+beforeAll(async () => {
+  server = await startModelServer();
+});
+afterAll(() => server.close());
+
+interface Harness {
+  stateDir: string;
+  journal: IntakeJournal;
+  runLog: RunLog;
+  dispatcher: Dispatcher;
+  modelMemory: ReturnType<typeof createModelMemory>;
+  scheduler: ReturnType<typeof createScheduler>;
+  accept(kind: "wake" | "agent", payload: object, id?: string, receivedAt?: number): string;
+  stop(): Promise<void>;
+}
+
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.stop();
+  server.requests.length = 0;
+  server.setLatency(0);
+  server.setReply((body) => `echo: ${body.messages.at(-1).content}`);
+});
+
+let seq = 0;
+function harness(options: { agents?: unknown; stateDir?: string; maxQueue?: number; maxConcurrent?: number; maxAttempts?: number; start?: boolean; stallAfterMs?: number } = {}): Harness {
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
+  const agents = AgentsSchema.parse(
+    options.agents ?? {
+      defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 6 } } },
+    },
+  );
+  const journal = openIntakeJournal(stateDir);
+  const runLog = openRunLog(stateDir);
+  const scheduler = createScheduler({
+    budgetGb: 32,
+    maxQueue: options.maxQueue ?? 100,
+    maxConcurrent: options.maxConcurrent ?? 4,
+    memoryProbe: async () => ({ availableGb: 64, totalGb: 64 }),
+  });
+  const modelMemory = createModelMemory({ models: (agents.defaults?.models ?? {}) as never });
+  const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
+  const dispatcher = createDispatcher({
+    journal,
+    scheduler,
+    modelMemory,
+    runLog,
+    sessions: createSessionStore(stateDir),
+    events: createSystemEventQueues(),
+    agents: table,
+    logger: silent,
+    maxQueue: options.maxQueue ?? 100,
+    maxAttempts: options.maxAttempts ?? 3,
+    retryDelayMs: 10,
+    ...(options.stallAfterMs !== undefined ? { stallAfterMs: options.stallAfterMs } : {}),
+  });
+  let stopped = false;
+  const h: Harness = {
+    stateDir,
+    journal,
+    runLog,
+    dispatcher,
+    modelMemory,
+    scheduler,
+    accept(kind, payload, id = `d-${++seq}`, receivedAt = Date.now()) {
+      const response = kind === "agent" ? { ok: true, runId: `run-${id}` } : { ok: true, mode: "now" };
+      const accepted = journal.accept({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt });
+      if (accepted.inserted) dispatcher.onAccepted(accepted.delivery);
+      return id;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await dispatcher.close(2_000);
+      journal.close();
+    },
+  };
+  open.push(h);
+  if (options.start !== false) dispatcher.start();
+  return h;
+}
+
+const agentPayload = (over: object = {}) => ({ message: "hello", name: "GitHub", sessionKey: "hook:s1", wakeMode: "next-heartbeat", ...over });
+const stateOf = (h: Harness, id: string) => h.journal.get(id)?.state;
+
+describe("dispatcher", () => {
+  it("runs an agent delivery, records it, settles it done, and a wakeMode now summary runs a heartbeat", async () => {
+    const h = harness();
+    const id = h.accept("agent", agentPayload({ wakeMode: "now" }));
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the delivery to be done");
+    const record = h.runLog.get(`run-${id}`)!;
+    expect(record).toMatchObject({ status: "ok", kind: "agent", agentId: "main", sessionKey: "agent:main:hook:s1", model: "local/llama3.1:8b", attempt: 1, memoryEstimateGb: 6 });
+    expect(record.durationMs).toBeGreaterThanOrEqual(0);
+    // The summary reaches the main session as a System: line of the heartbeat that wakeMode now started.
+    const heartbeat = await pollUntil(() => server.chatRequests().find((r) => r.body.messages.at(-1).content.includes("System: Hook GitHub: echo: hello")), 5_000, "the heartbeat");
+    expect(heartbeat.body.model).toBe("llama3.1:8b");
+    await pollUntil(() => h.runLog.list({ status: "ok" }).find((r) => r.kind === "heartbeat"), 5_000, "the heartbeat record");
+  });
+
+  it("continues a session: the second run with the same sessionKey sees the first turn (OpenClaw #29518)", async () => {
+    const h = harness();
+    const a = h.accept("agent", agentPayload({ message: "first", sessionKey: "hook:same" }));
+    await pollUntil(() => stateOf(h, a) === "done");
+    const b = h.accept("agent", agentPayload({ message: "second", sessionKey: "hook:same" }));
+    await pollUntil(() => stateOf(h, b) === "done");
+    const last = server.chatRequests().filter((r) => r.body.messages.at(-1).content === "second")[0]!;
+    expect(last.body.messages).toEqual([
+      { role: "user", content: "first" },
+      { role: "assistant", content: "echo: first" },
+      { role: "user", content: "second" },
+    ]);
+    const other = h.accept("agent", agentPayload({ message: "third", sessionKey: "hook:other" }));
+    await pollUntil(() => stateOf(h, other) === "done");
+    expect(server.chatRequests().find((r) => r.body.messages.at(-1).content === "third")!.body.messages).toHaveLength(1);
+  });
+
+  it("a wake with next-heartbeat and heartbeats off still runs within maxEventDelay, and then settles", async () => {
+    const h = harness({ agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m", maxEventDelay: "300ms" } } } });
+    const id = h.accept("wake", { text: "disk almost full", mode: "next-heartbeat" });
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the wake to be consumed");
+    const run = h.runLog.forDelivery(id)[0]!;
+    expect(run).toMatchObject({ kind: "heartbeat", trigger: "max_event_delay", status: "ok", sessionKey: "agent:main:main" });
+    expect(server.chatRequests()[0]!.body.messages.at(-1).content).toMatch(/^System: disk almost full\n\n/);
+  });
+
+  it("a HEARTBEAT_OK reply is an ack: recorded, not added to the transcript", async () => {
+    server.setReply(() => "HEARTBEAT_OK");
+    const h = harness();
+    const id = h.accept("wake", { text: "ping", mode: "now" });
+    await pollUntil(() => stateOf(h, id) === "done");
+    expect(h.runLog.forDelivery(id)[0]).toMatchObject({ ack: true, trigger: "wake" });
+    const again = h.accept("wake", { text: "ping 2", mode: "now" });
+    await pollUntil(() => stateOf(h, again) === "done");
+    expect(server.chatRequests().at(-1)!.body.messages).toHaveLength(1); // no history from the ack
+  });
+
+  it("retries a failing run with backoff, then marks the delivery dead with a reason", async () => {
+    server.queueFaults({ status: 500 }, { status: 500 });
+    const h = harness({
+      maxAttempts: 2,
+      agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, runtime: { type: "openai", maxAttempts: 1 } } },
+    });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    const runs = h.runLog.forDelivery(id);
+    expect(runs.map((r) => [r.id, r.status, r.attempt])).toEqual([
+      [`run-${id}`, "error", 1],
+      [`run-${id}-r2`, "error", 2],
+    ]);
+    expect(runs[1]!.deadReason).toBe("failed 2 times (last: ERR_RUNTIME_HTTP)");
+    expect(server.chatRequests()).toHaveLength(2);
+  });
+
+  it("kills a command run over its hard limit: memory_limit, dead (not retried), peak learned", async () => {
+    const h = harness({
+      agents: {
+        defaults: {
+          model: "local/hog",
+          heartbeat: { every: "0m" },
+          models: { "local/hog": { memoryGb: 0.1, memoryLimitGb: 0.25 } },
+          runtime: { type: "command", command: process.execPath, args: [FAKE, "hog"], sampleIntervalMs: 20 },
+        },
+      },
+    });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "dead", 10_000, "the run to be killed");
+    const [run] = h.runLog.forDelivery(id);
+    expect(run).toMatchObject({ status: "memory_limit", errorCode: "ERR_MEMORY_LIMIT", memoryEstimateGb: 0.1, memoryLimitGb: 0.25 });
+    expect(run!.memoryPeakGb).toBeGreaterThan(0.25);
+    expect(run!.deadReason).toMatch(/memory_limit is not retried/);
+    expect(h.modelMemory.estimate("local/hog", { local: true }).memoryGb).toBeGreaterThan(0.25);
+  });
+
+  it("on restart settles a delivery whose run finished, and retries (visibly) one cut off mid-run", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
+    try {
+      const first = harness({ stateDir, start: false });
+      const finished = first.accept("agent", agentPayload({ message: "finished" }));
+      const cutOff = first.accept("agent", agentPayload({ message: "cut off", sessionKey: "hook:s2" }));
+      // What a crash leaves behind: a finished record not yet settled, and a run that never ended.
+      const base = { kind: "agent" as const, agentId: "main", sessionKey: "agent:main:hook:s1", attempt: 1 };
+      first.runLog.write({ ...base, id: `run-${finished}`, status: "ok", deliveryIds: [finished], finishedAt: Date.now() });
+      first.runLog.write({ ...base, id: `run-${cutOff}`, status: "running", deliveryIds: [cutOff], startedAt: Date.now() });
+      await first.stop();
+
+      const second = harness({ stateDir });
+      await pollUntil(() => stateOf(second, cutOff) === "done", 5_000, "the retry");
+      expect(stateOf(second, finished)).toBe("done");
+      expect(server.chatRequests().map((r) => r.body.messages.at(-1).content)).toEqual(["cut off"]);
+      expect(second.runLog.forDelivery(cutOff).map((r) => [r.id, r.status])).toEqual([
+        [`run-${cutOff}`, "interrupted"],
+        [`run-${cutOff}-r2`, "ok"],
+      ]);
+    } finally {
+      for (const h of open.splice(0)) await h.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("admits agent runs until the queue is full; wakes always", async () => {
+    server.setLatency(2_000);
+    const h = harness({ maxQueue: 1, maxConcurrent: 1 });
+    expect(h.dispatcher.admit("agent")).toEqual({ ok: true });
+    h.accept("agent", agentPayload({ sessionKey: "hook:q1" }));
+    h.accept("agent", agentPayload({ sessionKey: "hook:q2" }));
+    await pollUntil(() => server.inFlight() === 1, 5_000, "the first run to reach the server");
+    const refused = h.dispatcher.admit("agent");
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(h.dispatcher.admit("wake")).toEqual({ ok: true });
+  });
+
+  it("reports 'dispatch stalled' when a pending delivery is overdue and nothing runs", () => {
+    const h = harness({ start: false, stallAfterMs: 1_000 });
+    expect(h.dispatcher.health()).toMatchObject({ ok: true, oldestPendingAgeMs: null });
+    // Journaled but never handed to the dispatcher (no onAccepted, no sweep: start() was not called).
+    h.journal.accept({ deliveryId: "lost", kind: "agent", payload: "{}", response: "{}", receivedAt: Date.now() - 5_000 });
+    const health = h.dispatcher.health();
+    expect(health).toMatchObject({ ok: false, problem: "dispatch stalled" });
+    expect(health.oldestPendingAgeMs).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it("graceful close aborts runs past the grace period; their deliveries stay pending", async () => {
+    server.setLatency(10_000);
+    const h = harness();
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => server.inFlight() === 1, 5_000, "the run to reach the server");
+    await h.dispatcher.close(100);
+    expect(stateOf(h, id)).toBe("pending");
+    expect(h.runLog.get(`run-${id}`)?.status).toBe("cancelled");
+  });
+});
