@@ -47,6 +47,11 @@ export interface DispatcherOptions {
   readonly stallAfterMs?: number;
   /** How often the journal is swept for pending deliveries the dispatcher does not hold (refused, missed). Default 30 s. */
   readonly sweepIntervalMs?: number;
+  /**
+   * False when the config has no `agents` section: the node is then an intake only — deliveries stay pending
+   * in the journal (listed by the admin API) until agents are configured and the node restarts. Default true.
+   */
+  readonly enabled?: boolean;
   /** Session turns fed to a run. Default 50. */
   readonly historyMessages?: number;
   readonly now?: () => number;
@@ -556,7 +561,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   return {
     start() {
-      if (started) return;
+      if (started || options.enabled === false) return;
       started = true;
       for (const agent of agents.agents.values()) {
         const main = mainSessionKey(agent.id);
@@ -602,6 +607,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       heartbeats.get(agents.defaultAgentId)?.noteEvent();
     },
     health() {
+      if (options.enabled === false) return { ok: true, oldestPendingAgeMs: null };
       let oldest: Delivery | undefined;
       let pending: Delivery[];
       try {

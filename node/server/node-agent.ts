@@ -20,6 +20,7 @@ import { createFailureLimiter } from "../hooks/failure-limiter.ts";
 import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
 import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
+import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import { createNodeApp } from "./node-app.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
@@ -48,6 +49,8 @@ export interface NodeAgentOptions {
   readonly isolateReloads?: boolean;
   /** How long `close()` lets in-flight requests finish before cutting their connections (default 10 s). */
   readonly drainTimeoutMs?: number;
+  /** How long `close()` lets running agent runs finish before aborting them (default 10 s); the journal keeps the rest. */
+  readonly dispatchGraceMs?: number;
 }
 
 export interface NodeAgent {
@@ -162,6 +165,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     throw error;
   }
   const journal = openIntakeJournal(stateDir);
+  // Dispatch: agents, runtimes and memory settings are checked here, before anything listens.
+  let dispatch: DispatchService;
+  try {
+    dispatch = await createDispatchService({ config: loaded.config, stateDir, journal, secrets, logger, env });
+  } catch (error) {
+    journal.close();
+    await stopHelpers();
+    throw error;
+  }
   const hooks = policy.enabled
     ? {
         path: policy.path,
@@ -173,12 +185,23 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           limiter: createFailureLimiter(),
           logger,
           clientOf: (c) => getConnInfo(c).remote.address ?? "unknown",
+          admit: (kind) => dispatch.dispatcher.admit(kind),
+          onAccepted: (delivery) => dispatch.dispatcher.onAccepted(delivery),
         }),
       }
     : undefined;
   const adminToken = await writeAdminToken(stateDir);
   const metrics = createNodeMetrics({ secrets, journal });
-  const app = createNodeApp({ secrets, adminToken, logger, journal, metrics, ...(hooks ? { hooks } : {}) });
+  dispatch.registerMetrics(metrics.registry);
+  const app = createNodeApp({
+    secrets,
+    adminToken,
+    logger,
+    journal,
+    metrics,
+    dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog },
+    ...(hooks ? { hooks } : {}),
+  });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
   // listener's close can complete as soon as the last in-flight request is answered.
   let draining = false;
@@ -195,13 +218,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     return res;
   };
   const { server, address } = await listen(fetch, host, port);
+  // Pending deliveries from before a restart run now; new ones arrive through onAccepted.
+  dispatch.dispatcher.start();
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;
   await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date().toISOString() });
   logger.info({ url, stateDir, spawnHostPid: spawnHost?.pid() }, `clawgate node agent listening on ${url}`);
 
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
-  const closeSteps: (() => Promise<void>)[] = [];
+  // The dispatcher stops first: no new runs, running ones get a bounded grace, unfinished ones stay journaled.
+  const closeSteps: (() => Promise<void>)[] = [() => dispatch.dispatcher.close(options.dispatchGraceMs ?? 10_000)];
   let closing: Promise<void> | undefined;
   const shutdown = async () => {
     draining = true;

@@ -2,6 +2,8 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
+import type { DispatchHealth } from "../dispatch/dispatcher.ts";
+import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { tokenMatches } from "./admin-auth.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -16,6 +18,8 @@ export interface NodeAppOptions {
   readonly hooks?: { readonly path: string; readonly app: Hono };
   readonly journal?: IntakeJournal;
   readonly metrics: NodeMetrics;
+  /** Dispatch progress for /readyz and the run records for the admin API. */
+  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog };
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
@@ -48,6 +52,9 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     } catch {
       problems.push("intake journal unavailable");
     }
+    // The real path, not just "the process is up": a pending delivery overdue while nothing runs is a stall.
+    const dispatch = options.dispatch?.health();
+    if (dispatch && !dispatch.ok && dispatch.problem) problems.push(dispatch.problem);
     return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
   });
 
@@ -94,6 +101,20 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     if (!journal) return c.json({ ok: true, counts: { pending: 0, done: 0, dead: 0 }, pending: [] });
     const limit = Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
     return c.json({ ok: true, counts: journal.counts(), pending: journal.pending(limit) });
+  });
+
+  /** Run records, newest first: `?status=error&agentId=main&limit=50` (limit 1–1000, default 100). */
+  admin.get("/runs", (c) => {
+    const runs = options.dispatch?.runs;
+    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
+    const status = c.req.query("status");
+    const agentId = c.req.query("agentId");
+    return c.json({ ok: true, runs: runs ? runs.list({ limit, ...(status ? { status } : {}), ...(agentId ? { agentId } : {}) }) : [] });
+  });
+
+  admin.get("/runs/:id", (c) => {
+    const run = options.dispatch?.runs.get(c.req.param("id"));
+    return run ? c.json({ ok: true, run }) : c.json({ ok: false, error: "run not found" }, 404);
   });
 
   app.route(ADMIN_PREFIX, admin);

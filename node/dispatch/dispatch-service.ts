@@ -1,0 +1,158 @@
+/**
+ * Assembles dispatch for the node agent from the loaded config: memory probe → settings → scheduler, model memory,
+ * agents and their runtimes, run log, sessions, system events and the dispatcher; plus its Prometheus gauges.
+ * Config mistakes throw here, before anything listens, naming the field.
+ */
+import type { Registry } from "prom-client";
+import { Counter, Gauge } from "prom-client";
+import type { Config } from "../config/config-schema.ts";
+import type { IntakeJournal } from "../intake/intake-journal.ts";
+import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { createSessionStore } from "../sessions/session-store.ts";
+import { createSystemEventQueues } from "../sessions/system-events.ts";
+import { type AgentTable, compileAgentTable } from "./agent-table.ts";
+import { resolveDispatchSettings } from "./dispatch-settings.ts";
+import { type Dispatcher, type DispatcherLogger, createDispatcher } from "./dispatcher.ts";
+import { type MemoryProbe, createMemoryProbe } from "./memory-probe.ts";
+import { createModelMemory } from "./model-memory.ts";
+import { type RunLog, openRunLog } from "./run-log.ts";
+import { type Scheduler, createScheduler } from "./scheduler.ts";
+
+export interface DispatchService {
+  readonly dispatcher: Dispatcher;
+  readonly scheduler: Scheduler;
+  readonly runLog: RunLog;
+  readonly agents: AgentTable;
+  /** Adds the dispatch gauges to the agent's registry. */
+  registerMetrics(registry: Registry): void;
+}
+
+export interface DispatchServiceOptions {
+  readonly config: Config;
+  readonly stateDir: string;
+  readonly journal: IntakeJournal;
+  readonly secrets: SecretsRuntime;
+  readonly logger: DispatcherLogger;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly memoryProbe?: MemoryProbe;
+}
+
+const RUN_STATUSES = ["running", "ok", "error", "timeout", "memory_limit", "cancelled", "interrupted", "skipped"] as const;
+
+export async function createDispatchService(options: DispatchServiceOptions): Promise<DispatchService> {
+  const { config, secrets } = options;
+  const probe = options.memoryProbe ?? createMemoryProbe();
+  const sample = await probe();
+  const settings = resolveDispatchSettings({ agents: config.agents, dispatch: config.clawgate?.dispatch }, sample.totalGb);
+  const providers = ((config as { models?: { providers?: Record<string, { baseUrl?: unknown; headers?: unknown }> } }).models?.providers ?? {}) as Record<
+    string,
+    { baseUrl?: unknown; headers?: unknown } | undefined
+  >;
+  const agents = compileAgentTable({ agents: config.agents, providers, secret: (path) => secrets.snapshot().get(path), ...(options.env ? { env: options.env } : {}) });
+  const scheduler = createScheduler({
+    budgetGb: settings.budgetGb,
+    ...(settings.exclusiveAboveGb !== undefined ? { exclusiveAboveGb: settings.exclusiveAboveGb } : {}),
+    headroomGb: settings.headroomGb,
+    maxQueue: settings.maxQueue,
+    maxConcurrent: settings.maxConcurrent,
+    perAgentMaxConcurrent: settings.perAgentMaxConcurrent,
+    memoryProbe: probe,
+    probeTtlMs: settings.probeTtlMs,
+  });
+  const modelMemory = createModelMemory(settings.modelMemory);
+  const runLog = openRunLog(options.stateDir);
+  const dispatcher = createDispatcher({
+    journal: options.journal,
+    scheduler,
+    modelMemory,
+    runLog,
+    sessions: createSessionStore(options.stateDir),
+    events: createSystemEventQueues(),
+    agents,
+    logger: options.logger,
+    maxQueue: settings.maxQueue,
+    maxThinking: settings.maxThinking,
+    enabled: config.agents !== undefined,
+  });
+  secrets.onEvent((event) => dispatcher.onSecretsEvent(event));
+
+  return {
+    dispatcher,
+    scheduler,
+    runLog,
+    agents,
+    registerMetrics(registry) {
+      new Gauge({
+        name: "clawgate_dispatch_queue_depth",
+        help: "Runs waiting in the scheduler, by priority (high = heartbeats and now-wakes).",
+        labelNames: ["priority"] as const,
+        registers: [registry],
+        collect() {
+          const st = scheduler.state();
+          this.set({ priority: "high" }, st.queuedHigh);
+          this.set({ priority: "normal" }, st.queued - st.queuedHigh);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_running",
+        help: "Runs executing now.",
+        registers: [registry],
+        collect() {
+          this.set(scheduler.state().running);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_reserved_gb",
+        help: "Memory reserved by running local runs (GiB), against clawgate_dispatch_budget_gb.",
+        registers: [registry],
+        collect() {
+          this.set(scheduler.state().reservedGb);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_budget_gb",
+        help: "The scheduler's memory budget (GiB).",
+        registers: [registry],
+        collect() {
+          this.set(scheduler.state().budgetGb);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_oldest_pending_seconds",
+        help: "Age of the oldest pending intake delivery (0 when none); /readyz fails when it is overdue while nothing runs.",
+        registers: [registry],
+        collect() {
+          this.set((dispatcher.health().oldestPendingAgeMs ?? 0) / 1000);
+        },
+      });
+      new Gauge({
+        name: "clawgate_runs",
+        help: "Run records by status (from the run log, since it was created).",
+        labelNames: ["status"] as const,
+        registers: [registry],
+        collect() {
+          const counts = runLog.counts();
+          for (const status of RUN_STATUSES) this.set({ status }, counts[status] ?? 0);
+        },
+      });
+      const decisions = new Counter({
+        name: "clawgate_dispatch_decisions_total",
+        help: "Scheduling decisions made.",
+        registers: [registry],
+      });
+      let seen = 0;
+      // Counters only go up: bring the prom counter level with the scheduler's on each scrape.
+      new Gauge({
+        name: "clawgate_dispatch_decision_seconds_total",
+        help: "Time spent in scheduling decisions (s).",
+        registers: [registry],
+        collect() {
+          const st = scheduler.state();
+          if (st.decisions > seen) decisions.inc(st.decisions - seen);
+          seen = st.decisions;
+          this.set(st.decisionSecondsTotal);
+        },
+      });
+    },
+  };
+}
