@@ -20,6 +20,8 @@ export interface HeartbeatSettings {
 export interface ResolvedAgent {
   readonly id: string;
   readonly model: string | undefined;
+  /** Primary then fallbacks (`model: { primary, fallbacks }`): a failed run's retry moves down this list. */
+  readonly models: readonly string[];
   readonly thinkingDefault: ThinkingLevel | undefined;
   readonly timeoutSeconds: number;
   readonly heartbeat: HeartbeatSettings;
@@ -46,8 +48,8 @@ export interface AgentTableInput {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-const primaryOf = (model: string | { primary: string } | undefined): string | undefined =>
-  model === undefined ? undefined : typeof model === "string" ? model : model.primary;
+const modelsOf = (model: string | { primary: string; fallbacks?: string[] | undefined } | undefined): string[] =>
+  model === undefined ? [] : typeof model === "string" ? [model] : [model.primary, ...(model.fallbacks ?? [])];
 
 export function compileAgentTable(input: AgentTableInput): AgentTable {
   const defaults = input.agents?.defaults ?? {};
@@ -61,7 +63,8 @@ export function compileAgentTable(input: AgentTableInput): AgentTable {
   for (const [i, entry] of list.entries()) {
     const base = input.agents?.list?.length ? `agents.list.${i}` : "agents.defaults";
     const a = entry as NonNullable<AgentsConfig["list"]>[number];
-    const model = primaryOf(a.model ?? defaults.model);
+    const models = modelsOf(a.model ?? defaults.model);
+    const model = models[0];
     const hb = { ...(defaults.heartbeat ?? {}), ...(a.heartbeat ?? {}) };
     const hbPath = a.heartbeat ? `${base}.heartbeat` : "agents.defaults.heartbeat";
     try {
@@ -98,6 +101,7 @@ export function compileAgentTable(input: AgentTableInput): AgentTable {
     agents.set(a.id, {
       id: a.id,
       model,
+      models,
       thinkingDefault: a.thinkingDefault ?? defaults.thinkingDefault,
       timeoutSeconds: a.timeoutSeconds ?? defaults.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
       heartbeat,

@@ -14,7 +14,10 @@ import { type AgentTable, compileAgentTable } from "./agent-table.ts";
 import { resolveDispatchSettings } from "./dispatch-settings.ts";
 import { type Dispatcher, type DispatcherLogger, createDispatcher } from "./dispatcher.ts";
 import { type MemoryProbe, createMemoryProbe } from "./memory-probe.ts";
-import { createModelMemory } from "./model-memory.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../config/atomic-write.ts";
+import { type ModelMemory, createModelMemory } from "./model-memory.ts";
 import { type RunLog, openRunLog } from "./run-log.ts";
 import { type Scheduler, createScheduler } from "./scheduler.ts";
 
@@ -59,7 +62,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     memoryProbe: probe,
     probeTtlMs: settings.probeTtlMs,
   });
-  const modelMemory = createModelMemory(settings.modelMemory);
+  const modelMemory = persistentModelMemory(join(options.stateDir, MODEL_MEMORY_FILE), settings.modelMemory, options.logger);
   const runLog = openRunLog(options.stateDir);
   const dispatcher = createDispatcher({
     journal: options.journal,
@@ -153,6 +156,32 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
           this.set(st.decisionSecondsTotal);
         },
       });
+    },
+  };
+}
+
+/** Learned peaks survive restarts: `<stateDir>/model-memory.json` (0600), rewritten atomically after each new peak. */
+export const MODEL_MEMORY_FILE = "model-memory.json";
+
+function persistentModelMemory(path: string, base: Parameters<typeof createModelMemory>[0], logger: DispatcherLogger): ModelMemory {
+  let learned: Record<string, { memoryGb: number; samples: number }> | undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) learned = parsed as typeof learned;
+  } catch (error) {
+    // Missing on a first start; unreadable → start from the configured estimates (and say so).
+    if ((error as { code?: string }).code !== "ENOENT") logger.warn({ err: error, path }, "ignoring unreadable learned model memory");
+  }
+  const inner = createModelMemory({ ...base, ...(learned ? { learned } : {}) });
+  let writing: Promise<void> = Promise.resolve();
+  return {
+    estimate: (model, hint) => inner.estimate(model, hint),
+    snapshot: () => inner.snapshot(),
+    recordPeak(model, peakGb) {
+      const estimate = inner.recordPeak(model, peakGb);
+      const data = JSON.stringify(inner.snapshot());
+      writing = writing.then(() => writeFileAtomic(path, data)).catch((error: unknown) => logger.warn({ err: error, path }, "could not save learned model memory"));
+      return estimate;
     },
   };
 }

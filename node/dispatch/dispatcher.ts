@@ -191,9 +191,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     const agent = agents.get(payload.agentId ?? agents.defaultAgentId);
     if (!agent) return giveUp(delivery, "agent", "ERR_UNKNOWN_AGENT", `agent "${payload.agentId}" is not configured`);
-    const model = payload.model ?? agent.model;
-    if (!agent.runtime || model === undefined) return giveUp(delivery, "agent", "ERR_NO_MODEL", `agent "${agent.id}" has no model or runtime configured`);
+    // A retry after a failure moves to the next fallback model (OpenClaw `model: { primary, fallbacks }`).
+    const candidates = payload.model !== undefined ? [payload.model] : agent.models.slice(Math.min(failedBefore, Math.max(0, agent.models.length - 1)));
+    if (!agent.runtime || candidates.length === 0) return giveUp(delivery, "agent", "ERR_NO_MODEL", `agent "${agent.id}" has no model or runtime configured`);
     const runtime = agent.runtime;
+    // A model that needs more than the whole budget would wait forever: take the first candidate that fits, or give up visibly.
+    const budgetGb = scheduler.state().budgetGb;
+    const model = candidates.find((m) => modelMemory.estimate(m, { local: runtime.local }).memoryGb <= budgetGb);
+    if (model === undefined) {
+      const need = modelMemory.estimate(candidates[0]!, { local: runtime.local }).memoryGb;
+      return giveUp(delivery, "agent", "ERR_OVER_BUDGET", `model "${candidates[0]}" needs ~${need.toFixed(1)} GB, more than the memory budget of ${budgetGb.toFixed(1)} GB`);
+    }
     let thinking = (payload.thinking ?? agent.thinkingDefault) as ThinkingLevel | undefined;
     if (thinking !== undefined) {
       const clamped = clampThinking(thinking, options.maxThinking);
@@ -394,6 +402,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     const estimate = modelMemory.estimate(model, { local: runtime.local });
+    if (estimate.memoryGb > scheduler.state().budgetGb) {
+      const drained = events.drain(main);
+      const ids = drained.flatMap((e) => (e.deliveryId ? [e.deliveryId] : []));
+      const reason = `heartbeat model "${model}" needs ~${estimate.memoryGb.toFixed(1)} GB, more than the memory budget`;
+      runLog.write({ id: randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, model, status: "error", deliveryIds: ids, attempt: 1, trigger, finishedAt: now(), errorCode: "ERR_OVER_BUDGET", errorMessage: reason, ...(ids.length > 0 ? { deadReason: reason } : {}) });
+      for (const id of ids) settle(id, "dead");
+      logger.error({ agentId: agent.id, model }, reason);
+      return;
+    }
     const id = randomUUID();
     let consumed: SystemEvent[] = [];
     let skipped = false;

@@ -177,6 +177,44 @@ describe("dispatcher", () => {
     expect(server.chatRequests()).toHaveLength(2);
   });
 
+  it("a retry after a failure moves to the agent's fallback model", async () => {
+    server.queueFaults({ status: 500 });
+    const h = harness({
+      agents: {
+        defaults: {
+          model: { primary: "local/llama3.1:70b", fallbacks: ["local/llama3.1:8b"] },
+          models: { "local/llama3.1:70b": { memoryGb: 20 }, "local/llama3.1:8b": { memoryGb: 6 } },
+          heartbeat: { every: "0m" },
+          runtime: { type: "openai", maxAttempts: 1 },
+        },
+      },
+    });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the retry on the fallback");
+    expect(server.chatRequests().map((r) => r.body.model)).toEqual(["llama3.1:70b", "llama3.1:8b"]);
+    expect(h.runLog.forDelivery(id).map((r) => [r.model, r.status])).toEqual([
+      ["local/llama3.1:70b", "error"],
+      ["local/llama3.1:8b", "ok"],
+    ]);
+  });
+
+  it("a model larger than the whole budget is given up visibly, not queued forever", async () => {
+    const h = harness({ agents: { defaults: { model: "local/llama3.1:405b", heartbeat: { every: "0m" }, models: { "local/llama3.1:405b": { memoryGb: 230 } } } } });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    expect(h.runLog.forDelivery(id)[0]).toMatchObject({
+      errorCode: "ERR_OVER_BUDGET",
+      deadReason: 'model "local/llama3.1:405b" needs ~230.0 GB, more than the memory budget of 32.0 GB',
+    });
+  });
+
+  it("SECRETS_RELOADER_DEGRADED reaches the main session as a system event", async () => {
+    const h = harness({ agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m", maxEventDelay: "200ms" } } } });
+    h.dispatcher.onSecretsEvent({ type: "SECRETS_RELOADER_DEGRADED", message: "secrets reload failed; keeping the last-known-good snapshot", at: new Date(), failures: [] });
+    const chat = await pollUntil(() => server.chatRequests()[0], 5_000, "the heartbeat");
+    expect(chat.body.messages.at(-1).content).toMatch(/^System: SECRETS_RELOADER_DEGRADED: secrets reload failed/);
+  });
+
   it("kills a command run over its hard limit: memory_limit, dead (not retried), peak learned", async () => {
     const h = harness({
       agents: {
