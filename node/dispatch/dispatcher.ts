@@ -132,16 +132,32 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let started = false;
   let sweepTimer: unknown;
 
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-    return p;
+  /**
+   * Follows a run's completion handler. If it throws (the run log cannot be written: disk full), the delivery is
+   * released so the sweep retries it from the journal — never an unhandled rejection that would end the process.
+   */
+  const track = (p: Promise<unknown>, deliveryIds: () => readonly string[]): void => {
+    const guarded = p.catch((error: unknown) => {
+      logger.error({ err: error }, "finishing a run failed; its deliveries stay pending and are retried");
+      for (const id of deliveryIds()) held.delete(id);
+    });
+    inFlight.add(guarded);
+    void guarded.finally(() => inFlight.delete(guarded));
+  };
+
+  /** Timer callbacks must never throw (an uncaught exception would end the agent): log, and let the sweep retry. */
+  const guard = (fn: () => void, message: string) => {
+    try {
+      fn();
+    } catch (error) {
+      logger.error({ err: error }, message);
+    }
   };
 
   const later = (fn: () => void, ms: number) => {
     const handle = setTimer(() => {
       pendingTimers.delete(handle);
-      if (!closing) fn();
+      if (!closing) guard(fn, "a delayed dispatch step failed; the sweep retries from the journal");
     }, ms);
     pendingTimers.add(handle);
   };
@@ -276,7 +292,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       later(() => retryDelivery(delivery.deliveryId), submitted.retryAfterSeconds * 1000);
       return;
     }
-    held.set(delivery.deliveryId, { dueBy: Infinity });
+    // While the scheduler works on it, /readyz looks at the scheduler; once that is idle, this is overdue.
+    held.set(delivery.deliveryId, { dueBy: now() + stallAfterMs });
     queuedIds.add(runId);
     track(
       submitted.done.then((outcome) => {
@@ -290,6 +307,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         queuedIds.delete(runId);
         finishAgent(delivery, payload, agent, name, base, failedBefore, outcome, peakGb, result);
       }),
+      () => [delivery.deliveryId],
     );
   }
 
@@ -528,6 +546,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         logger.warn({ agentId: agent.id, runId: id, status: outcome.status, errorCode: outcome.errorCode, requeued: again.length }, "heartbeat failed");
       }),
+      () => consumed.flatMap((e) => (e.deliveryId ? [e.deliveryId] : [])),
     );
   }
 
@@ -559,7 +578,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     sweepTimer = undefined;
     if (closing) return;
     try {
-      for (const d of journal.pending(1000)) handle(d);
+      for (const d of journal.pending(1000)) guard(() => handle(d), "dispatching a pending delivery failed");
     } catch (error) {
       logger.error({ err: error }, "journal sweep failed");
     }
@@ -588,9 +607,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           activeHours: agent.heartbeat.activeHours,
           maxEventDelayMs: agent.heartbeat.maxEventDelayMs,
           oldestEventAt: () => events.oldestAt(main),
-          run: (trigger) => runHeartbeat(agent, trigger),
+          run: (trigger) => guard(() => runHeartbeat(agent, trigger), "starting a heartbeat failed"),
           skipped: (reason) =>
-            runLog.write({ id: randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "skipped", skipReason: reason, deliveryIds: [], attempt: 1, trigger: "interval", finishedAt: now() }),
+            guard(() => runLog.write({ id: randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "skipped", skipReason: reason, deliveryIds: [], attempt: 1, trigger: "interval", finishedAt: now() }), "recording a skipped heartbeat failed"),
           now,
           setTimer,
           clearTimer,
