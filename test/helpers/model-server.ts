@@ -16,6 +16,7 @@ export interface RecordedRequest {
 }
 
 export interface ScriptedFault {
+  /** HTTP status to answer with; 0 resets the connection without an answer. */
   readonly status: number;
   /** Sent as `Retry-After` (seconds, or an HTTP date string). */
   readonly retryAfter?: string;
@@ -78,6 +79,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
       if (closed) return;
       const fault = path === "/v1/chat/completions" || path === "/hooks/agent" ? faults.shift() : undefined;
+      if (fault && fault.status === 0) {
+        req.socket.destroy();
+        return;
+      }
       if (fault) {
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;

@@ -7,6 +7,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
+import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ADMIN_PREFIX } from "../../../shared/constants.ts";
 import { type ModelServer, startModelServer } from "../../helpers/model-server.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
@@ -113,4 +114,16 @@ it("kill -9 mid-run: after restart the delivery is retried visibly and done exac
   expect(intake.body.counts).toMatchObject({ pending: 0, done: 1 });
   // Two requests reached the model: the one cut off by the kill and the retry; none after "done".
   expect(server.chatRequests().filter((r) => r.body.messages.at(-1).content === "long job")).toHaveLength(2);
+});
+
+it("/readyz answers 503 'dispatch stalled' for a pending delivery the dispatch loop never picked up", async () => {
+  agent = await start();
+  expect((await fetch(`${agent.url}/readyz`)).status).toBe(200);
+  // Written behind the agent's back (no onAccepted), ten minutes old: exactly what a stuck loop looks like.
+  const journal = openIntakeJournal(join(dir, "state"));
+  journal.accept({ deliveryId: "orphan", kind: "agent", payload: JSON.stringify({ message: "x", sessionKey: "hook:o" }), response: "{}", receivedAt: Date.now() - 600_000 });
+  journal.close();
+  const res = await fetch(`${agent.url}/readyz`);
+  expect(res.status).toBe(503);
+  expect(await res.json()).toEqual({ ok: false, problems: ["dispatch stalled"] });
 });

@@ -101,6 +101,13 @@ describe("openai runtime", () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
+  it("retries a connection reset by the server", async () => {
+    const rt = createOpenAiRuntime({ baseUrl: `${server.url}/v1`, apiKey: () => "k", retryBaseMs: 1 });
+    server.queueFaults({ status: 0 });
+    const out = await rt.run(request());
+    expect(out).toMatchObject({ reply: "echo: hello", attempts: 2 });
+  });
+
   it("counts an unreachable server as retryable and reports the connection error code", async () => {
     const rt = createOpenAiRuntime({ baseUrl: "http://127.0.0.1:1/v1", apiKey: () => "k", retryBaseMs: 1, maxAttempts: 2 });
     await expect(rt.run(request())).rejects.toMatchObject({ code: "ERR_RUNTIME_UNREACHABLE" });
