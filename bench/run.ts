@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   secrets: () => import("./secrets.ts"),
   hooks: () => import("./hooks.ts"),
   dispatch: () => import("./dispatch.ts"),
+  runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
 };
 
