@@ -1,7 +1,7 @@
 /**
  * `npm start` for real, once (wrangler dev takes seconds): the node agent and the edge under wrangler dev on
- * ephemeral loopback ports; a wake sent to the edge with the printed token reaches the node (journal), without
- * the token it is refused; SIGINT leaves no process behind.
+ * ephemeral loopback ports; a wake sent to the edge with the printed token runs a heartbeat on the node (run
+ * log), without the token it is refused; SIGINT leaves no process behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -67,7 +67,7 @@ const groupAlive = (pgid: number) => {
   }
 };
 
-it("brings up node + edge on loopback, delivers an edge wake with the printed token to the node, refuses one without, and stops clean on SIGINT", async () => {
+it("brings up node + edge on loopback, runs a heartbeat for an edge wake with the printed token, refuses one without, and stops clean on SIGINT", async () => {
   dir = await mkdtemp(join(tmpdir(), "clawgate-dev-"));
   const marker = `CLAWGATE_DEV_TEST_MARK=${randomUUID()}`;
   const [nodePort, edgePort] = [await freePort(), await freePort()];
@@ -122,8 +122,16 @@ it("brings up node + edge on loopback, delivers an edge wake with the printed to
   const adminToken = (await readFile(join(stack.stateDir, "admin.token"), "utf8")).trim();
   const admin = async (path: string) =>
     (await (await fetch(`${stack.nodeUrl}${ADMIN_PREFIX}${path}`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as Record<string, unknown>;
-  const intake = await admin("/intake");
-  expect(JSON.stringify(intake)).toContain("dev stack test wake");
+  // …and the demo agent ran a heartbeat for it: a run record with the wake's delivery id, acknowledged.
+  const run = await pollUntil(
+    async () => ((await admin("/runs")).runs as Record<string, unknown>[]).find((r) => r["kind"] === "heartbeat" && r["status"] !== "running"),
+    20_000,
+    "a heartbeat run",
+  );
+  expect(run).toMatchObject({ kind: "heartbeat", agentId: "main", trigger: "wake", status: "ok", ack: true });
+  const intake = (await admin("/intake")) as { counts: Record<string, number> };
+  expect(intake.counts["done"]).toBe(1);
+  expect(intake.counts["pending"]).toBe(0);
 
   // The marker check below can fail: right now it finds the stack, the agent, wrangler and workerd.
   const running = await processesWithMarker(marker);
