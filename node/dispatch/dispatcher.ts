@@ -638,6 +638,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
     },
     onSecretsEvent(event) {
+      if (options.enabled === false) return;
       const main = mainSessionKey(agents.defaultAgentId);
       events.enqueue(main, { text: `${event.type}: ${event.message}`, at: event.at.getTime() });
       heartbeats.get(agents.defaultAgentId)?.noteEvent();

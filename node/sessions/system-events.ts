@@ -36,15 +36,21 @@ export function createSystemEventQueues(options: { maxPerSession?: number } = {}
   const maxPerSession = options.maxPerSession ?? 1000;
   const queues = new Map<string, SystemEvent[]>();
   const deliveries = new Set<string>();
+  /** Per session: events without a delivery dropped because the queue was full (said in one line at drain). */
+  const dropped = new Map<string, number>();
   return {
     enqueue(sessionKey, event) {
       if (event.deliveryId !== undefined && deliveries.has(event.deliveryId)) return;
       let q = queues.get(sessionKey);
       if (!q) queues.set(sessionKey, (q = []));
-      // Bounded, but never silently: events without a delivery (summaries) fold into one note when full.
+      // Bounded, but never silently: when full, the oldest event without a delivery (a summary, a secrets notice)
+      // gives way and the next drain says how many did. Wake events are journaled, so they are never dropped here.
       if (q.length >= maxPerSession && event.deliveryId === undefined) {
-        const dropped = q.findIndex((e) => e.deliveryId === undefined);
-        if (dropped >= 0) q.splice(dropped, 1, { text: "(older system events were folded: queue full)", at: q[dropped]!.at, attempts: 0 });
+        const i = q.findIndex((e) => e.deliveryId === undefined);
+        if (i >= 0) {
+          q.splice(i, 1);
+          dropped.set(sessionKey, (dropped.get(sessionKey) ?? 0) + 1);
+        }
       }
       q.push({ ...event, attempts: event.attempts ?? 0 });
       if (event.deliveryId !== undefined) deliveries.add(event.deliveryId);
@@ -53,6 +59,11 @@ export function createSystemEventQueues(options: { maxPerSession?: number } = {}
       const q = queues.get(sessionKey) ?? [];
       queues.delete(sessionKey);
       for (const e of q) if (e.deliveryId !== undefined) deliveries.delete(e.deliveryId);
+      const n = dropped.get(sessionKey);
+      if (n !== undefined && q.length > 0) {
+        dropped.delete(sessionKey);
+        q.unshift({ text: `(${n} older system events were dropped: the queue was full)`, at: q[0]!.at, attempts: 0 });
+      }
       return q;
     },
     requeue(sessionKey, events) {

@@ -70,4 +70,14 @@ describe("system events", () => {
     q.requeue("s", drained);
     expect(q.drain("s").map((e) => e.text)).toEqual(["a", "b\nsecond line", "c"]);
   });
+
+  it("when full, drops the oldest non-wake events and says so; wakes are never dropped", () => {
+    const q = createSystemEventQueues({ maxPerSession: 2 });
+    q.enqueue("s", { text: "wake", at: 1, deliveryId: "w" });
+    q.enqueue("s", { text: "s1", at: 2 });
+    q.enqueue("s", { text: "s2", at: 3 });
+    q.enqueue("s", { text: "s3", at: 4 });
+    expect(q.pending("s")).toBe(2);
+    expect(q.drain("s").map((e) => e.text)).toEqual(["(2 older system events were dropped: the queue was full)", "wake", "s3"]);
+  });
 });
