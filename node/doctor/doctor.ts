@@ -102,8 +102,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const info = await readNodeInfo(stateDir);
   const { state, findings: agentFindings } = await probeAgent(info, await readAdminToken(stateDir), io);
   findings.push(...agentFindings);
-  const heartbeat = (loaded?.raw["agents"] as { defaults?: { heartbeat?: { every?: unknown } } } | undefined)?.defaults?.heartbeat;
-  findings.push(...heartbeatFindings(typeof heartbeat?.every === "string" ? heartbeat.every : undefined, state, io.now()));
+  const agents = loaded?.config.agents;
+  // The default agent's own heartbeat setting wins over agents.defaults (openclaw-compat §6).
+  const main = agents?.list?.find((a) => a.default) ?? agents?.list?.[0];
+  const every = main?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
+  findings.push(...heartbeatFindings(every, state, io.now(), (agents?.list?.length ?? 0) > 0));
 
   const fs = await io.statfs(stateDir).catch(() => io.statfs(io.home).catch(() => undefined));
   findings.push(...diskFindings(stateDir, fs));

@@ -82,20 +82,25 @@ export async function probeAgent(
 }
 
 /**
- * The last completed heartbeat run from the agent's admin API; "unsupported" when the agent has none.
- * Reads `GET <admin>/heartbeat` → `{ lastRunAt: ISO | null }`.
+ * When the agent last ran a heartbeat, from its run log (`GET <admin>/runs`, newest first): the latest
+ * heartbeat record that completed (`ok`) or was deliberately skipped (`skipped`: outside active hours, no
+ * events) — either shows the heartbeat machinery is alive. "unsupported" when the agent has no run log API.
  */
 async function lastHeartbeat(get: (path: string, auth?: boolean) => Promise<Response>): Promise<number | null | "unsupported"> {
+  let latest: number | null = null;
   try {
-    const response = await get(`${ADMIN_PREFIX}/heartbeat`, true);
-    if (response.status === 404) return "unsupported";
-    if (!response.ok) return "unsupported";
-    const body = (await response.json()) as { lastRunAt?: unknown };
-    if (typeof body.lastRunAt === "string") {
-      const t = Date.parse(body.lastRunAt);
-      return Number.isNaN(t) ? null : t;
+    for (const status of ["ok", "skipped"]) {
+      const response = await get(`${ADMIN_PREFIX}/runs?status=${status}&limit=1000`, true);
+      if (!response.ok) return "unsupported";
+      const body = (await response.json()) as { runs?: unknown };
+      if (!Array.isArray(body.runs)) return "unsupported";
+      for (const run of body.runs as { kind?: unknown; finishedAt?: unknown; startedAt?: unknown }[]) {
+        if (run.kind !== "heartbeat") continue;
+        const at = typeof run.finishedAt === "number" ? run.finishedAt : run.startedAt;
+        if (typeof at === "number" && (latest === null || at > latest)) latest = at;
+      }
     }
-    return null;
+    return latest;
   } catch {
     return "unsupported";
   }
@@ -119,7 +124,18 @@ export function heartbeatDeadlineMs(periodMs: number): number {
 /** OpenClaw's default heartbeat period. */
 export const DEFAULT_HEARTBEAT_EVERY = "30m";
 
-export function heartbeatFindings(every: string | undefined, state: AgentState, now: number): DoctorFinding[] {
+export function heartbeatFindings(every: string | undefined, state: AgentState, now: number, agentsConfigured = true): DoctorFinding[] {
+  if (!agentsConfigured) {
+    return [
+      {
+        checkId: "heartbeat.no_agents",
+        severity: "info",
+        title: "no agents configured",
+        detail: "without an agents section the node only journals deliveries: no heartbeat runs",
+        remediation: "add agents.list with a runtime (openai, command or openclaw)",
+      },
+    ];
+  }
   const period = parseEvery(every ?? DEFAULT_HEARTBEAT_EVERY);
   if (period === undefined) {
     return [{ checkId: "heartbeat.every_invalid", severity: "warn", title: "heartbeat.every is not a duration", detail: `agents.defaults.heartbeat.every is "${every}"`, remediation: 'use e.g. "30m"' }];
@@ -142,7 +158,7 @@ export function heartbeatFindings(every: string | undefined, state: AgentState, 
         checkId: "heartbeat.unchecked",
         severity: "info",
         title: "heartbeat delivery not checked",
-        detail: `the agent at ${state.url} has no heartbeat API (${ADMIN_PREFIX}/heartbeat)`,
+        detail: `the agent at ${state.url} has no run log API (${ADMIN_PREFIX}/runs)`,
       },
     ];
   }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DoctorReport } from "../../../node/doctor/doctor-finding.ts";
-import { type NodeProcess, startNodeProcess } from "../../helpers/node-process.ts";
+import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 import { runCli } from "../../helpers/run-cli.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -159,6 +159,10 @@ describe("clawgate doctor", () => {
           defaultSessionKey: "hook:ingress",
         },
         clawgate: { stateDir, node: { id: "node-1" }, edge: { publicKeys: [publicJwk] } },
+        agents: {
+          defaults: { model: "demo/echo", models: { "demo/echo": { memoryGb: 0 } }, heartbeat: { every: "30m" } },
+          list: [{ id: "main", default: true, runtime: { type: "command", command: "/bin/echo", args: ["HEARTBEAT_OK"], local: false } }],
+        },
       }),
       { mode: 0o600 },
     );
@@ -170,7 +174,22 @@ describe("clawgate doctor", () => {
     expect(install.code).toBe(0);
     agent = await startNodeProcess(["--config", configPath, "--port", "0"], { env: env(rootOk) });
 
+    // A wake runs a heartbeat, so doctor finds one in the agent's run log.
+    const wake = await fetch(`${agent.url}/hooks/wake`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${HOOK_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ text: "doctor test" }),
+    });
+    expect(wake.status).toBe(200);
+    const adminToken = (await readFile(join(stateDir, "admin.token"), "utf8")).trim();
+    await pollUntil(async () => {
+      const res = await fetch(`${agent!.url}/_clawgate/admin/runs?status=ok`, { headers: { authorization: `Bearer ${adminToken}` } });
+      return ((await res.json()) as { runs: { kind: string }[] }).runs.some((r) => r.kind === "heartbeat");
+    }, 10_000, "a heartbeat run");
+
     const { code, report, stdout } = await doctor(["--json"], rootOk);
+    // The run log was read: no "unchecked" note, and a heartbeat 0 minutes ago is not overdue.
+    expect(ids(report!)).not.toHaveProperty("heartbeat.unchecked");
     const serious = report!.findings.filter((f) => f.severity !== "info" && f.checkId !== "process.running_as_root");
     expect(serious).toEqual([]);
     expect(code).toBe(0);

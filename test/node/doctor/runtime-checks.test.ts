@@ -47,6 +47,9 @@ describe("heartbeat", () => {
       "heartbeat.unchecked:info",
     ]);
     expect(heartbeatFindings("30m", { running: false, heartbeatApi: false }, NOW)).toEqual([]);
+    expect(heartbeatFindings("30m", running({ lastHeartbeatAt: null, startedAt: NOW - 90 * MIN }), NOW, false).map((f) => f.checkId)).toEqual([
+      "heartbeat.no_agents",
+    ]);
   });
 });
 
@@ -69,7 +72,7 @@ describe("probeAgent", () => {
 
   async function serve(routes: Record<string, { status: number; body: unknown; auth?: string }>): Promise<string> {
     server = createServer((req, res) => {
-      const route = routes[req.url ?? ""];
+      const route = routes[req.url ?? ""] ?? routes[(req.url ?? "").split("?")[0]!];
       if (!route) return void res.writeHead(404).end("{}");
       if (route.auth && req.headers.authorization !== `Bearer ${route.auth}`) return void res.writeHead(401).end("{}");
       res.writeHead(route.status, { "content-type": "application/json" }).end(JSON.stringify(route.body));
@@ -84,14 +87,19 @@ describe("probeAgent", () => {
     const url = await serve({
       "/healthz": { status: 200, body: { ok: true } },
       "/readyz": { status: 503, body: { ok: false, problems: ["secrets degraded"] } },
-      "/_clawgate/admin/heartbeat": { status: 200, body: { lastRunAt: "2026-11-24T11:50:00Z" }, auth: "adm" },
+      "/_clawgate/admin/runs?status=ok&limit=1000": {
+        status: 200,
+        body: { ok: true, runs: [{ kind: "agent", finishedAt: NOW - MIN }, { kind: "heartbeat", finishedAt: NOW - 20 * MIN }] },
+        auth: "adm",
+      },
+      "/_clawgate/admin/runs?status=skipped&limit=1000": { status: 200, body: { ok: true, runs: [{ kind: "heartbeat", finishedAt: NOW - 10 * MIN }] }, auth: "adm" },
     });
     const { state, findings } = await probeAgent({ url, startedAt: "2026-11-24T10:00:00Z" }, "adm", io);
     expect(state).toEqual({ running: true, url, startedAt: Date.parse("2026-11-24T10:00:00Z"), heartbeatApi: true, lastHeartbeatAt: NOW - 10 * MIN });
     expect(findings).toMatchObject([{ checkId: "node.not_ready", severity: "critical", detail: `${url}/readyz: secrets degraded` }]);
   });
 
-  it("treats an agent without the heartbeat route as unchecked, and no node.json as not running", async () => {
+  it("treats an agent without the run log route as unchecked, and no node.json as not running", async () => {
     const url = await serve({ "/healthz": { status: 200, body: { ok: true } }, "/readyz": { status: 200, body: { ok: true } } });
     const { state, findings } = await probeAgent({ url }, "adm", io);
     expect(state.heartbeatApi).toBe(false);
