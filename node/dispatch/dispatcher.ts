@@ -228,7 +228,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const baseId = runIdOf(delivery);
     const runId = attempt === 1 ? baseId : `${baseId}-r${attempt}`;
     const sessionKey = storedSessionKey(agent.id, payload.sessionKey || `hook:${randomUUID()}`);
-    const timeoutSeconds = payload.timeoutSeconds ?? agent.timeoutSeconds;
+    // Bounded: Node timers overflow past 2^31 ms (~24.8 days) and would fire at once.
+    const timeoutSeconds = Math.min(payload.timeoutSeconds ?? agent.timeoutSeconds, MAX_TIMEOUT_SECONDS);
     const name = payload.name ?? "Hook";
     let peakGb: number | undefined;
     let result: RuntimeResult | undefined;
@@ -419,6 +420,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       return;
     }
+    const thinking = agent.thinkingDefault === undefined ? undefined : clampThinking(agent.thinkingDefault, options.maxThinking).level;
     const estimate = modelMemory.estimate(model, { local: runtime.local });
     if (estimate.memoryGb > scheduler.state().budgetGb) {
       const drained = events.drain(main);
@@ -443,7 +445,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       sessionKey: main,
       priority: "high",
       memoryGb: estimate.memoryGb,
-      timeoutMs: agent.timeoutSeconds * 1000,
+      timeoutMs: Math.min(agent.timeoutSeconds, MAX_TIMEOUT_SECONDS) * 1000,
       // One queued heartbeat per agent: wakes arriving meanwhile join it (their events are drained at start).
       coalesceKey: `heartbeat:${agent.id}`,
       run: async ({ signal }) => {
@@ -479,6 +481,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             name: "Heartbeat",
             timeoutSeconds: agent.timeoutSeconds,
             signal,
+            ...(thinking ? { thinking } : {}),
             ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
           });
         } catch (error) {
@@ -692,6 +695,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
   };
 }
+
+/** The longest run timeout honored (a day); a hook asking for more gets this. */
+export const MAX_TIMEOUT_SECONDS = 86_400;
 
 const round = (gb: number) => Math.round(gb * 1000) / 1000;
 

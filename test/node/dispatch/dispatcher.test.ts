@@ -49,7 +49,7 @@ afterEach(async () => {
 });
 
 let seq = 0;
-function harness(options: { agents?: unknown; stateDir?: string; maxQueue?: number; maxConcurrent?: number; maxAttempts?: number; start?: boolean; stallAfterMs?: number } = {}): Harness {
+function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: string; maxQueue?: number; maxConcurrent?: number; maxAttempts?: number; start?: boolean; stallAfterMs?: number } = {}): Harness {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
   const agents = AgentsSchema.parse(
     options.agents ?? {
@@ -78,6 +78,7 @@ function harness(options: { agents?: unknown; stateDir?: string; maxQueue?: numb
     maxQueue: options.maxQueue ?? 100,
     maxAttempts: options.maxAttempts ?? 3,
     retryDelayMs: 10,
+    maxThinking: options.maxThinking,
     ...(options.stallAfterMs !== undefined ? { stallAfterMs: options.stallAfterMs } : {}),
   });
   let stopped = false;
@@ -206,6 +207,16 @@ describe("dispatcher", () => {
       errorCode: "ERR_OVER_BUDGET",
       deadReason: 'model "local/llama3.1:405b" needs ~230.0 GB, more than the memory budget of 32.0 GB',
     });
+  });
+
+  it("clamps a requested thinking level at clawgate.dispatch.maxThinking before it becomes reasoning_effort", async () => {
+    const h = harness({
+      maxThinking: "low",
+      agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 6, reasoning: true } } } },
+    });
+    const id = h.accept("agent", agentPayload({ thinking: "xhigh" }));
+    await pollUntil(() => stateOf(h, id) === "done");
+    expect(server.chatRequests()[0]!.body.reasoning_effort).toBe("low");
   });
 
   it("SECRETS_RELOADER_DEGRADED reaches the main session as a system event", async () => {
