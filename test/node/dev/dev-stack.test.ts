@@ -90,7 +90,7 @@ it("brings up node + edge on loopback, runs a heartbeat for an edge wake with th
   const stack = await pollUntil(
     async () => {
       if (child!.exitCode !== null) throw new Error(`the stack exited early:\n${output}`);
-      return JSON.parse(await readFile(stackFile, "utf8").catch(() => "null")) as Stack | null;
+      return (JSON.parse(await readFile(stackFile, "utf8").catch(() => "null")) as Stack | null) ?? undefined;
     },
     90_000,
     "stack.json",
