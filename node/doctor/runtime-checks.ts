@@ -67,6 +67,7 @@ export async function probeAgent(
   } catch {
     // /healthz answered a moment ago; a timeout here is reported by the heartbeat check below.
   }
+  findings.push(...(await intakeFindings(get)));
   const heartbeat = await lastHeartbeat(get);
   const startedAt = info.startedAt ? Date.parse(info.startedAt) : undefined;
   return {
@@ -79,6 +80,28 @@ export async function probeAgent(
     },
     findings,
   };
+}
+
+/** Deliveries the node gave up on (dead) are accepted calls that did not happen: an operator must look. */
+async function intakeFindings(get: (path: string, auth?: boolean) => Promise<Response>): Promise<DoctorFinding[]> {
+  try {
+    const response = await get(`${ADMIN_PREFIX}/intake?limit=1`, true);
+    if (!response.ok) return [];
+    const body = (await response.json()) as { counts?: { dead?: unknown; pending?: unknown } };
+    const dead = typeof body.counts?.dead === "number" ? body.counts.dead : 0;
+    if (dead === 0) return [];
+    return [
+      {
+        checkId: "intake.dead_deliveries",
+        severity: "warn",
+        title: "deliveries were given up",
+        detail: `${dead} accepted deliveries are dead (their runs failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
+        remediation: "read the runs' errorCode/deadReason, fix the agent's runtime or model, then resend the calls",
+      },
+    ];
+  } catch {
+    return [];
+  }
 }
 
 /**

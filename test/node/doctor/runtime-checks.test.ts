@@ -83,10 +83,11 @@ describe("probeAgent", () => {
 
   const io = { fetch, now: () => NOW };
 
-  it("reads readiness problems and the last heartbeat from a live agent, with the admin token", async () => {
+  it("reads readiness problems, dead deliveries and the last heartbeat from a live agent, with the admin token", async () => {
     const url = await serve({
       "/healthz": { status: 200, body: { ok: true } },
       "/readyz": { status: 503, body: { ok: false, problems: ["secrets degraded"] } },
+      "/_clawgate/admin/intake": { status: 200, body: { ok: true, counts: { pending: 0, done: 4, dead: 2 }, pending: [] }, auth: "adm" },
       "/_clawgate/admin/runs?status=ok&limit=1000": {
         status: 200,
         body: { ok: true, runs: [{ kind: "agent", finishedAt: NOW - MIN }, { kind: "heartbeat", finishedAt: NOW - 20 * MIN }] },
@@ -96,7 +97,10 @@ describe("probeAgent", () => {
     });
     const { state, findings } = await probeAgent({ url, startedAt: "2026-11-24T10:00:00Z" }, "adm", io);
     expect(state).toEqual({ running: true, url, startedAt: Date.parse("2026-11-24T10:00:00Z"), heartbeatApi: true, lastHeartbeatAt: NOW - 10 * MIN });
-    expect(findings).toMatchObject([{ checkId: "node.not_ready", severity: "critical", detail: `${url}/readyz: secrets degraded` }]);
+    expect(findings).toMatchObject([
+      { checkId: "node.not_ready", severity: "critical", detail: `${url}/readyz: secrets degraded` },
+      { checkId: "intake.dead_deliveries", severity: "warn", detail: "2 accepted deliveries are dead (their runs failed every retry); see /_clawgate/admin/runs?status=error" },
+    ]);
   });
 
   it("treats an agent without the run log route as unchecked, and no node.json as not running", async () => {
