@@ -4,7 +4,7 @@
  * starts and again when it ends — before its journal delivery is settled — so after a crash a restart can tell a
  * delivery whose run finished (settle it) from one whose run was cut off (retry it, visibly).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync, chmodSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export const RUN_LOG_FILE = "runs.jsonl";
@@ -57,9 +57,10 @@ export interface RunLog {
 /** Final states: a delivery whose run ended in one of these is settled, not rerun. */
 export const FINAL_STATUSES: ReadonlySet<RunRecordStatus> = new Set(["ok", "error", "timeout", "memory_limit"]);
 
-export function openRunLog(stateDir: string, options: { maxInMemory?: number } = {}): RunLog {
+export function openRunLog(stateDir: string, options: { maxInMemory?: number; compactAboveBytes?: number } = {}): RunLog {
   const path = join(stateDir, RUN_LOG_FILE);
   const maxInMemory = options.maxInMemory ?? 10_000;
+  const compactAboveBytes = options.compactAboveBytes ?? 16 * 1024 * 1024;
   const byId = new Map<string, RunRecord>();
   const byDelivery = new Map<string, string[]>();
   const index = (r: RunRecord) => {
@@ -90,6 +91,23 @@ export function openRunLog(stateDir: string, options: { maxInMemory?: number } =
       } catch {
         // a torn last line from a crash mid-write: the record before it stands
       }
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw error;
+  }
+  // Bounded on disk: at start, a log grown past the threshold is rewritten (atomically) to the latest record of
+  // each of the newest `maxInMemory` runs — the ones a restart can still need — so it never grows without end.
+  try {
+    if (statSync(path).size > compactAboveBytes) {
+      const tmp = `${path}.compact.tmp`;
+      const out = openSync(tmp, "w", 0o600);
+      try {
+        writeSync(out, [...byId.values()].map((r) => JSON.stringify(r) + "\n").join(""));
+        fsyncSync(out);
+      } finally {
+        closeSync(out);
+      }
+      renameSync(tmp, path);
     }
   } catch (error) {
     if ((error as { code?: string }).code !== "ENOENT") throw error;
