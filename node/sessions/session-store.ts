@@ -4,7 +4,7 @@
  * (OpenClaw issue #29518 is the bug this avoids). File names come from keys but can never escape the directory.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { ChatMessage } from "../runtimes/runtime-types.ts";
 
@@ -43,7 +43,9 @@ export function sessionFileName(sessionKey: string): string {
   return `${readable}.${digest}.jsonl`;
 }
 
-export function createSessionStore(stateDir: string, options: { defaultHistory?: number } = {}): SessionStore {
+export function createSessionStore(stateDir: string, options: { defaultHistory?: number; compactAboveBytes?: number; keepOnCompact?: number } = {}): SessionStore {
+  const compactAboveBytes = options.compactAboveBytes ?? 4 * 1024 * 1024;
+  const keepOnCompact = options.keepOnCompact ?? 1000;
   const dir = join(stateDir, SESSIONS_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
@@ -74,12 +76,29 @@ export function createSessionStore(stateDir: string, options: { defaultHistory?:
     append(sessionKey, entries) {
       if (entries.length === 0) return;
       const fd = openSync(fileOf(sessionKey), "a", 0o600);
+      let size = 0;
       try {
         // A leading newline would be needed only after a torn line; JSON.parse skips empty lines either way.
         writeSync(fd, entries.map((e) => JSON.stringify(e)).join("\n") + "\n");
         fsyncSync(fd);
+        size = fstatSync(fd).size;
       } finally {
         closeSync(fd);
+      }
+      // A long-lived session (the main one gets every heartbeat) is trimmed to its last turns, atomically, so
+      // reading its history stays cheap; only `keepOnCompact` turns could ever be fed to a run anyway.
+      if (size > compactAboveBytes) {
+        const file = fileOf(sessionKey);
+        const lines = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+        const tmp = `${file}.compact.tmp`;
+        const out = openSync(tmp, "w", 0o600);
+        try {
+          writeSync(out, lines.slice(-keepOnCompact).join("\n") + "\n");
+          fsyncSync(out);
+        } finally {
+          closeSync(out);
+        }
+        renameSync(tmp, file);
       }
     },
   };

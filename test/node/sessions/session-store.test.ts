@@ -40,6 +40,15 @@ describe("session store", () => {
     expect(s.history("k", 3).map((m) => m.content)).toEqual(["7", "8", "9"]);
   });
 
+  it("trims a long session to its last turns once the file passes its threshold", () => {
+    const s = createSessionStore(tmp(), { compactAboveBytes: 2048, keepOnCompact: 5 });
+    for (let i = 0; i < 100; i++) s.append("main", [{ role: "user", content: `turn ${i}`, at: i }]);
+    expect(statSync(s.fileOf("main")).size).toBeLessThan(2048);
+    expect(s.history("main", 1000).at(-1)!.content).toBe("turn 99");
+    expect(s.history("main", 1000).length).toBeLessThanOrEqual(50);
+    expect(statSync(s.fileOf("main")).mode & 0o777).toBe(0o600);
+  });
+
   it("names files so keys cannot collide or leave the directory", () => {
     const dir = tmp();
     const s = createSessionStore(dir);
