@@ -190,9 +190,12 @@ describe("clawgate doctor", () => {
     const { code, report, stdout } = await doctor(["--json"], rootOk);
     // The run log was read: no "unchecked" note, and a heartbeat 0 minutes ago is not overdue.
     expect(ids(report!)).not.toHaveProperty("heartbeat.unchecked");
-    const serious = report!.findings.filter((f) => f.severity !== "info" && f.checkId !== "process.running_as_root");
+    // The machine's own disk is not this test's subject (its thresholds are unit-tested): say so if it is low.
+    const disk = report!.findings.find((f) => f.checkId === "disk.state_dir_low");
+    if (disk) console.warn(`this machine's disk is low, not counted here: ${disk.detail}`);
+    const serious = report!.findings.filter((f) => f.severity !== "info" && !["process.running_as_root", "disk.state_dir_low"].includes(f.checkId));
     expect(serious).toEqual([]);
-    expect(code).toBe(0);
+    if (!disk) expect(code).toBe(0);
     if (isRoot) expect(ids(report!)["process.running_as_root"]).toBe("warn");
     for (const secret of [GATEWAY_TOKEN, HOOK_TOKEN]) expect(stdout).not.toContain(secret);
   });
