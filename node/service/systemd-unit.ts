@@ -1,4 +1,5 @@
 /** The systemd unit that supervises the node agent on Linux: always restarted, a dedicated user, a read-only system around it. */
+import { join } from "node:path";
 import { type ServiceSpec, startArgs, validateServiceSpec } from "./service-spec.ts";
 
 /**
@@ -30,6 +31,8 @@ export function buildSystemdUnit(spec: ServiceSpec): string {
     `User=${spec.user}`,
     `Environment=HOME=${spec.home}`,
     `Environment=PATH=${spec.path}`,
+    // ProtectSystem=strict makes ~/.cache read-only: keep Node's compile cache in the private state dir.
+    `Environment=NODE_COMPILE_CACHE=${join(spec.stateDir, "compile-cache")}`,
     `WorkingDirectory=${spec.home}`,
     `ExecStart=${startArgs(spec).join(" ")}`,
     // SIGHUP re-resolves secrets without a restart (`systemctl reload clawgate-node`).

@@ -86,7 +86,11 @@ describe("clawgate service print systemd", () => {
     expect(service.get("ExecStart")?.[0]?.split(" ").slice(0, 2)).toEqual([process.execPath, expect.stringMatching(/\/node\/cli\/bin\.ts$/)]);
     // 24 GiB budget + max(1 GiB, 2.4 GiB) headroom.
     expect(service.get("MemoryMax")).toEqual([`${Math.ceil(24 * 1024 * 1.1)}M`]);
-    expect(service.get("Environment")).toEqual(["HOME=/home/clawgate", expect.stringMatching(/^PATH=\//)]);
+    expect(service.get("Environment")).toEqual([
+      "HOME=/home/clawgate",
+      expect.stringMatching(/^PATH=\//),
+      `NODE_COMPILE_CACHE=${join(dir, "state", "compile-cache")}`,
+    ]);
     expect(unit.get("Install")?.get("WantedBy")).toEqual(["multi-user.target"]);
 
     const analyze = await exec("sh", ["-c", "command -v systemd-analyze"]).catch(() => undefined);
