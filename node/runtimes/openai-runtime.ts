@@ -4,7 +4,7 @@
  * snapshot, thinking mapped to `reasoning_effort`, the run's AbortSignal as the timeout, and bounded retries
  * of 429/5xx that honor `Retry-After` (RFC 9110 §10.2.3).
  */
-import { request as undiciRequest } from "undici";
+import { type HttpRequest, lazyHttpRequest } from "./lazy-http-request.ts";
 import { type AgentRuntime, type ChatMessage, type RuntimeRequest, type RuntimeResult, type ThinkingLevel, RuntimeError, abortableSleep, isLoopbackUrl } from "./runtime-types.ts";
 
 /**
@@ -25,7 +25,7 @@ export const REASONING_EFFORT: Readonly<Record<ThinkingLevel, string | undefined
 /** Statuses worth another attempt: rate limited, or the server (or a proxy before it) failed transiently. */
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
-type Request = typeof undiciRequest;
+type Request = HttpRequest;
 
 export interface OpenAiRuntimeOptions {
   /** The provider's base URL including `/v1` (`models.providers.<p>.baseUrl`), e.g. `http://127.0.0.1:11434/v1`. */
@@ -80,7 +80,7 @@ export function createOpenAiRuntime(options: OpenAiRuntimeOptions): AgentRuntime
   if (!(retryBaseMs >= 0)) throw new TypeError("retryBaseMs must be a non-negative number");
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
   if (!(maxRetryDelayMs >= 0)) throw new TypeError("maxRetryDelayMs must be a non-negative number");
-  const request = options.request ?? undiciRequest;
+  const request = options.request ?? lazyHttpRequest;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
   const reasoning = options.reasoning ?? (() => false);

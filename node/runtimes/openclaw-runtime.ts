@@ -3,7 +3,7 @@
  * (a SecretRef), so an operator keeps the gateway and puts clawgate (edge, journal, memory-aware queue) in front.
  * OpenClaw answers 202 `{ok, runId}` and runs the agent itself; the reply recorded here is that acceptance.
  */
-import { request as undiciRequest } from "undici";
+import { type HttpRequest, lazyHttpRequest } from "./lazy-http-request.ts";
 import { type AgentRuntime, type RuntimeRequest, type RuntimeResult, RuntimeError, isLoopbackUrl } from "./runtime-types.ts";
 
 export interface OpenClawRuntimeOptions {
@@ -15,7 +15,7 @@ export interface OpenClawRuntimeOptions {
   readonly token: () => string | undefined;
   /** The gateway's own agent id to target; default: the clawgate agent id. */
   readonly agentId?: string;
-  readonly request?: typeof undiciRequest;
+  readonly request?: HttpRequest;
 }
 
 export function createOpenClawRuntime(options: OpenClawRuntimeOptions): AgentRuntime {
@@ -30,7 +30,7 @@ export function createOpenClawRuntime(options: OpenClawRuntimeOptions): AgentRun
   if (!hooksPath.startsWith("/") || hooksPath === "/") throw new TypeError("hooksPath must start with / and may not be '/' (OpenClaw)");
   if (typeof options.token !== "function") throw new TypeError("token must be a function returning the current hook token");
   const endpoint = `${options.url.replace(/\/+$/, "")}${hooksPath.replace(/\/+$/, "")}/agent`;
-  const request = options.request ?? undiciRequest;
+  const request = options.request ?? lazyHttpRequest;
   return {
     type: "openclaw",
     // The gateway's models are its business; clawgate reserves nothing for a forward.
