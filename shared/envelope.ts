@@ -3,7 +3,14 @@
  * path, SHA-256 of the exact body, target node, caller — so the node can trust what the edge decided.
  * Web-standard APIs only: the edge signs with it inside workerd, the node verifies with it in Node.
  */
-import { type JWK, SignJWT, decodeProtectedHeader, errors, importJWK, jwtVerify } from "jose";
+// jose's per-feature entry points: the node agent loads only these modules (not JWE and the rest), and the
+// Worker bundle is tree-shaken either way.
+import { decodeProtectedHeader } from "jose/decode/protected_header";
+import * as errors from "jose/errors";
+import { importJWK } from "jose/key/import";
+import { SignJWT } from "jose/jwt/sign";
+import { jwtVerify } from "jose/jwt/verify";
+import type { JWK } from "jose";
 
 /** The request header that carries the envelope. */
 export const ENVELOPE_HEADER = "clawgate-envelope";
