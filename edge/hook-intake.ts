@@ -6,6 +6,7 @@
 import { Hono, type Context } from "hono";
 import { MAX_DELIVERY_ID } from "../shared/envelope.ts";
 import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem } from "../shared/hook-payloads.ts";
+import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
 import type { EdgeRuntime } from "./edge-runtime.ts";
 import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
@@ -66,12 +67,13 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     }
     // 5. Method.
     if (c.req.method !== "POST") return fail(405, "method not allowed", { allow: "POST" });
-    // 6. Delivery id: the verified webhook-id, else Idempotency-Key, else the payload's, else a fresh one.
+    // 6. Delivery id: the verified webhook-id, else Idempotency-Key, else the payload's (each scoped by the
+    // principal below, so two callers never share one), else a fresh one.
     const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
     if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_DELIVERY_ID)) {
       return fail(400, `Idempotency-Key must be 1 to ${MAX_DELIVERY_ID} characters`);
     }
-    let deliveryId = who.deliveryId ?? headerKey;
+    let callerKey = who.deliveryId ?? headerKey;
     let node: EdgeNode | undefined;
     if (name === "wake" || name === "agent") {
       let parsed: unknown;
@@ -93,14 +95,14 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
         const problem = agentIdProblem(rt.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(rt.config.hooks, agent.value.sessionKey);
         if (problem) return fail(400, problem);
         node = nodeForAgent(rt, agent.value.agentId);
-        deliveryId ??= agent.value.idempotencyKey;
+        callerKey ??= agent.value.idempotencyKey;
       }
     } else {
       node = route.nodeId !== undefined ? rt.config.nodes.get(route.nodeId)! : rt.config.primary;
     }
     const passThrough = name !== "wake" && name !== "agent";
     const delivery: Delivery = {
-      deliveryId: deliveryId ?? deps.randomUUID(),
+      deliveryId: callerKey !== undefined ? await scopedDeliveryId(who.principal, callerKey) : deps.randomUUID(),
       nodeId: node.id,
       // A pass-through call keeps its query (`{{query.x}}` in node mappings); the envelope binds it too.
       path: `${node.hooksPath}/${name}${passThrough ? url.search : ""}`,

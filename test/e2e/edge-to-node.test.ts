@@ -112,9 +112,10 @@ it("delivers a wake to the node with a valid envelope and answers with the node'
   expect(await res.json()).toEqual({ ok: true, mode: "now" });
   const after = await journal();
   expect(after.total).toBe(before.total + 1);
-  expect(after.ids).toContain("e2e-wake-1");
+  // The caller's key arrives scoped by the caller the edge authenticated (token:e2e), and the node keeps it as is.
+  expect(after.ids).toContain("token:e2e/e2e-wake-1");
   // The node verified the envelope: its audit line names the edge's caller, not the hook token.
-  expect(node!.output().stdout).toMatch(/"principal":"[^"]*e2e[^"]*"[^\n]*"deliveryId":"e2e-wake-1"/);
+  expect(node!.output().stdout).toMatch(/"principal":"token:e2e"[^\n]*"deliveryId":"token:e2e\/e2e-wake-1"/);
 });
 
 it("queues a call while the node is down (202) and delivers it exactly once after the node restarts", async () => {
@@ -122,11 +123,11 @@ it("queues a call while the node is down (202) and delivers it exactly once afte
   await node!.stop("SIGTERM");
   const res = await wake("while you were out", { "idempotency-key": "e2e-queued-1" });
   expect(res.status).toBe(202);
-  expect(await res.json()).toEqual({ ok: true, queued: true, deliveryId: "e2e-queued-1" });
-  expect(await operator("/outbox")).toMatchObject({ counts: { pending: 1 }, pending: [{ deliveryId: "e2e-queued-1", status: "pending" }] });
+  expect(await res.json()).toEqual({ ok: true, queued: true, deliveryId: "token:e2e/e2e-queued-1" });
+  expect(await operator("/outbox")).toMatchObject({ counts: { pending: 1 }, pending: [{ deliveryId: "token:e2e/e2e-queued-1", status: "pending" }] });
 
   node = await startNode();
-  await pollUntil(async () => (await journal()).ids.includes("e2e-queued-1"), 20_000, "the queued wake on the node");
+  await pollUntil(async () => (await journal()).ids.includes("token:e2e/e2e-queued-1"), 20_000, "the queued wake on the node");
   await pollUntil(async () => ((await operator("/outbox")) as { counts: { pending: number } }).counts.pending === 0, 5_000, "an empty outbox");
   // The same caller retrying with the same key now is delivered again but runs once (the node's journal).
   expect((await wake("while you were out", { "idempotency-key": "e2e-queued-1" })).status).toBe(200);

@@ -3,7 +3,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EdgeOutbox } from "../../edge/outbox-object.ts";
 import { type EdgeKeys, type FakeNode, edgeKeys, fakeNode } from "./support/fake-node.ts";
-import { CALLER_TOKEN, baseConfig, edgeEnv, post, testWorker } from "./support/edge-env.ts";
+import { CALLER_TOKEN, baseConfig, edgeEnv, post, sha256Hex, testWorker } from "./support/edge-env.ts";
 
 let keys: EdgeKeys;
 beforeAll(async () => {
@@ -24,13 +24,13 @@ describe("forwarding", () => {
     const body = '{ "text" : "deploy finished" }';
     const res = await worker.request("/hooks/wake", post(body, { "idempotency-key": "build-77" }));
     expect(res.status).toBe(200);
-    expect(res.headers.get("clawgate-delivery-id")).toBe("build-77");
+    expect(res.headers.get("clawgate-delivery-id")).toBe("token:ci/build-77");
     expect(await res.json()).toEqual({ ok: true, mode: "now" });
     expect(node.received).toHaveLength(1);
     const call = node.received[0]!;
     expect(call.url).toBe("https://node-1.test/hooks/wake");
     expect(call.body).toBe(body);
-    expect(call.claims).toMatchObject({ aud: "node-1", htm: "POST", htu: "/hooks/wake", did: "build-77" });
+    expect(call.claims).toMatchObject({ aud: "node-1", htm: "POST", htu: "/hooks/wake", did: "token:ci/build-77" });
     expect(call.claims.sub).toContain("ci");
     // The caller's credential stays at the edge.
     expect(call.headers.get("authorization")).toBeNull();
@@ -62,14 +62,70 @@ describe("forwarding", () => {
     expect([unknown.status, await unknown.json()]).toEqual([400, { ok: false, error: "node is not configured" }]);
   });
 
-  it("takes the delivery id from Idempotency-Key, else the agent payload's idempotencyKey, else a fresh one", async () => {
+  it("takes the delivery id from Idempotency-Key, else the agent payload's idempotencyKey (both scoped by the caller), else a fresh one", async () => {
     const { node, worker } = await setup({}, ["generated-1"]);
     await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "from-payload" }));
     await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "from-payload" }, { "idempotency-key": "from-header" }));
     await worker.request("/hooks/wake", post({ text: "t" }));
-    expect(node.received.map((r) => r.claims.did)).toEqual(["from-payload", "from-header", "generated-1"]);
+    expect(node.received.map((r) => r.claims.did)).toEqual(["token:ci/from-payload", "token:ci/from-header", "generated-1"]);
     const long = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "x".repeat(257) }));
     expect(await long.json()).toEqual({ ok: false, error: "Idempotency-Key must be 1 to 256 characters" });
+  });
+});
+
+describe("caller keys are scoped by the authenticated caller", () => {
+  const OTHER_TOKEN = "cg_other-caller-token-9876543210";
+  /** Two named bearer tokens on every route: `token:ci` and `token:ops`. */
+  async function twoCallers(uuids: string[] = []) {
+    const auth = [{ type: "bearer", tokens: [{ name: "ci", sha256: await sha256Hex(CALLER_TOKEN) }, { name: "ops", sha256: await sha256Hex(OTHER_TOKEN) }] }];
+    return setup({ routes: { wake: { auth }, agent: { auth } } }, uuids);
+  }
+  const asOther = (body: unknown, headers: Record<string, string> = {}) => post(body, { authorization: `Bearer ${OTHER_TOKEN}`, ...headers });
+
+  it("two callers with the same Idempotency-Key are two deliveries on the node; the same caller again keeps its id", async () => {
+    const { node, worker } = await twoCallers();
+    const first = await worker.request("/hooks/agent", post({ message: "m" }, { "idempotency-key": "deploy-1" }));
+    const other = await worker.request("/hooks/agent", asOther({ message: "m" }, { "idempotency-key": "deploy-1" }));
+    const again = await worker.request("/hooks/agent", post({ message: "m" }, { "idempotency-key": "deploy-1" }));
+    expect([first.status, other.status, again.status]).toEqual([202, 202, 202]);
+    // Each caller gets the node's answer to its own call, not the other's runId.
+    expect([await first.json(), await other.json()]).toEqual([{ ok: true, runId: "run-1" }, { ok: true, runId: "run-2" }]);
+    expect(node.received.map((r) => [r.claims.sub, r.claims.did])).toEqual([
+      ["token:ci", "token:ci/deploy-1"],
+      ["token:ops", "token:ops/deploy-1"],
+      // The repeat carries the first call's did, so the node's journal runs it once.
+      ["token:ci", "token:ci/deploy-1"],
+    ]);
+    expect(again.headers.get("clawgate-delivery-id")).toBe(first.headers.get("clawgate-delivery-id"));
+  });
+
+  it("scopes the agent payload's idempotencyKey too; a generated id stays a bare UUID", async () => {
+    const { node, worker } = await twoCallers(["generated-9"]);
+    await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "job-5" }));
+    await worker.request("/hooks/agent", asOther({ message: "m", idempotencyKey: "job-5" }));
+    await worker.request("/hooks/wake", asOther({ text: "t" }));
+    expect(node.received.map((r) => r.claims.did)).toEqual(["token:ci/job-5", "token:ops/job-5", "generated-9"]);
+  });
+
+  it("while the node is down: two callers, one key → two outbox rows; the same caller twice → still one", async () => {
+    const { node, worker } = await twoCallers();
+    node.mode = "down";
+    const key = "nightly-report-2026-11-24";
+    const answers = [];
+    for (const init of [post({ text: "t" }, { "idempotency-key": key }), asOther({ text: "t" }, { "idempotency-key": key }), post({ text: "t" }, { "idempotency-key": key })]) {
+      const res = await worker.request("/hooks/wake", init);
+      answers.push([res.status, await res.json()]);
+    }
+    expect(answers).toEqual([
+      [202, { ok: true, queued: true, deliveryId: `token:ci/${key}` }],
+      [202, { ok: true, queued: true, deliveryId: `token:ops/${key}` }],
+      [202, { ok: true, queued: true, deliveryId: `token:ci/${key}` }],
+    ]);
+    const rows = (await outbox().status(100)).pending.filter((d) => d.deliveryId.endsWith(key));
+    expect(rows.map((d) => [d.deliveryId, d.attempts]).sort()).toEqual([
+      [`token:ci/${key}`, 1],
+      [`token:ops/${key}`, 1],
+    ]);
   });
 });
 
@@ -130,9 +186,9 @@ describe("when the node is unavailable", () => {
       const id = `queued-${mode}`;
       const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": id }));
       expect(res.status).toBe(202);
-      expect(await res.json()).toEqual({ ok: true, queued: true, deliveryId: id });
+      expect(await res.json()).toEqual({ ok: true, queued: true, deliveryId: `token:ci/${id}` });
       const status = await outbox().status(100);
-      expect(status.pending.find((d) => d.deliveryId === id)).toMatchObject({ nodeId: "node-1", path: "/hooks/wake", attempts: 1, status: "pending" });
+      expect(status.pending.find((d) => d.deliveryId === `token:ci/${id}`)).toMatchObject({ nodeId: "node-1", path: "/hooks/wake", attempts: 1, status: "pending" });
     });
   }
 
@@ -140,7 +196,7 @@ describe("when the node is unavailable", () => {
     const { node, worker } = await setup();
     node.mode = "down";
     await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "waiting-for-node-1" }));
-    const waiting = async () => (await outbox().status(100)).pending.find((d) => d.deliveryId === "waiting-for-node-1");
+    const waiting = async () => (await outbox().status(100)).pending.find((d) => d.deliveryId === "token:ci/waiting-for-node-1");
     expect(await waiting()).toMatchObject({ attempts: 1 });
     node.mode = "up";
     expect((await worker.request("/hooks/wake", post({ text: "t" }))).status).toBe(200);
@@ -159,7 +215,7 @@ describe("when the node is unavailable", () => {
     node.mode = "access-login";
     const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "redirected-1" }));
     expect([res.status, await res.json()]).toEqual([502, { ok: false, error: "the node's tunnel redirected the call; check its Cloudflare Access service token" }]);
-    expect((await outbox().deadLetters(100)).find((d) => d.deliveryId === "redirected-1")).toMatchObject({ status: "rejected", lastStatus: 302 });
+    expect((await outbox().deadLetters(100)).find((d) => d.deliveryId === "token:ci/redirected-1")).toMatchObject({ status: "rejected", lastStatus: 302 });
   });
 
   it("relays a node's 4xx to the caller as final and records it with the dead letters", async () => {
@@ -168,6 +224,6 @@ describe("when the node is unavailable", () => {
     const res = await worker.request("/hooks/wake", post({ text: "t" }, { "idempotency-key": "refused-1" }));
     expect([res.status, await res.json()]).toEqual([400, { ok: false, error: "text required" }]);
     const dead = await outbox().deadLetters(100);
-    expect(dead.find((d) => d.deliveryId === "refused-1")).toMatchObject({ status: "rejected", lastStatus: 400, lastError: "node answered 400: text required" });
+    expect(dead.find((d) => d.deliveryId === "token:ci/refused-1")).toMatchObject({ status: "rejected", lastStatus: 400, lastError: "node answered 400: text required" });
   });
 });

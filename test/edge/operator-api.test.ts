@@ -36,19 +36,19 @@ describe("operator API", () => {
 
     const outbox = (await (await op("/outbox")).json()) as { counts: Record<string, number>; pending: { deliveryId: string }[] };
     expect(outbox.counts).toMatchObject({ pending: 1, rejected: 1 });
-    expect(outbox.pending.map((d) => d.deliveryId)).toEqual(["op-queued"]);
+    expect(outbox.pending.map((d) => d.deliveryId)).toEqual(["token:ci/op-queued"]);
     const retry = await op("/outbox/retry", { method: "POST" });
     expect([retry.status, await retry.json()]).toEqual([202, { ok: true, pulledForward: 1 }]);
     const dead = (await (await op("/dead-letters")).json()) as { deadLetters: { deliveryId: string; status: string }[] };
-    expect(dead.deadLetters.map((d) => [d.deliveryId, d.status])).toEqual([["op-rejected", "rejected"]]);
+    expect(dead.deadLetters.map((d) => [d.deliveryId, d.status])).toEqual([["token:ci/op-rejected", "rejected"]]);
     // Metadata only: no body in any listing.
     expect(JSON.stringify(outbox) + JSON.stringify(dead)).not.toContain('"text"');
 
-    const replay = await op("/dead-letters/replay", { method: "POST", body: JSON.stringify({ deliveryId: "op-rejected" }) });
-    expect([replay.status, await replay.json()]).toEqual([202, { ok: true, deliveryId: "op-rejected", replayed: true }]);
+    const replay = await op("/dead-letters/replay", { method: "POST", body: JSON.stringify({ deliveryId: "token:ci/op-rejected" }) });
+    expect([replay.status, await replay.json()]).toEqual([202, { ok: true, deliveryId: "token:ci/op-rejected", replayed: true }]);
     expect(((await (await op("/outbox")).json()) as { counts: Record<string, number> }).counts).toMatchObject({ pending: 2, rejected: 0 });
 
-    const missing = await op("/dead-letters/replay", { method: "POST", body: JSON.stringify({ deliveryId: "op-rejected" }) });
+    const missing = await op("/dead-letters/replay", { method: "POST", body: JSON.stringify({ deliveryId: "token:ci/op-rejected" }) });
     expect([missing.status, await missing.json()]).toEqual([404, { ok: false, error: "no dead letter with that deliveryId" }]);
     const bad = await op("/dead-letters/replay", { method: "POST", body: "{" });
     expect([bad.status, await bad.json()]).toEqual([400, { ok: false, error: "invalid JSON" }]);

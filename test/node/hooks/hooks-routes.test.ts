@@ -348,7 +348,7 @@ describe("edge envelopes", () => {
     });
   });
 
-  it("take the signed delivery id over the jti, so a re-signed retry answers like the original", async () => {
+  it("take the signed delivery id over the jti and over the caller's keys, as is, so a re-signed retry answers like the original", async () => {
     const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
     const kid = "edge-1";
     const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(privateKey)), alg: "EdDSA", kid }, nodeId: "node-1", now: () => clock });
@@ -359,16 +359,19 @@ describe("edge envelopes", () => {
       now: () => clock,
     });
     const app = makeApp({}, { envelopes });
-    const body = JSON.stringify({ message: "run once" });
+    // The edge already scoped the caller's key by its principal (`did` = token:ci/order-42); a pass-through
+    // call still carries the raw key in its headers and payload, which the node must neither use nor re-scope.
+    const body = JSON.stringify({ message: "run once", idempotencyKey: "order-42" });
     const send = async () => {
-      const token = await signer.sign({ method: "POST", path: "/hooks/agent", body, principal: "token:ci", deliveryId: "outbox-7" });
-      const res = await app.request("/hooks/agent", { method: "POST", headers: { [ENVELOPE_HEADER]: token }, body });
+      const token = await signer.sign({ method: "POST", path: "/hooks/agent", body, principal: "token:ci", deliveryId: "token:ci/order-42" });
+      const res = await app.request("/hooks/agent", { method: "POST", headers: { [ENVELOPE_HEADER]: token, "idempotency-key": "order-42" }, body });
       expect(res.status).toBe(202);
       return ((await res.json()) as { runId: string }).runId;
     };
     const runId = await send();
     expect(await send()).toBe(runId);
-    expect(journal.get("outbox-7")?.kind).toBe("agent");
+    expect(journal.get("token:ci/order-42")?.kind).toBe("agent");
+    expect(journal.get("order-42")).toBeUndefined();
     expect(journal.counts().pending).toBe(1);
   });
 
