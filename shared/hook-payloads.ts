@@ -91,7 +91,10 @@ export function parseAgentPayload(body: unknown): Parsed<AgentPayload> {
   return { ok: true, value };
 }
 
-/** The texts of the `hooks` policy checks (openclaw-compat §5); the edge repeats them as defense in depth. */
+/**
+ * The `hooks` policy checks and their texts (openclaw-compat §5), the one copy: the node's compiled policy
+ * (node/hooks/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
+ */
 export const AGENT_ID_NOT_ALLOWED = "agentId is not allowed by hooks.allowedAgentIds";
 export const SESSION_KEY_DISABLED =
   "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable";

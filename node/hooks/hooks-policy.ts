@@ -3,7 +3,7 @@
  * which session keys a caller may choose, and the model allowlist. Invalid combinations refuse to start.
  */
 import type { Config } from "../config/config-schema.ts";
-import type { AgentPayload } from "../../shared/hook-payloads.ts";
+import { type AgentPayload, agentIdProblem, sessionKeyProblem } from "../../shared/hook-payloads.ts";
 import { HooksConfigError } from "./hooks-config-error.ts";
 import { type HookMappings, type SessionKeySource, compileHookMappings } from "./hook-mappings.ts";
 
@@ -44,13 +44,13 @@ export function compileHooksPolicy(config: Config, tokens: { hookToken?: string;
       throw new HooksConfigError("hooks.token must differ from gateway.auth.token");
     }
   }
-  // omitted or containing "*" = any agent; [] = no explicit agent routing (openclaw-compat §5).
+  // The agent and session-key checks and their texts are shared with the edge (shared/hook-payloads.ts).
   const agentIds = hooks.allowedAgentIds;
-  const anyAgent = agentIds === undefined || agentIds.includes("*");
-  const allowedAgents = new Set(agentIds ?? []);
   const models = config.agents?.defaults?.models;
   const allowedModels = models ? new Set(Object.keys(models)) : undefined;
-  const allowRequestKey = hooks.allowRequestSessionKey === true;
+  const requestKeys = { allowRequestSessionKey: hooks.allowRequestSessionKey === true, allowedSessionKeyPrefixes: prefixes };
+  // An operator's static mapping key needs no opt-in, only the prefixes.
+  const operatorKeys = { allowRequestSessionKey: true, allowedSessionKeyPrefixes: prefixes };
   // Compiled only when hooks are on: a disabled section must not block the start.
   const mappings = compileHookMappings(enabled ? hooks.mappings : undefined);
 
@@ -60,9 +60,8 @@ export function compileHooksPolicy(config: Config, tokens: { hookToken?: string;
     maxBodyBytes: hooks.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     mappings,
     targetProblem(payload) {
-      if (payload.agentId !== undefined && !anyAgent && !allowedAgents.has(payload.agentId)) {
-        return "agentId is not allowed by hooks.allowedAgentIds";
-      }
+      const agentProblem = agentIdProblem(agentIds, payload.agentId);
+      if (agentProblem) return agentProblem;
       if (payload.model !== undefined && allowedModels && !allowedModels.has(payload.model)) {
         return `model "${payload.model}" is not allowed by agents.defaults.models`;
       }
@@ -70,16 +69,8 @@ export function compileHooksPolicy(config: Config, tokens: { hookToken?: string;
     },
     sessionKeyFor(payload, newId, source = "request") {
       if (payload.sessionKey === undefined) return { ok: true, value: hooks.defaultSessionKey ?? `hook:${newId()}` };
-      if (source !== "mapping-static" && !allowRequestKey) {
-        return {
-          ok: false,
-          error: "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable",
-        };
-      }
-      if (prefixes && !prefixes.some((p) => payload.sessionKey!.startsWith(p))) {
-        return { ok: false, error: `sessionKey must start with one of: ${prefixes.join(", ")}` };
-      }
-      return { ok: true, value: payload.sessionKey };
+      const problem = sessionKeyProblem(source === "mapping-static" ? operatorKeys : requestKeys, payload.sessionKey);
+      return problem ? { ok: false, error: problem } : { ok: true, value: payload.sessionKey };
     },
   };
 }
