@@ -163,6 +163,15 @@ describe("POST /hooks/agent", () => {
     await expectAnswer(post(makeApp(), "/hooks/agent", body), 400, { ok: false, error });
   });
 
+  it("reads hooks.allowedAgentIds as OpenClaw does: omitted or '*' = any agent, [] = no explicit agentId", async () => {
+    for (const allowedAgentIds of [undefined, ["*"]]) {
+      expect((await post(makeApp({ allowedAgentIds }), "/hooks/agent", { message: "m", agentId: "anyone" })).status).toBe(202);
+    }
+    const none = makeApp({ allowedAgentIds: [] });
+    await expectAnswer(post(none, "/hooks/agent", { message: "m", agentId: "main" }), 400, { ok: false, error: "agentId is not allowed by hooks.allowedAgentIds" });
+    expect((await post(none, "/hooks/agent", { message: "m" })).status).toBe(202);
+  });
+
   it("enforces session-key prefixes and the model allowlist", async () => {
     const app = makeApp(
       { allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "ci:"] },
