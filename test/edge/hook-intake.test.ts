@@ -107,6 +107,28 @@ describe("caller keys are scoped by the authenticated caller", () => {
     expect(node.received.map((r) => r.claims.did)).toEqual(["token:ci/job-5", "token:ops/job-5", "generated-9"]);
   });
 
+  it("scopes a verified Standard Webhooks webhook-id by the sender's secret: two senders' msg_1 are two deliveries", async () => {
+    const secret = (seed: string) => "whsec_" + btoa(seed.padEnd(32, "!"));
+    const senders = { a: secret("sender-a"), b: secret("sender-b") };
+    const auth = [
+      { type: "hmac", scheme: "standard", name: "a", secretBinding: "WH_A" },
+      { type: "hmac", scheme: "standard", name: "b", secretBinding: "WH_B" },
+    ];
+    const node = await fakeNode(keys, { "https://node-1.test": "node-1", "https://node-2.test": "node-2" });
+    const worker = testWorker(edgeEnv(await baseConfig({ routes: { events: { auth } } }), keys, { WH_A: senders.a, WH_B: senders.b }), node.fetch);
+    const body = '{"type":"invoice.paid"}';
+    const signed = async (whsec: string, id: string): Promise<RequestInit> => {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const key = await crypto.subtle.importKey("raw", Uint8Array.from(atob(whsec.slice(6)), (ch) => ch.charCodeAt(0)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${ts}.${body}`)));
+      return { method: "POST", headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": `v1,${btoa(String.fromCharCode(...mac))}` }, body };
+    };
+    for (const init of [await signed(senders.a, "msg_1"), await signed(senders.b, "msg_1"), await signed(senders.a, "msg_1")]) {
+      expect((await worker.request("/hooks/events", init)).status).toBe(200);
+    }
+    expect(node.received.map((r) => r.claims.did)).toEqual(["hmac:standard:a/msg_1", "hmac:standard:b/msg_1", "hmac:standard:a/msg_1"]);
+  });
+
   it("while the node is down: two callers, one key → two outbox rows; the same caller twice → still one", async () => {
     const { node, worker } = await twoCallers();
     node.mode = "down";
