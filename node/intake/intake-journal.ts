@@ -36,7 +36,14 @@ export interface IntakeJournal {
   get(deliveryId: string): Delivery | undefined;
   /** Pending deliveries in arrival order: what a restart must still run. */
   pending(limit?: number): Delivery[];
+  /** Deliveries in one state, newest first (the dead-letter list an operator reads). Default limit 100. */
+  list(state: DeliveryState, limit?: number): Delivery[];
   settle(deliveryId: string, state: Exclude<DeliveryState, "pending">): boolean;
+  /**
+   * Dead → pending, for an operator's replay; any other state is left alone. True when it changed. The caller
+   * (the dispatcher) must first record why the delivery may run again, or its past failures settle it dead again.
+   */
+  revive(deliveryId: string): boolean;
   counts(): Record<DeliveryState, number>;
   close(): void;
 }
@@ -95,6 +102,8 @@ export function openIntakeJournal(stateDir: string): IntakeJournal {
   );
   const byId = db.prepare("SELECT * FROM deliveries WHERE delivery_id = ?");
   const pendingStmt = db.prepare("SELECT * FROM deliveries WHERE state = 'pending' ORDER BY seq LIMIT ?");
+  const listStmt = db.prepare("SELECT * FROM deliveries WHERE state = ? ORDER BY seq DESC LIMIT ?");
+  const reviveStmt = db.prepare("UPDATE deliveries SET state = 'pending' WHERE delivery_id = ? AND state = 'dead'");
   const settleStmt = db.prepare("UPDATE deliveries SET state = ? WHERE delivery_id = ? AND state = 'pending'");
   const countStmt = db.prepare("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");
 
@@ -110,6 +119,12 @@ export function openIntakeJournal(stateDir: string): IntakeJournal {
     },
     pending(limit = 1000) {
       return (pendingStmt.all(limit) as unknown as Row[]).map(toDelivery);
+    },
+    list(state, limit = 100) {
+      return (listStmt.all(state, limit) as unknown as Row[]).map(toDelivery);
+    },
+    revive(deliveryId) {
+      return reviveStmt.run(deliveryId).changes === 1;
     },
     settle(deliveryId, state) {
       return settleStmt.run(state, deliveryId).changes === 1;

@@ -1,4 +1,4 @@
-/** The intake journal: idempotent accept, pending order, settle, 0600 files, and acked deliveries that survive kill -9. */
+/** The intake journal: idempotent accept, pending order, settle, dead list and revive, 0600 files, and acked deliveries that survive kill -9. */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -44,6 +44,28 @@ describe("intake journal", () => {
     expect(journal.pending().map((d) => d.deliveryId)).toEqual(["c", "b"]);
     expect(journal.counts()).toEqual({ pending: 2, done: 1, dead: 0 });
     journal.close();
+  });
+
+  it("lists dead deliveries newest first with a limit, and revives only a dead one (also after reopening)", () => {
+    const journal = openIntakeJournal(dir);
+    for (const id of ["a", "b", "c", "d"]) journal.accept(delivery(id));
+    for (const id of ["a", "b", "c"]) journal.settle(id, "dead");
+    journal.settle("d", "done");
+    expect(journal.list("dead").map((d) => d.deliveryId)).toEqual(["c", "b", "a"]);
+    expect(journal.list("dead", 2).map((d) => d.deliveryId)).toEqual(["c", "b"]);
+    expect(journal.list("done").map((d) => [d.deliveryId, d.state])).toEqual([["d", "done"]]);
+    expect(journal.revive("b")).toBe(true);
+    expect(journal.revive("b")).toBe(false); // pending now: nothing to revive
+    expect(journal.revive("d")).toBe(false); // done stays done
+    expect(journal.revive("nope")).toBe(false);
+    journal.close();
+
+    const reopened = openIntakeJournal(dir);
+    expect(reopened.get("b")?.state).toBe("pending");
+    expect(reopened.pending().map((d) => d.deliveryId)).toEqual(["b"]);
+    expect(reopened.list("dead").map((d) => d.deliveryId)).toEqual(["c", "a"]);
+    expect(reopened.counts()).toEqual({ pending: 1, done: 1, dead: 2 });
+    reopened.close();
   });
 
   it("keeps its files closed to other users", async () => {
