@@ -75,6 +75,13 @@ export interface Dispatcher {
   onAccepted(delivery: Delivery): void;
   /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
   onSecretsEvent(event: SecretsEvent): void;
+  /**
+   * An operator's replay of a dead delivery (design rule 3): a `replayed` marker goes to the run log first, then
+   * the journal revives it (dead → pending) and it takes the normal path with a fresh set of attempts. Crash-safe
+   * in either gap: marker without revive leaves it dead (replaying again only adds a marker); revived but not yet
+   * run, the next start or sweep runs it once. Anything but a dead delivery is refused.
+   */
+  replay(deliveryId: string, by?: string): ReplayResult;
   health(): DispatchHealth;
   /** Deliveries held (queued, running or waiting for a retry). */
   held(): number;
@@ -84,6 +91,10 @@ export interface Dispatcher {
    */
   close(graceMs?: number): Promise<void>;
 }
+
+export type ReplayResult =
+  | { readonly ok: true; readonly deliveryId: string }
+  | { readonly ok: false; readonly code: "ERR_DELIVERY_NOT_FOUND" | "ERR_DELIVERY_NOT_DEAD"; readonly message: string };
 
 interface AgentPayloadJson {
   message: string;
@@ -172,6 +183,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
+  /** The runs (not replay markers) a delivery has had: the next run's attempt number is one more. */
+  const runCount = (records: readonly RunRecord[]) => records.filter((r) => r.kind !== "replay").length;
+
   const backoff = (attempt: number) => retryDelayMs * 2 ** Math.max(0, attempt - 1);
 
   /** What the run log says about a delivery: settle it, or run it again as attempt n. */
@@ -187,13 +201,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
     }
     const all = runLog.forDelivery(deliveryId);
-    for (const r of all) {
+    // An operator's replay marker starts a fresh set of attempts: only the runs after the latest one count. Run
+    // ids keep counting across replays (`-r4` after three failed runs), so the old records stay as they were.
+    const latestReplay = all.findLastIndex((r) => r.kind === "replay");
+    for (const r of all.slice(latestReplay + 1)) {
       if (r.status === "ok") return { settle: "done" };
       if (r.deadReason !== undefined && r.kind === "agent") return { settle: "dead" };
       if (r.status !== "skipped" && r.status !== "cancelled") failed++;
     }
     if (failed >= maxAttempts) return { settle: "dead" };
-    return { attempt: all.length + 1, failedRuns: failed };
+    return { attempt: runCount(all) + 1, failedRuns: failed };
   };
 
   // ---------------------------------------------------------------- agent runs
@@ -367,14 +384,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function giveUp(delivery: Delivery, kind: "agent" | "heartbeat", code: string, message: string): void {
+    // A replayed delivery already has runs: a new id keeps its earlier records (attempt 1 is `runIdOf`) intact.
+    const ran = runCount(runLog.forDelivery(delivery.deliveryId));
     runLog.write({
-      id: kind === "agent" ? runIdOf(delivery) : randomUUID(),
+      id: kind === "agent" ? (ran === 0 ? runIdOf(delivery) : `${runIdOf(delivery)}-r${ran + 1}`) : randomUUID(),
       kind,
       agentId: agents.defaultAgentId,
       sessionKey: "",
       status: "error",
       deliveryIds: [delivery.deliveryId],
-      attempt: 1,
+      attempt: ran + 1,
       finishedAt: now(),
       errorCode: code,
       errorMessage: message,
@@ -645,6 +664,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const main = mainSessionKey(agents.defaultAgentId);
       events.enqueue(main, { text: `${event.type}: ${event.message}`, at: event.at.getTime() });
       heartbeats.get(agents.defaultAgentId)?.noteEvent();
+    },
+    replay(deliveryId, by = "admin-api") {
+      const delivery = journal.get(deliveryId);
+      if (!delivery) return { ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" };
+      if (delivery.state !== "dead") return { ok: false, code: "ERR_DELIVERY_NOT_DEAD", message: "delivery is not dead" };
+      let agentId = agents.defaultAgentId;
+      try {
+        const requested = (JSON.parse(delivery.payload) as { agentId?: unknown }).agentId;
+        if (typeof requested === "string" && requested !== "") agentId = requested;
+      } catch {
+        // an unreadable payload is given up again by the normal path, visibly
+      }
+      // Marker first, revive second: a revived delivery without its marker would be settled dead at once again.
+      runLog.write({
+        id: `replay-${randomUUID()}`,
+        kind: "replay",
+        agentId,
+        sessionKey: "",
+        status: "replayed",
+        deliveryIds: [deliveryId],
+        attempt: runCount(runLog.forDelivery(deliveryId)),
+        finishedAt: now(),
+        replayedBy: by,
+      });
+      if (!journal.revive(deliveryId)) return { ok: false, code: "ERR_DELIVERY_NOT_DEAD", message: "delivery is not dead" };
+      logger.info({ deliveryId, by }, "dead delivery replayed");
+      // Not started (intake-only node) or stopping: it waits pending in the journal for the next start.
+      if (started && !closing) guard(() => handle({ ...delivery, state: "pending" }), "dispatching a replayed delivery failed; the sweep retries it");
+      return { ok: true, deliveryId };
     },
     health() {
       if (options.enabled === false) return { ok: true, oldestPendingAgeMs: null };

@@ -9,11 +9,15 @@ import { join } from "node:path";
 
 export const RUN_LOG_FILE = "runs.jsonl";
 
-export type RunRecordStatus = "running" | "ok" | "error" | "timeout" | "memory_limit" | "cancelled" | "interrupted" | "skipped";
+export type RunRecordStatus = "running" | "ok" | "error" | "timeout" | "memory_limit" | "cancelled" | "interrupted" | "skipped" | "replayed";
 
 export interface RunRecord {
   readonly id: string;
-  readonly kind: "agent" | "heartbeat";
+  /**
+   * "replay" is not a run but an operator's marker (status "replayed"): the runs of its delivery before it no
+   * longer count toward maxAttempts, so the revived delivery gets a fresh set of attempts and its old failures stay.
+   */
+  readonly kind: "agent" | "heartbeat" | "replay";
   readonly agentId: string;
   readonly sessionKey: string;
   readonly model?: string;
@@ -40,6 +44,8 @@ export interface RunRecord {
   /** The delivery was given up after this run: the journal marks it dead. */
   readonly deadReason?: string;
   readonly replyChars?: number;
+  /** A replay marker: who asked for it (e.g. "admin-api"). */
+  readonly replayedBy?: string;
 }
 
 export interface RunLog {

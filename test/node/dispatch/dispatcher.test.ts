@@ -305,3 +305,125 @@ describe("dispatcher", () => {
     expect(h.runLog.get(`run-${id}`)?.status).toBe("cancelled");
   });
 });
+
+describe("dispatcher replay (design rule 3: a dead delivery can be replayed)", () => {
+  const failing = { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, runtime: { type: "openai", maxAttempts: 1 } } };
+  /** Model calls for the delivery's message: how often it actually ran. */
+  const hello = () => server.chatRequests().filter((r) => r.body.messages.at(-1).content === "hello").length;
+  /** What a delivery that failed every attempt leaves behind, written by hand: two failed runs, the last with a dead reason. */
+  function deadByHand(h: Harness): string {
+    const id = h.accept("agent", agentPayload());
+    const base = { kind: "agent" as const, agentId: "main", sessionKey: "agent:main:hook:s1", deliveryIds: [id], finishedAt: Date.now(), errorCode: "ERR_RUNTIME_HTTP" };
+    h.runLog.write({ ...base, id: `run-${id}`, status: "error", attempt: 1 });
+    h.runLog.write({ ...base, id: `run-${id}-r2`, status: "error", attempt: 2, deadReason: "failed 2 times (last: ERR_RUNTIME_HTTP)" });
+    h.journal.settle(id, "dead");
+    return id;
+  }
+  const timeline = (h: Harness, id: string) => h.runLog.forDelivery(id).map((r) => [r.kind, r.status, r.attempt]);
+
+  it("dead → replay → done: the replay gets a fresh set of attempts and the run log keeps the old failures", async () => {
+    server.queueFaults({ status: 500 }, { status: 500 });
+    const h = harness({ maxAttempts: 2, agents: failing });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    expect(h.journal.list("dead").map((d) => d.deliveryId)).toEqual([id]);
+
+    expect(h.dispatcher.replay(id, "test")).toEqual({ ok: true, deliveryId: id });
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the replayed delivery to be done");
+    const runs = h.runLog.forDelivery(id);
+    expect(runs.map((r) => [r.kind, r.status, r.attempt])).toEqual([
+      ["agent", "error", 1],
+      ["agent", "error", 2],
+      ["replay", "replayed", 2],
+      ["agent", "ok", 3],
+    ]);
+    expect(runs[1]!.deadReason).toBe("failed 2 times (last: ERR_RUNTIME_HTTP)");
+    expect(runs[2]).toMatchObject({ replayedBy: "test", agentId: "main" });
+    expect(runs[3]!.id).toBe(`run-${id}-r3`);
+    expect(hello()).toBe(3);
+    // Settled again: a second replay is refused, and writes no marker.
+    expect(h.dispatcher.replay(id)).toEqual({ ok: false, code: "ERR_DELIVERY_NOT_DEAD", message: "delivery is not dead" });
+    expect(h.runLog.forDelivery(id)).toHaveLength(4);
+  });
+
+  it("a replayed delivery that fails again goes dead again after a full set of attempts", async () => {
+    server.queueFaults({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
+    const h = harness({ maxAttempts: 2, agents: failing });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    expect(h.dispatcher.replay(id).ok).toBe(true);
+    await pollUntil(() => stateOf(h, id) === "dead" && h.runLog.forDelivery(id).length === 5 && h.runLog.forDelivery(id), 5_000, "dead again");
+    expect(timeline(h, id)).toEqual([
+      ["agent", "error", 1],
+      ["agent", "error", 2],
+      ["replay", "replayed", 2],
+      ["agent", "error", 3],
+      ["agent", "error", 4],
+    ]);
+    expect(h.runLog.forDelivery(id)[4]!.deadReason).toBe("failed 2 times (last: ERR_RUNTIME_HTTP)");
+    expect(hello()).toBe(4);
+  });
+
+  it("refuses an unknown, a pending and a done delivery without writing a marker", async () => {
+    const h = harness({ start: false });
+    expect(h.dispatcher.replay("no-such")).toEqual({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" });
+    const pending = h.accept("agent", agentPayload());
+    expect(h.dispatcher.replay(pending)).toEqual({ ok: false, code: "ERR_DELIVERY_NOT_DEAD", message: "delivery is not dead" });
+    h.journal.settle(pending, "done");
+    expect(h.dispatcher.replay(pending)).toMatchObject({ ok: false, code: "ERR_DELIVERY_NOT_DEAD" });
+    expect(h.runLog.forDelivery(pending)).toEqual([]);
+  });
+
+  it("crash after the marker, before the revive: still dead after restart; replaying again runs it once", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
+    try {
+      const first = harness({ stateDir, start: false });
+      const id = deadByHand(first);
+      first.runLog.write({ id: "replay-crashed", kind: "replay", agentId: "main", sessionKey: "", status: "replayed", deliveryIds: [id], attempt: 2, finishedAt: Date.now() });
+      await first.stop();
+
+      const second = harness({ stateDir }); // start() sweeps the journal at once: a dead delivery is not picked up
+      expect(stateOf(second, id)).toBe("dead");
+      expect(second.dispatcher.held()).toBe(0);
+      expect(second.dispatcher.replay(id).ok).toBe(true);
+      await pollUntil(() => stateOf(second, id) === "done", 5_000, "the replayed delivery to be done");
+      expect(timeline(second, id)).toEqual([
+        ["agent", "error", 1],
+        ["agent", "error", 2],
+        ["replay", "replayed", 2],
+        ["replay", "replayed", 2],
+        ["agent", "ok", 3],
+      ]);
+      expect(hello()).toBe(1);
+    } finally {
+      for (const h of open.splice(0)) await h.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("crash after the revive, before the run: the next start runs it once with a fresh set of attempts", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
+    try {
+      const first = harness({ stateDir, start: false });
+      const id = deadByHand(first);
+      // Not started: replay marks and revives, and leaves the run to the next start (what a crash here leaves).
+      expect(first.dispatcher.replay(id)).toEqual({ ok: true, deliveryId: id });
+      expect(stateOf(first, id)).toBe("pending");
+      expect(hello()).toBe(0);
+      await first.stop();
+
+      const second = harness({ stateDir });
+      await pollUntil(() => stateOf(second, id) === "done", 5_000, "the revived delivery to run");
+      expect(timeline(second, id)).toEqual([
+        ["agent", "error", 1],
+        ["agent", "error", 2],
+        ["replay", "replayed", 2],
+        ["agent", "ok", 3],
+      ]);
+      expect(hello()).toBe(1);
+    } finally {
+      for (const h of open.splice(0)) await h.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
