@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
-import type { DispatchHealth } from "../dispatch/dispatcher.ts";
+import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { tokenMatches } from "./admin-auth.ts";
@@ -19,7 +19,7 @@ export interface NodeAppOptions {
   readonly journal?: IntakeJournal;
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
-  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog };
+  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult };
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
@@ -96,11 +96,34 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     });
   });
 
-  // Until dispatch lands, accepted deliveries wait here, visible to operators and tests.
+  /**
+   * The journal: `?state=pending` (default; arrival order, under `pending`), `dead` or `done` (newest first, under
+   * that name; a dead one carries its run log's `deadReason`), `limit` 1–1000 (default 100).
+   */
   admin.get("/intake", (c) => {
-    if (!journal) return c.json({ ok: true, counts: { pending: 0, done: 0, dead: 0 }, pending: [] });
+    const state = c.req.query("state") ?? "pending";
+    if (state !== "pending" && state !== "dead" && state !== "done") return c.json({ ok: false, error: 'state must be "pending", "dead" or "done"' }, 400);
+    if (!journal) return c.json({ ok: true, counts: { pending: 0, done: 0, dead: 0 }, [state]: [] });
     const limit = Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
-    return c.json({ ok: true, counts: journal.counts(), pending: journal.pending(limit) });
+    if (state === "pending") return c.json({ ok: true, counts: journal.counts(), pending: journal.pending(limit) });
+    const runs = options.dispatch?.runs;
+    const list = journal.list(state, limit).map((d) => {
+      const deadReason = state === "dead" ? runs?.forDelivery(d.deliveryId).findLast((r) => r.deadReason !== undefined)?.deadReason : undefined;
+      return deadReason === undefined ? d : { ...d, deadReason };
+    });
+    return c.json({ ok: true, counts: journal.counts(), [state]: list });
+  });
+
+  /**
+   * Replays a dead delivery (design rule 3): a fresh set of attempts, its earlier runs kept in the run log. The id
+   * may hold a "/" (an edge-scoped `<principal>/<key>`): send it percent-encoded, or as is.
+   */
+  admin.post("/intake/:id{.+}/replay", (c) => {
+    const replay = options.dispatch?.replay;
+    if (!replay) return c.json({ ok: false, error: "dispatch unavailable" }, 503);
+    const result = replay(c.req.param("id"));
+    if (result.ok) return c.json({ ok: true, deliveryId: result.deliveryId });
+    return c.json({ ok: false, error: result.message }, result.code === "ERR_DELIVERY_NOT_FOUND" ? 404 : 409);
   });
 
   /** Run records, newest first: `?status=error&agentId=main&limit=50` (limit 1–1000, default 100). */
