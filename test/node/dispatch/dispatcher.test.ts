@@ -364,6 +364,22 @@ describe("dispatcher replay (design rule 3: a dead delivery can be replayed)", (
     expect(hello()).toBe(4);
   });
 
+  it("a dead wake is replayed into the main session: a fresh heartbeat consumes it and settles it done", async () => {
+    server.queueFaults({ status: 500 }, { status: 500 });
+    const h = harness({ maxAttempts: 2, agents: failing });
+    const id = h.accept("wake", { text: "disk almost full", mode: "now" });
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the wake to be dead");
+    expect(h.dispatcher.replay(id)).toEqual({ ok: true, deliveryId: id });
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the replayed wake to be done");
+    expect(timeline(h, id)).toEqual([
+      ["heartbeat", "error", 1],
+      ["heartbeat", "error", 2],
+      ["replay", "replayed", 2],
+      ["heartbeat", "ok", 1],
+    ]);
+    expect(server.chatRequests().at(-1)!.body.messages.at(-1).content).toMatch(/^System: disk almost full\n\n/);
+  });
+
   it("refuses an unknown, a pending and a done delivery without writing a marker", async () => {
     const h = harness({ start: false });
     expect(h.dispatcher.replay("no-such")).toEqual({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" });
