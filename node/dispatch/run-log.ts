@@ -16,6 +16,7 @@ export interface RunRecord {
   /**
    * "replay" is not a run but an operator's marker (status "replayed"): the runs of its delivery before it no
    * longer count toward maxAttempts, so the revived delivery gets a fresh set of attempts and its old failures stay.
+   * A marker's `attempt` is the number of runs before it.
    */
   readonly kind: "agent" | "heartbeat" | "replay";
   readonly agentId: string;
