@@ -40,7 +40,7 @@ export interface DispatchServiceOptions {
   readonly memoryProbe?: MemoryProbe;
 }
 
-const RUN_STATUSES = ["running", "ok", "error", "timeout", "memory_limit", "cancelled", "interrupted", "skipped"] as const;
+const RUN_STATUSES = ["running", "ok", "error", "timeout", "memory_limit", "cancelled", "interrupted", "skipped", "replayed"] as const;
 
 export async function createDispatchService(options: DispatchServiceOptions): Promise<DispatchService> {
   const { config, secrets } = options;

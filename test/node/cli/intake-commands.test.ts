@@ -92,6 +92,10 @@ it("a dead delivery is listed by `intake list --state dead`, replayed by `intake
     ["agent", "ok"],
   ]);
 
+  const token = (await readFile(join(dir, "state", "admin.token"), "utf8")).trim();
+  const metrics = await (await fetch(`${agent.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  expect(metrics).toMatch(/clawgate_runs\{status="replayed"\} 1/);
+
   // Refusals are one line on stderr and exit 1.
   const again = await cli("replay", id);
   expect(again.code).toBe(1);
