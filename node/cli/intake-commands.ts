@@ -70,7 +70,8 @@ export function registerIntakeCommands(program: Command, io: CliIo, fetchImpl: t
       const target = await findAgent(opts, command);
       // Percent-encoded: an edge-scoped id holds a "/" (<principal>/<key>).
       const { status, body } = await adminRequest(target, "POST", `/intake/${encodeURIComponent(deliveryId)}/replay`, { fetchImpl });
-      if (status === 404) throw new CliError(`delivery not found: ${deliveryId}`);
+      // The agent's own texts: a plain 404 "not found" is an agent without the replay route (older version).
+      if (status === 404 && body["error"] === "delivery not found") throw new CliError(`delivery not found: ${deliveryId}`);
       if (status === 409) throw new CliError(`delivery is not dead: ${deliveryId} (only dead deliveries can be replayed)`);
       if (status !== 200 || body["ok"] !== true) {
         throw new CliError(`replay failed (HTTP ${status})${typeof body["error"] === "string" ? `: ${body["error"]}` : ""}`);
