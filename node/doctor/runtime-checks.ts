@@ -96,7 +96,7 @@ async function intakeFindings(get: (path: string, auth?: boolean) => Promise<Res
         severity: "warn",
         title: "deliveries were given up",
         detail: `${dead} accepted deliveries are dead (their runs failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
-        remediation: "read the runs' errorCode/deadReason, fix the agent's runtime or model, then resend the calls",
+        remediation: "read the runs' errorCode/deadReason (`clawgate intake list --state dead`), fix the agent's runtime or model, then `clawgate intake replay <deliveryId>`",
       },
     ];
   } catch {

@@ -118,13 +118,15 @@ export function createNodeApp(options: NodeAppOptions): Hono {
    * Replays a dead delivery (design rule 3): a fresh set of attempts, its earlier runs kept in the run log. The id
    * may hold a "/" (an edge-scoped `<principal>/<key>`): send it percent-encoded, or as is.
    */
-  admin.post("/intake/:id{.+}/replay", (c) => {
-    const replay = options.dispatch?.replay;
-    if (!replay) return c.json({ ok: false, error: "dispatch unavailable" }, 503);
-    const result = replay(c.req.param("id"));
-    if (result.ok) return c.json({ ok: true, deliveryId: result.deliveryId });
-    return c.json({ ok: false, error: result.message }, result.code === "ERR_DELIVERY_NOT_FOUND" ? 404 : 409);
-  });
+  const replay = options.dispatch?.replay;
+  // Only a dispatcher makes deliveries dead, so without one the route does not exist (404 like any unknown route).
+  if (replay) {
+    admin.post("/intake/:id{.+}/replay", (c) => {
+      const result = replay(c.req.param("id"));
+      if (result.ok) return c.json({ ok: true, deliveryId: result.deliveryId });
+      return c.json({ ok: false, error: result.message }, result.code === "ERR_DELIVERY_NOT_FOUND" ? 404 : 409);
+    });
+  }
 
   /** Run records, newest first: `?status=error&agentId=main&limit=50` (limit 1–1000, default 100). */
   admin.get("/runs", (c) => {

@@ -118,7 +118,8 @@ const path = fc.oneof(
     weight: 2,
   },
   { arbitrary: fc.webPath(), weight: 1 },
-  { arbitrary: fc.constantFrom("/hooks/wake?token=x", "/hooks/%2e%2e/wake", "/hooks//wake", "/_clawgate/admin/intake?limit=-5"), weight: 1 },
+  { arbitrary: fc.constantFrom("/hooks/wake?token=x", "/hooks/%2e%2e/wake", "/hooks//wake", "/_clawgate/admin/intake?limit=-5",
+    "/_clawgate/admin/intake?state=nope", "/_clawgate/admin/intake/x/replay", "/_clawgate/admin/intake/a%2Fb/replay", "/_clawgate/admin/intake/%E0%A4%A/replay"), weight: 1 },
 );
 const method = fc.oneof({ arbitrary: fc.constant("POST"), weight: 8 }, { arbitrary: fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"), weight: 2 });
 const headers = fc.record({
