@@ -9,7 +9,7 @@
 import { randomUUID as nodeRandomUUID } from "node:crypto";
 import type { ThinkingLevel } from "../config/agents-schema.ts";
 import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
-import type { RuntimeResult } from "../runtimes/runtime-types.ts";
+import type { AgentRuntime, RuntimeRequest, RuntimeResult } from "../runtimes/runtime-types.ts";
 import type { SecretsEvent } from "../secrets/secrets-runtime.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
 import { mainSessionKey, storedSessionKey } from "../sessions/session-store.ts";
@@ -213,6 +213,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return { attempt: runCount(all) + 1, failedRuns: failed };
   };
 
+  /** A local runtime's measured peak corrects the model's memory estimate (hosted runs measure nothing useful). */
+  const learnPeak = (runtime: AgentRuntime, model: string, peakGb: number | undefined): void => {
+    if (peakGb === undefined || peakGb <= 0 || !runtime.local) return;
+    try {
+      modelMemory.recordPeak(model, peakGb);
+    } catch (error) {
+      logger.warn({ err: error, model }, "could not record a memory peak");
+    }
+  };
+
   // ---------------------------------------------------------------- agent runs
 
   function handleAgent(delivery: Delivery, attempt: number, failedBefore: number): void {
@@ -274,25 +284,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const startedAt = now();
         runLog.write({ ...base, status: "running", startedAt });
         const history = sessions.history(sessionKey, historyMessages);
-        try {
-          result = await runtime.run({
-            runId,
-            agentId: agent.id,
-            sessionKey,
-            model,
-            history,
-            message: payload.message,
-            name,
-            timeoutSeconds,
-            signal,
-            ...(thinking ? { thinking } : {}),
-            ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
-          });
-        } catch (error) {
-          peakGb = (error as { peakMemoryGb?: number }).peakMemoryGb;
-          throw error;
-        }
-        peakGb = result.peakMemoryGb;
+        result = await runMeasured(
+          runtime,
+          { runId, agentId: agent.id, sessionKey, model, history, message: payload.message, name, timeoutSeconds, signal },
+          thinking,
+          estimate.hardLimitGb,
+          (gb) => (peakGb = gb),
+        );
         const at = now();
         sessions.append(sessionKey, [
           { role: "user", content: payload.message, at: startedAt, runId },
@@ -315,13 +313,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     queuedIds.add(runId);
     track(
       submitted.done.then((outcome) => {
-        if (peakGb !== undefined && peakGb > 0 && runtime.local) {
-          try {
-            modelMemory.recordPeak(model, peakGb);
-          } catch (error) {
-            logger.warn({ err: error, model }, "could not record a memory peak");
-          }
-        }
+        learnPeak(runtime, model, peakGb);
         queuedIds.delete(runId);
         finishAgent(delivery, payload, agent, name, base, failedBefore, outcome, peakGb, result);
       }),
@@ -489,25 +481,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         };
         runLog.write({ ...base, status: "running", startedAt });
         const message = [systemLines(consumed), agent.heartbeat.prompt].filter((s) => s !== "").join("\n\n");
-        try {
-          result = await runtime.run({
-            runId: id,
-            agentId: agent.id,
-            sessionKey: main,
-            model,
-            history: sessions.history(main, historyMessages),
-            message,
-            name: "Heartbeat",
-            timeoutSeconds: agent.timeoutSeconds,
-            signal,
-            ...(thinking ? { thinking } : {}),
-            ...(Number.isFinite(estimate.hardLimitGb) ? { memoryLimitGb: estimate.hardLimitGb } : {}),
-          });
-        } catch (error) {
-          peakGb = (error as { peakMemoryGb?: number }).peakMemoryGb;
-          throw error;
-        }
-        peakGb = result.peakMemoryGb;
+        const history = sessions.history(main, historyMessages);
+        result = await runMeasured(
+          runtime,
+          { runId: id, agentId: agent.id, sessionKey: main, model, history, message, name: "Heartbeat", timeoutSeconds: agent.timeoutSeconds, signal },
+          thinking,
+          estimate.hardLimitGb,
+          (gb) => (peakGb = gb),
+        );
         ack = isHeartbeatAck(result.reply, agent.heartbeat.ackMaxChars);
         // HEARTBEAT_OK is an acknowledgement, not a message: it does not grow the transcript (OpenClaw prunes it too).
         if (!ack) {
@@ -531,7 +512,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           runLog.write({ id, kind: "heartbeat", agentId: agent.id, sessionKey: main, status: "skipped", skipReason: "no_events", deliveryIds: [], attempt: 1, trigger, queuedAt, finishedAt: outcome.finishedAt });
           return;
         }
-        if (peakGb !== undefined && peakGb > 0 && runtime.local) modelMemory.recordPeak(model, peakGb);
+        learnPeak(runtime, model, peakGb);
         if (base === undefined) {
           // Cancelled while queued (shutdown): its events were never drained; their deliveries stay pending.
           return;
@@ -753,4 +734,29 @@ const round = (gb: number) => Math.round(gb * 1000) / 1000;
 export function summarize(reply: string): string {
   const line = reply.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "(no reply)";
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/**
+ * Runs one request on a runtime with the run's thinking level and hard memory limit, and reports the measured
+ * peak also when the run fails (a run killed at its memory limit is the peak that matters most).
+ */
+async function runMeasured(
+  runtime: AgentRuntime,
+  request: Omit<RuntimeRequest, "thinking" | "memoryLimitGb">,
+  thinking: RuntimeRequest["thinking"] | undefined,
+  hardLimitGb: number,
+  onPeak: (gb: number | undefined) => void,
+): Promise<RuntimeResult> {
+  try {
+    const result = await runtime.run({
+      ...request,
+      ...(thinking ? { thinking } : {}),
+      ...(Number.isFinite(hardLimitGb) ? { memoryLimitGb: hardLimitGb } : {}),
+    });
+    onPeak(result.peakMemoryGb);
+    return result;
+  } catch (error) {
+    onPeak((error as { peakMemoryGb?: number }).peakMemoryGb);
+    throw error;
+  }
 }
