@@ -34,7 +34,10 @@ export interface EdgeInstance {
   dispose(): Promise<void>;
 }
 
-export async function startEdge(bindings: Record<string, string>, options: { plugins?: Plugin[] } = {}): Promise<EdgeInstance> {
+export async function startEdge(
+  bindings: Record<string, string>,
+  options: { plugins?: Plugin[]; /** Receives the Worker's log lines instead of this process's stdout. */ onLog?: (message: string) => void } = {},
+): Promise<EdgeInstance> {
   const contents = await bundleEdge(options.plugins);
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -44,6 +47,7 @@ export async function startEdge(bindings: Record<string, string>, options: { plu
       bindings,
       durableObjects: { OUTBOX: { className: "EdgeOutbox", useSQLite: true }, AUTH_STATE: { className: "CallerAuthState", useSQLite: true } },
       unsafeTriggerHandlers: true,
+      ...(options.onLog ? { handleStructuredLogs: (log: { message: string }) => options.onLog!(log.message) } : {}),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await mf.ready;
