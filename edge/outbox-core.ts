@@ -233,11 +233,21 @@ export class OutboxCore {
   /**
    * A delivery to this node just succeeded, so the node is back: everything waiting for it becomes due now
    * instead of at its next scheduled retry (which may be hours away). Returns how many were pulled forward.
+   * Not what the node itself answered 429 or 503: it was reachable then and asked for time (Retry-After,
+   * RFC 9110 §10.2.3), which another call getting through does not change — pulling those forward would only
+   * spend their attempts on the same answer until they were dead letters.
    */
   async nodeRecovered(nodeId: string): Promise<number> {
     const now = this.#now();
     // RETURNING, not rowsWritten: the latter also counts index writes.
-    const moved = this.#sql.exec("UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND node_id = ? AND next_attempt_at > ? RETURNING delivery_id", now, nodeId, now).toArray().length;
+    const moved = this.#sql
+      .exec(
+        "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND node_id = ? AND next_attempt_at > ? AND (last_status IS NULL OR last_status NOT IN (429, 503)) RETURNING delivery_id",
+        now,
+        nodeId,
+        now,
+      )
+      .toArray().length;
     if (moved > 0) {
       this.#log({ event: "outbox.node_recovered", nodeId, pulledForward: moved });
       await this.#setAlarm(now);

@@ -77,6 +77,20 @@ describe("outbox deliveries", () => {
     await h.run((core) => core.enqueue(delivery("busy"), { reason: "node answered 503", status: 503, retryAfterSeconds: 30 }));
     expect((h.alarm.at! - h.clock.now) / 1000).toBe(30);
   });
+
+  it("another delivery getting through pulls forward what waits for an unreachable node, not what the node answered 503/429", async () => {
+    // A busy node (503 "queue full", Retry-After) still takes wakes. If each wake that got through pulled every
+    // waiting agent call forward, each would meet another 503 and spend its attempts until it was a dead letter
+    // (found while loading the chaos e2e test with a slow model).
+    const h = await outboxHarness();
+    const start = h.clock.now;
+    await h.run((core) => core.enqueue(delivery("busy"), { reason: "node answered 503", status: 503, retryAfterSeconds: 30 }));
+    await h.run((core) => core.enqueue(delivery("limited"), { reason: "node answered 429", status: 429, retryAfterSeconds: 60 }));
+    await h.run((core) => core.enqueue(delivery("gone"), down));
+    expect(await h.run((core) => core.nodeRecovered(NODE.id))).toBe(1);
+    const waiting = new Map((await h.run((core) => core.status(10))).pending.map((d) => [d.deliveryId, Date.parse(d.nextAttemptAt!) - start]));
+    expect(Object.fromEntries(waiting)).toEqual({ gone: 0, busy: 30_000, limited: 60_000 });
+  });
 });
 
 const heartbeat = (extra: Partial<CronJob> = {}): CronJob => ({
