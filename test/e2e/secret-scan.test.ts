@@ -158,15 +158,22 @@ it("a whole session writes no secret value anywhere but its stores", async () =>
   expect((await call(`${ADMIN_PREFIX}/secrets/reload`, { method: "POST", token: GATEWAY_TOKEN })).body).toEqual({ ok: true, warningCount: 0 });
   expect((await call(`${ADMIN_PREFIX}/secrets/status`, { token: `${GATEWAY_TOKEN}x` })).status).toBe(401);
 
-  // The file provider breaks (world-writable is refused): two failed reloads, hooks keep working, then fixed.
+  // Both providers break — the file turns world-writable (refused), the vault is corrupt so the resolver dies
+  // with the key quoted in its own stderr — two failed reloads, hooks keep working, then both are fixed.
   await chmod(secretsPath, 0o666);
+  await writeFile(vaultPath, `{"models/local":"${MODEL_KEY}" oops}`);
   expect((await cli("secrets", "reload", "--config", configPath, "--state-dir", stateDir)).code).toBe(1);
-  expect((await call(`${ADMIN_PREFIX}/secrets/reload`, { method: "POST", token: GATEWAY_TOKEN })).body.ok).toBe(false);
+  const failedReload = (await call(`${ADMIN_PREFIX}/secrets/reload`, { method: "POST", token: GATEWAY_TOKEN })).body;
+  expect(failedReload.ok).toBe(false);
+  // Both refs are named as failed (by ref, never by value).
+  expect(failedReload.error).toContain("file:f:/hooks/token");
+  expect(failedReload.error).toContain("exec:vault:models/local");
   expect((await call(`${ADMIN_PREFIX}/secrets/status`, { token: GATEWAY_TOKEN })).body.health).toBe("degraded");
   expect((await hook("wake", { text: "during the outage" }, { authorization: `Bearer ${HOOK_TOKEN}` })).status).toBe(200);
   expect((await hook("agent", { message: "during the outage", sessionKey: "hook:scan" }, { authorization: `Bearer ${HOOK_TOKEN}` })).status).toBe(202);
   expect((await call("/readyz")).status).toBe(503);
   await chmod(secretsPath, 0o600);
+  await writeFile(vaultPath, JSON.stringify({ "models/local": MODEL_KEY }));
   expect((await cli("secrets", "reload", "--json", "--config", configPath, "--state-dir", stateDir)).code).toBe(0);
   expect((await call(`${ADMIN_PREFIX}/secrets/status`, { token: GATEWAY_TOKEN })).body.health).toBe("healthy");
   await pollUntil(async () => ((await call(`${ADMIN_PREFIX}/runs?status=ok`, { token: GATEWAY_TOKEN })).body.runs?.length >= 4 ? true : undefined), 15_000, "the outage's runs");
@@ -175,6 +182,13 @@ it("a whole session writes no secret value anywhere but its stores", async () =>
   expect(JSON.parse((await cli("doctor", "--json", "--allow-exec", "--config", configPath, "--state-dir", stateDir)).stdout).findings.length).toBeGreaterThan(0);
   const audit = JSON.parse((await cli("secrets", "audit", "--json", "--allow-exec", "--config", configPath)).stdout);
   expect(audit).toMatchObject({ status: "clean", resolution: { refsChecked: 3, skippedExecRefs: 0 } });
+  expect((await cli("doctor", "--allow-exec", "--config", configPath, "--state-dir", stateDir)).stdout).not.toBe("");
+  expect((await cli("secrets", "audit", "--allow-exec", "--config", configPath)).code).toBe(0);
+  // The gateway token given on the command line, to the agent and to an address where nothing listens.
+  expect((await cli("intake", "list", "--json", "--url", agent!.url, "--token", GATEWAY_TOKEN)).code).toBe(0);
+  const refused = await cli("intake", "list", "--url", "http://127.0.0.1:9", "--token", GATEWAY_TOKEN);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).not.toBe("");
   expect((await cli("intake", "list", "--config", configPath, "--state-dir", stateDir)).code).toBe(0);
   expect((await cli("intake", "list", "--json", "--state", "dead", "--config", configPath, "--state-dir", stateDir)).code).toBe(0);
   expect((await call("/metrics", { token: GATEWAY_TOKEN })).status).toBe(200);
