@@ -119,7 +119,9 @@ const hook = (route: string, payload: object, headers: Record<string, string>) =
 
 async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const result = await runCli(args, { env: { ...process.env, CLAWGATE_ALLOW_ROOT: "1" } });
-  outputs.push({ where: `clawgate ${args.join(" ")} (stdout)`, text: result.stdout }, { where: `clawgate ${args.join(" ")} (stderr)`, text: result.stderr });
+  // The label hides a --token value, so a failure message does not print the secret it is about.
+  const label = `clawgate ${args.map((a, i) => (args[i - 1] === "--token" ? "<token>" : a)).join(" ")}`;
+  outputs.push({ where: `${label} (stdout)`, text: result.stdout }, { where: `${label} (stderr)`, text: result.stderr });
   return result;
 }
 
