@@ -4,9 +4,10 @@
  * tokens, runs against a loopback model server, a secrets reload, a provider that breaks and recovers, the
  * operator CLI and the admin API — collecting every byte it wrote, then scanning it for each secret value
  * (raw, base64, base64url, hex). The secret stores themselves and the model server's Authorization header
- * (where the API key belongs) are the only places a value may be.
+ * (where the API key belongs) are the only places a value may be. A second session does the same through the
+ * real edge Worker (Miniflare) for the caller and operator tokens and the edge's signing key.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -16,6 +17,7 @@ import { type ModelServer, startModelServer } from "../helpers/model-server.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../helpers/node-process.ts";
 import { runCli } from "../helpers/run-cli.ts";
 import { findSecrets } from "../helpers/secret-scan.ts";
+import { startEdge } from "./support/edge-miniflare.ts";
 
 /** Fresh per run, so nothing in the tree can contain them by accident. */
 const secret = (label: string) => `${label}-${randomBytes(24).toString("base64url")}`;
@@ -217,4 +219,74 @@ it("a whole session writes no secret value anywhere but its stores", async () =>
   expect(outputs.some((o) => o.where.startsWith("file state/"))).toBe(true);
   expect(findSecrets([{ where: "probe", text: `x${Buffer.from(MODEL_KEY).toString("hex")}y` }], SECRETS)).toEqual(["MODEL_KEY (hex) in probe"]);
   expect(findSecrets(outputs, SECRETS)).toEqual([]);
+}, 60_000);
+
+it("through the edge: the caller and operator tokens, the signing key and the hook token appear in no answer, log or file", async () => {
+  const CALLER_TOKEN = secret("cg_caller");
+  const OPERATOR_TOKEN = secret("operator");
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const privateJwk = { ...privateKey.export({ format: "jwk" }), kid: "edge-scan", alg: "EdDSA" };
+  const edgeSecrets = { CALLER_TOKEN, OPERATOR_TOKEN, HOOK_TOKEN, SIGNING_KEY_D: privateJwk.d! };
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+  const edgeDir = join(dir, "edge-node");
+  await mkdir(edgeDir, { recursive: true });
+  const edgeConfigPath = join(edgeDir, "openclaw.json");
+  const edgeSecretsPath = join(edgeDir, "secrets.json");
+  await writeFile(edgeSecretsPath, JSON.stringify({ hooks: HOOK_TOKEN }));
+  await chmod(edgeSecretsPath, 0o600);
+  await writeFile(
+    edgeConfigPath,
+    JSON.stringify({
+      secrets: { providers: { f: { source: "file", path: edgeSecretsPath } } },
+      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } },
+      clawgate: { node: { id: "node-scan" }, edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid: "edge-scan", alg: "EdDSA" }] } },
+    }),
+  );
+  await chmod(edgeConfigPath, 0o600);
+  const node = await startNodeProcess(["--config", edgeConfigPath, "--port", "0", "--state-dir", join(edgeDir, "state")], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
+  const edgeLog: string[] = [];
+  const auth = [{ type: "bearer", tokens: [{ name: "scan", sha256: sha256(CALLER_TOKEN) }] }];
+  const edge = await startEdge(
+    {
+      CLAWGATE_EDGE_CONFIG: JSON.stringify({ nodes: [{ id: "node-scan", origin: node.url, primary: true }], routes: { wake: { auth }, agent: { auth } } }),
+      CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify(privateJwk),
+      CLAWGATE_OPERATOR_TOKEN_SHA256: sha256(OPERATOR_TOKEN),
+    },
+    { onLog: (message) => edgeLog.push(message) },
+  );
+  const seen: { where: string; text: string }[] = [];
+  const edgeCall = async (path: string, token: string, body?: object) => {
+    const res = await edge.fetch(path, {
+      method: body ? "POST" : "GET",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    seen.push({ where: `edge ${body ? "POST" : "GET"} ${path.split("?")[0]} → ${res.status}`, text: `${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${text}` });
+    return res.status;
+  };
+  try {
+    expect(await edgeCall("/hooks/wake", CALLER_TOKEN, { text: "through the edge" })).toBe(200);
+    expect(await edgeCall("/hooks/agent", CALLER_TOKEN, { message: "through the edge" })).toBe(202);
+    expect(await edgeCall("/hooks/wake", `${CALLER_TOKEN}x`, { text: "x" })).toBe(401);
+    // The node's own hook token is not a caller credential at the edge.
+    expect(await edgeCall("/hooks/wake", HOOK_TOKEN, { text: "x" })).toBe(401);
+    expect(await edgeCall(`/hooks/wake?token=${CALLER_TOKEN}`, CALLER_TOKEN, { text: "x" })).toBe(400);
+    await node.stop("SIGTERM");
+    // The node is down: the call is queued in the outbox, then listed by the operator API.
+    expect(await edgeCall("/hooks/wake", CALLER_TOKEN, { text: "while down" })).toBe(202);
+    for (const path of ["/_clawgate/outbox", "/_clawgate/dead-letters", "/_clawgate/cron"]) expect(await edgeCall(path, OPERATOR_TOKEN)).toBe(200);
+    expect(await edgeCall("/_clawgate/outbox", `${OPERATOR_TOKEN}x`)).toBe(401);
+  } finally {
+    await edge.dispose();
+    await node.stop("SIGKILL");
+  }
+  seen.push({ where: "edge Worker log", text: edgeLog.join("\n") }, { where: "node stdout", text: node.output().stdout }, { where: "node stderr", text: node.output().stderr });
+  expect(edgeLog.join("\n")).toContain("hook.forwarded");
+  for (const entry of await readdir(edgeDir, { withFileTypes: true, recursive: true })) {
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isFile() && path !== edgeSecretsPath) seen.push({ where: `file ${relative(dir, path)}`, text: (await readFile(path)).toString("latin1") });
+  }
+  expect(findSecrets(seen, edgeSecrets)).toEqual([]);
 }, 60_000);
