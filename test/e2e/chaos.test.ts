@@ -172,7 +172,7 @@ it(`${WAKES} wakes and ${AGENT_CALLS} agent calls through kill -9 twice and a do
           await faults[1];
           // Hold the model so the kill lands mid-run: the next run that reaches it waits there.
           model.setLatency(60_000);
-          await pollUntil(() => model.inFlight() > 0, 30_000, "a run in flight at the model server");
+          await pollUntil(() => model.inFlight() > 0, 30_000, "a run held at the model server");
           await node!.stop("SIGKILL");
           model.setLatency(0);
           faultLog.push(`kill -9 #2 from ${KILL_2} accepted, mid-run (at ${accepted})`);
@@ -203,7 +203,9 @@ it(`${WAKES} wakes and ${AGENT_CALLS} agent calls through kill -9 twice and a do
       if (res.status === 200 || res.status === 202) onAccepted();
     }
   };
+  const t0 = Date.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, sender));
+  const tSent = Date.now();
   // The last fault may still be restarting the node: wait for it (and surface its error).
   await Promise.all(faults);
   expect(faultLog).toHaveLength(4);
@@ -216,13 +218,15 @@ it(`${WAKES} wakes and ${AGENT_CALLS} agent calls through kill -9 twice and a do
 
   // The outbox drains: its retries are pulled forward through the operator API whenever the node has worked off
   // everything it holds. Not more eagerly: every pull is an attempt, and a node that answered 503 "queue full"
-  // asked for Retry-After (up to an hour), so pulling while it is busy would only spend the schedule's attempts.
+  // asked for Retry-After (up to an hour), so pulling while it is busy would only spend the schedule's attempts
+  // (pulling every 250 ms turned 30 agent calls into dead letters against a slow model).
   const outbox = await pollUntil(async () => {
     const status = await operator("/outbox");
     if (status.counts.pending === 0) return status;
     if ((await nodeAdmin("/intake")).counts.pending === 0) await operator("/outbox/retry", "POST");
     return undefined;
   }, 90_000, "the edge outbox to drain");
+  const tDrained = Date.now();
   // A dead or rejected letter fails with its reason in view.
   const dead = (await operator("/dead-letters?limit=5")).deadLetters.map((d: { deliveryId: string; attempts: number; lastStatus: number | null; lastError: string | null }) => `${d.deliveryId} after ${d.attempts}: ${d.lastStatus} ${d.lastError}`);
   expect({ ...outbox.counts, dead }).toMatchObject({ pending: 0, dead: [], rejected: 0 });
@@ -234,6 +238,7 @@ it(`${WAKES} wakes and ${AGENT_CALLS} agent calls through kill -9 twice and a do
     const body = await nodeAdmin("/intake");
     return body.counts.pending === 0 ? body : undefined;
   }, 90_000, "the node's journal to settle");
+  const tSettled = Date.now();
   expect(intake.counts).toEqual({ pending: 0, done: TOTAL, dead: 0 });
 
   const journal = openIntakeJournal(stateDir());
@@ -286,5 +291,5 @@ it(`${WAKES} wakes and ${AGENT_CALLS} agent calls through kill -9 twice and a do
   const output = [...edgeLog, ...nodeOutputs.flatMap((n) => [n.output().stdout, n.output().stderr])].join("\n");
   expect(edgeLog.length).toBeGreaterThan(TOTAL);
   for (const secret of [CALLER_TOKEN, OPERATOR_TOKEN, HOOK_TOKEN, MODEL_KEY]) expect(output).not.toContain(secret);
-  console.log(`chaos: ${TOTAL} calls (${JSON.stringify(byStatus)}), outbox ${JSON.stringify(outbox.counts)}, ${interrupted} interrupted run(s); ${faultLog.join("; ")}`);
+  console.log(`chaos: ${TOTAL} calls (${JSON.stringify(byStatus)}), outbox ${JSON.stringify(outbox.counts)}, ${interrupted} interrupted run(s); ${faultLog.join("; ")}; sent ${tSent - t0} ms, outbox drained +${tDrained - tSent} ms, journal settled +${tSettled - tDrained} ms`);
 }, 240_000);
