@@ -5,11 +5,12 @@
  */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { fileRef, writeNodeConfig } from "../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../helpers/node-process.ts";
 import { type EdgeInstance, startEdge } from "./support/edge-miniflare.ts";
 
@@ -58,17 +59,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "clawgate-e2e-"));
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const kid = "edge-e2e";
-  const secrets = join(dir, "secrets.json");
-  await writeFile(secrets, JSON.stringify({ hooks: HOOK_TOKEN }));
-  await chmod(secrets, 0o600);
-  await writeFile(
-    join(dir, "openclaw.json"),
-    JSON.stringify({
-      secrets: { providers: { f: { source: "file", path: secrets } } },
-      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } },
-      clawgate: { node: { id: "node-1" }, edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "EdDSA" }] } },
-    }),
-  );
+  await writeNodeConfig(dir, { hooks: HOOK_TOKEN }, {
+    hooks: { enabled: true, token: fileRef("hooks") },
+    clawgate: { node: { id: "node-1" }, edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "EdDSA" }] } },
+  });
   node = await startNode();
 
   alertServer = createServer((req: IncomingMessage, res) => {

@@ -4,12 +4,13 @@
  * keeps the old run, the replay marker and the new run. The dispatcher's replay rules are unit-tested in
  * test/node/dispatch/dispatcher.test.ts; this checks the wiring (discovery, token, routes, output, exit codes).
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../../shared/constants.ts";
 import { type ModelServer, startModelServer } from "../../helpers/model-server.ts";
+import { fileRef, writeNodeConfig } from "../../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 import { runCli } from "../../helpers/run-cli.ts";
 
@@ -27,19 +28,12 @@ beforeEach(async () => {
   server.requests.length = 0;
   server.setLatency(0);
   dir = await mkdtemp(join(tmpdir(), "clawgate-intake-cli-"));
-  const secrets = join(dir, "secrets.json");
-  await writeFile(secrets, JSON.stringify({ hooks: HOOK_TOKEN }));
-  await chmod(secrets, 0o600);
-  await writeFile(
-    join(dir, "openclaw.json"),
-    JSON.stringify({
-      secrets: { providers: { f: { source: "file", path: secrets } } },
-      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" }, allowRequestSessionKey: true },
-      models: { providers: { local: { baseUrl: `${server.url}/v1` } } },
-      agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 1 } } } },
-      clawgate: { stateDir: join(dir, "state"), dispatch: { memoryBudgetGb: 2, headroomGb: 0 } },
-    }),
-  );
+  await writeNodeConfig(dir, { hooks: HOOK_TOKEN }, {
+    hooks: { enabled: true, token: fileRef("hooks"), allowRequestSessionKey: true },
+    models: { providers: { local: { baseUrl: `${server.url}/v1` } } },
+    agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 1 } } } },
+    clawgate: { stateDir: join(dir, "state"), dispatch: { memoryBudgetGb: 2, headroomGb: 0 } },
+  });
 });
 afterEach(async () => {
   await agent?.stop("SIGKILL");

@@ -3,13 +3,14 @@
  * becomes a heartbeat run in the run log, on the admin API, in /metrics and on the model server; kill -9 in the
  * middle of an agent run → after restart the delivery is retried visibly (interrupted + a new attempt) and done once.
  */
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ADMIN_PREFIX } from "../../../shared/constants.ts";
 import { type ModelServer, startModelServer } from "../../helpers/model-server.ts";
+import { fileRef, writeNodeConfig } from "../../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 
 const HOOK_TOKEN = "hook-token-dispatch-0123456789abcdef";
@@ -27,21 +28,14 @@ beforeEach(async () => {
   server.requests.length = 0;
   server.setLatency(0);
   dir = await mkdtemp(join(tmpdir(), "clawgate-dispatch-agent-"));
-  const secrets = join(dir, "secrets.json");
-  await writeFile(secrets, JSON.stringify({ hooks: HOOK_TOKEN, model: MODEL_KEY }));
-  await chmod(secrets, 0o600);
-  await writeFile(
-    join(dir, "openclaw.json"),
-    JSON.stringify({
-      secrets: { providers: { f: { source: "file", path: secrets } } },
-      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" }, allowRequestSessionKey: true },
-      models: { providers: { local: { baseUrl: `${server.url}/v1`, apiKey: { source: "file", provider: "f", id: "/model" } } } },
-      agents: {
-        defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 1 } } },
-      },
-      clawgate: { dispatch: { memoryBudgetGb: 2, headroomGb: 0 } },
-    }),
-  );
+  await writeNodeConfig(dir, { hooks: HOOK_TOKEN, model: MODEL_KEY }, {
+    hooks: { enabled: true, token: fileRef("hooks"), allowRequestSessionKey: true },
+    models: { providers: { local: { baseUrl: `${server.url}/v1`, apiKey: fileRef("model") } } },
+    agents: {
+      defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 1 } } },
+    },
+    clawgate: { dispatch: { memoryBudgetGb: 2, headroomGb: 0 } },
+  });
 });
 afterEach(async () => {
   await agent?.stop("SIGKILL");

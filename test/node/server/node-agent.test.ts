@@ -2,13 +2,14 @@
  * A real node agent with hooks on: an accepted wake survives kill -9 and restart; the audit line holds
  * neither payload nor token; SIGTERM drains in-flight requests, refuses new connections and exits 0.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../../shared/constants.ts";
+import { fileRef, writeNodeConfig } from "../../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 
 const HOOK_TOKEN = "hook-token-e2e-0123456789abcdef";
@@ -18,16 +19,9 @@ let agent: NodeProcess | undefined;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "clawgate-agent-"));
-  const secrets = join(dir, "secrets.json");
-  await writeFile(secrets, JSON.stringify({ hooks: HOOK_TOKEN }));
-  await chmod(secrets, 0o600);
-  await writeFile(
-    join(dir, "openclaw.json"),
-    JSON.stringify({
-      secrets: { providers: { f: { source: "file", path: secrets } } },
-      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } },
-    }),
-  );
+  await writeNodeConfig(dir, { hooks: HOOK_TOKEN }, {
+    hooks: { enabled: true, token: fileRef("hooks") },
+  });
 });
 afterEach(async () => {
   await agent?.stop("SIGKILL");
