@@ -332,7 +332,8 @@ describe("dispatcher hook points", () => {
 });
 
 describe("edge envelopes", () => {
-  it("accept a signed request, use its jti as the delivery id, and refuse tampering and replay", async () => {
+  /** An edge signing key and the node's verifier for it, both on the test clock. */
+  async function edgeKeys() {
     const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
     const kid = "edge-1";
     const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(privateKey)), alg: "EdDSA", kid }, nodeId: "node-1", now: () => clock });
@@ -342,6 +343,11 @@ describe("edge envelopes", () => {
       replayCache: createMemoryReplayCache(),
       now: () => clock,
     });
+    return { signer, envelopes };
+  }
+
+  it("accept a signed request, use its jti as the delivery id, and refuse tampering and replay", async () => {
+    const { signer, envelopes } = await edgeKeys();
     const app = makeApp({}, { envelopes });
     const body = JSON.stringify({ text: "from the edge" });
     const token = await signer.sign({ method: "POST", path: "/hooks/wake", body, principal: "cron:heartbeat", jti: "tick-1" });
@@ -358,15 +364,7 @@ describe("edge envelopes", () => {
   });
 
   it("take the signed delivery id over the jti and over the caller's keys, as is, so a re-signed retry answers like the original", async () => {
-    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-    const kid = "edge-1";
-    const signer = await createEnvelopeSigner({ privateJwk: { ...(await exportJWK(privateKey)), alg: "EdDSA", kid }, nodeId: "node-1", now: () => clock });
-    const envelopes = await createEnvelopeVerifier({
-      publicJwks: [{ ...(await exportJWK(publicKey)), alg: "EdDSA", kid }],
-      nodeId: "node-1",
-      replayCache: createMemoryReplayCache(),
-      now: () => clock,
-    });
+    const { signer, envelopes } = await edgeKeys();
     const app = makeApp({}, { envelopes });
     // The edge already scoped the caller's key by its principal (`did` = token:ci/order-42); a pass-through
     // call still carries the raw key in its headers and payload, which the node must neither use nor re-scope.
