@@ -161,14 +161,7 @@ export class OutboxCore {
     this.#sql.exec(
       `INSERT INTO deliveries (delivery_id, node_id, path, body, content_type, principal, headers, job_id, status, attempts, next_attempt_at, created_at, updated_at, last_error, last_status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, ?, ?, ?, ?, ?)`,
-      delivery.deliveryId,
-      delivery.nodeId,
-      delivery.path,
-      delivery.body,
-      delivery.contentType,
-      delivery.principal,
-      delivery.headers ? JSON.stringify(delivery.headers) : null,
-      jobId ?? null,
+      ...deliveryColumns(delivery, jobId),
       now + this.#delayAfter(1, failure.retryAfterSeconds),
       now,
       now,
@@ -188,14 +181,7 @@ export class OutboxCore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'rejected', 1, NULL, ?, ?, ?, ?)
        ON CONFLICT (delivery_id) DO UPDATE SET status = 'rejected', next_attempt_at = NULL, updated_at = excluded.updated_at,
          last_error = excluded.last_error, last_status = excluded.last_status`,
-      delivery.deliveryId,
-      delivery.nodeId,
-      delivery.path,
-      delivery.body,
-      delivery.contentType,
-      delivery.principal,
-      delivery.headers ? JSON.stringify(delivery.headers) : null,
-      jobId ?? null,
+      ...deliveryColumns(delivery, jobId),
       now,
       now,
       rejectionText(answer),
@@ -619,4 +605,18 @@ function toInfo(row: Row): DeliveryInfo {
     lastStatus: row["last_status"] as number | null,
     coalescedTicks: Number(row["coalesced"]),
   };
+}
+
+/** The stored columns of a delivery, in the order of the INSERTs above (delivery_id … job_id). */
+function deliveryColumns(delivery: Delivery, jobId: string | undefined): (string | Uint8Array | null)[] {
+  return [
+    delivery.deliveryId,
+    delivery.nodeId,
+    delivery.path,
+    delivery.body,
+    delivery.contentType,
+    delivery.principal,
+    delivery.headers ? JSON.stringify(delivery.headers) : null,
+    jobId ?? null,
+  ];
 }
