@@ -113,6 +113,8 @@ export const DispatchSchema = z
     maxConcurrent: z.number().int().positive().optional(),
     maxThinking: z.enum(THINKING_LEVELS).optional(),
     probeIntervalMs: z.number().int().min(0).optional(),
+    /** First delay before a failed agent run is retried (doubles per retry). Fractions allowed; at most an hour. */
+    retryDelaySeconds: z.number().positive().max(3600).optional(),
   })
   .superRefine((d, ctx) => {
     if (d.memoryBudgetGb !== undefined && d.exclusiveAboveGb !== undefined && d.exclusiveAboveGb > d.memoryBudgetGb) {

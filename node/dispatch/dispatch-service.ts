@@ -75,6 +75,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     logger: options.logger,
     maxQueue: settings.maxQueue,
     maxThinking: settings.maxThinking,
+    retryDelayMs: settings.retryDelayMs,
     enabled: config.agents !== undefined,
   });
   secrets.onEvent((event) => dispatcher.onSecretsEvent(event));

@@ -26,6 +26,8 @@ export interface DispatchSettings {
   readonly perAgentMaxConcurrent: Readonly<Record<string, number>>;
   readonly probeTtlMs: number;
   readonly maxThinking: ThinkingLevel | undefined;
+  /** `clawgate.dispatch.retryDelaySeconds` (default 5) in ms: the first backoff before a failed agent run is retried. */
+  readonly retryDelayMs: number;
   readonly modelMemory: ModelMemoryOptions;
 }
 
@@ -33,6 +35,7 @@ export const DEFAULT_MAX_QUEUE = 100;
 export const DEFAULT_MAX_CONCURRENT = 4;
 export const DEFAULT_HEADROOM_GB = 1;
 export const DEFAULT_PROBE_TTL_MS = 1000;
+export const DEFAULT_RETRY_DELAY_SECONDS = 5;
 
 /** The OS's share when `reserveGb` is not set: the larger of 4 GB and 15 % of physical memory. */
 export function defaultReserveGb(totalGb: number): number {
@@ -71,6 +74,7 @@ export function resolveDispatchSettings(input: { agents?: AgentsConfig | undefin
     perAgentMaxConcurrent: perAgent,
     probeTtlMs: d.probeIntervalMs ?? DEFAULT_PROBE_TTL_MS,
     maxThinking: d.maxThinking,
+    retryDelayMs: (d.retryDelaySeconds ?? DEFAULT_RETRY_DELAY_SECONDS) * 1000,
     modelMemory: models === undefined ? {} : { models },
   };
 }

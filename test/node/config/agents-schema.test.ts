@@ -86,6 +86,13 @@ describe("clawgate.dispatch", () => {
     ]);
   });
 
+  it("retryDelaySeconds: a positive number of seconds (fractions allowed), at most an hour", () => {
+    expect(parse(`{ clawgate: { dispatch: { retryDelaySeconds: 0.5 } } }`).config.clawgate?.dispatch?.retryDelaySeconds).toBe(0.5);
+    expect(issues(`{ clawgate: { dispatch: { retryDelaySeconds: 0 } } }`)).toEqual(["clawgate.dispatch.retryDelaySeconds: Too small: expected number to be >0"]);
+    expect(issues(`{ clawgate: { dispatch: { retryDelaySeconds: 7200 } } }`)).toEqual(["clawgate.dispatch.retryDelaySeconds: Too big: expected number to be <=3600"]);
+    expect(issues(`{ clawgate: { dispatch: { retryDelaySeconds: "5s" } } }`)).toEqual(["clawgate.dispatch.retryDelaySeconds: Invalid input: expected number, received string"]);
+  });
+
   it("refuses exclusiveAboveGb above the budget", () => {
     expect(issues(`{ clawgate: { dispatch: { memoryBudgetGb: 20, exclusiveAboveGb: 30 } } }`)).toEqual([
       "clawgate.dispatch.exclusiveAboveGb: must not exceed memoryBudgetGb (no run could ever be exclusive)",

@@ -21,6 +21,11 @@ describe("resolveDispatchSettings", () => {
     expect(resolveDispatchSettings({ agents: { defaults: { maxConcurrent: 3 } }, dispatch: { maxConcurrent: 6 } }, 32).maxConcurrent).toBe(6);
   });
 
+  it("turns retryDelaySeconds into the dispatcher's first retry delay (default 5 s)", () => {
+    expect(resolveDispatchSettings({}, 32).retryDelayMs).toBe(5_000);
+    expect(resolveDispatchSettings({ dispatch: { retryDelaySeconds: 0.25 } }, 32).retryDelayMs).toBe(250);
+  });
+
   it("passes the model catalog to model memory", () => {
     const s = resolveDispatchSettings({ agents: { defaults: { models: { "ollama/x:7b": { memoryGb: 5 } } } } }, 32);
     expect(s.modelMemory.models).toEqual({ "ollama/x:7b": { memoryGb: 5 } });
