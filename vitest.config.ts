@@ -5,6 +5,10 @@ import { defineConfig } from "vitest/config";
 
 // A throwaway envelope signing key per run, so the edge's required secret exists in workerd without committing one.
 const edgeTestSigningKey = JSON.stringify({ ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "edge-test", alg: "EdDSA" });
+// workerd cannot read the host's process.env: a fuzz campaign's seed and run count (fuzz-campaign.ts) travel as
+// bindings, only when set, so CI's edge fuzz keeps its fixed defaults (test/edge/support/fuzz-settings.ts).
+const edgeFuzzBindings: Record<string, string> = {};
+for (const name of ["CLAWGATE_FUZZ_SEED", "CLAWGATE_FUZZ_RUNS"]) if (process.env[name]) edgeFuzzBindings[name] = process.env[name];
 
 export default defineConfig({
   test: {
@@ -22,7 +26,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { CLAWGATE_EDGE_SIGNING_KEY: edgeTestSigningKey } },
+            miniflare: { bindings: { CLAWGATE_EDGE_SIGNING_KEY: edgeTestSigningKey, ...edgeFuzzBindings } },
           }),
         ],
         test: {

@@ -1,0 +1,20 @@
+/**
+ * The edge fuzz properties' seed and run count: fixed in CI, or a campaign's CLAWGATE_FUZZ_SEED /
+ * CLAWGATE_FUZZ_RUNS, which vitest.config.ts passes into workerd as bindings (the isolate has no host env).
+ */
+import { env } from "cloudflare:test";
+
+/** The CI seed of every edge property; a campaign (test/node/server/fuzz-campaign.ts) replaces it. */
+export const CI_SEED = 20261124;
+
+function binding(name: string): number | undefined {
+  const raw = (env as unknown as Record<string, unknown>)[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (typeof raw !== "string" || !/^\d+$/.test(raw)) throw new TypeError(`${name} must be a non-negative integer, got "${String(raw)}"`);
+  return Number(raw);
+}
+
+/** fast-check's `{ seed, numRuns }` for one property: CI runs `ciRuns`, a campaign its own count. */
+export function fuzzParameters(ciRuns: number): { seed: number; numRuns: number } {
+  return { seed: binding("CLAWGATE_FUZZ_SEED") ?? CI_SEED, numRuns: binding("CLAWGATE_FUZZ_RUNS") ?? ciRuns };
+}
