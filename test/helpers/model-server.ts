@@ -1,7 +1,9 @@
 /**
  * A real OpenAI-compatible model server on loopback for tests: `/v1/chat/completions` (and an OpenClaw-style
- * `/hooks/agent`) with configurable latency, scripted faults (429 with Retry-After, 5xx) and a log of every
- * request, so runtime, dispatcher and fault tests observe exactly what reached "the model".
+ * `/hooks/agent`) with configurable latency, scripted faults (429 with Retry-After, 5xx, a hang until the client
+ * goes away) — queued in order, or chosen per request so concurrent scenarios each get their own — and a log of
+ * every request with when it was answered or abandoned, so runtime, dispatcher and fault tests observe exactly what
+ * reached "the model".
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,11 +15,17 @@ export interface RecordedRequest {
   /** Parsed JSON body (undefined when not JSON). */
   readonly body: any;
   readonly at: number;
+  /** When the answer (or scripted fault) was sent; undefined while pending, for a reset, or when the client left first. */
+  readonly answeredAt?: number;
+  /** When the client went away before any answer (its run was aborted: timeout, shutdown). */
+  readonly abortedAt?: number;
 }
 
 export interface ScriptedFault {
-  /** HTTP status to answer with; 0 resets the connection without an answer. */
+  /** HTTP status to answer with; 0 resets the connection without an answer. Ignored with `hang`. */
   readonly status: number;
+  /** Never answer: hold the request until the client goes away (recorded as `abortedAt`). */
+  readonly hang?: boolean;
   /** Sent as `Retry-After` (seconds, or an HTTP date string). */
   readonly retryAfter?: string;
   readonly body?: string;
@@ -28,6 +36,11 @@ export interface ModelServerOptions {
   readonly latencyMs?: number;
   /** The assistant reply for a chat request; default echoes the last user message as `echo: <text>`. */
   readonly reply?: (body: any, req: RecordedRequest) => string;
+  /**
+   * Picks a fault for each chat/hook request (undefined: answer normally, or take the next queued fault), so
+   * scenarios running at the same time can be keyed by e.g. a marker in the message or the model name.
+   */
+  readonly faultFor?: (req: RecordedRequest) => ScriptedFault | undefined;
 }
 
 export interface ModelServer {
@@ -70,27 +83,44 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       body = undefined;
     }
     const path = (req.url ?? "/").split("?")[0]!;
-    const recorded: RecordedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, at: Date.now() };
+    const recorded: { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] } = { method: req.method ?? "GET", path, headers: req.headers, body, at: Date.now() };
     requests.push(recorded);
     inFlight++;
     let closed = false;
-    res.on("close", () => (closed = true));
+    let reset = false;
+    const gone = new Promise<void>((resolve) =>
+      res.on("close", () => {
+        closed = true;
+        if (recorded.answeredAt === undefined && !reset) recorded.abortedAt = Date.now();
+        resolve();
+      }),
+    );
+    // Stamped just before the answer goes out, so a `close` after it is not mistaken for the client leaving.
+    const answered = () => void (recorded.answeredAt = Date.now());
     try {
       if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
       if (closed) return;
-      const fault = path === "/v1/chat/completions" || path === "/hooks/agent" ? faults.shift() : undefined;
+      const modelPath = path === "/v1/chat/completions" || path === "/hooks/agent";
+      const fault = modelPath ? (options.faultFor?.(recorded) ?? faults.shift()) : undefined;
+      if (fault?.hang) {
+        await gone;
+        return;
+      }
       if (fault && fault.status === 0) {
+        reset = true;
         req.socket.destroy();
         return;
       }
       if (fault) {
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
+        answered();
         res.writeHead(fault.status, headers).end(fault.body ?? JSON.stringify({ error: { message: `scripted ${fault.status}` } }));
         return;
       }
       if (req.method === "POST" && path === "/v1/chat/completions") {
         const content = reply(body, recorded);
+        answered();
         res.writeHead(200, { "content-type": "application/json" }).end(
           JSON.stringify({
             id: `chatcmpl-${requests.length}`,
@@ -104,9 +134,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         return;
       }
       if (req.method === "POST" && path === "/hooks/agent") {
+        answered();
         res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, runId: `oc-${requests.length}` }));
         return;
       }
+      answered();
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "not found" }));
     } finally {
       inFlight--;
