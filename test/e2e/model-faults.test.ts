@@ -289,8 +289,8 @@ it("a hang, 500s and 429s end timeout/error/ok with the documented retries; the 
     })),
   );
   expect(failing[0]!.errorMessage).toBe("model server answered HTTP 500");
-  expect(failing[1]!.startedAt! - failing[0]!.finishedAt).toBeGreaterThanOrEqual(RETRY_DELAY_MS);
-  expect(failing[2]!.startedAt! - failing[1]!.finishedAt).toBeGreaterThanOrEqual(2 * RETRY_DELAY_MS);
+  expect(failing[1]!.startedAt! - failing[0]!.finishedAt!).toBeGreaterThanOrEqual(RETRY_DELAY_MS);
+  expect(failing[2]!.startedAt! - failing[1]!.finishedAt!).toBeGreaterThanOrEqual(2 * RETRY_DELAY_MS);
   expect(deadReason.get(did("always-500"))).toBe("failed 3 times (last: ERR_RUNTIME_HTTP)");
   expect(requestsFor(ALWAYS_500).map((r) => r.body.model)).toEqual([...Array(MAX_ATTEMPTS).fill("primary-8b"), ...Array(2 * MAX_ATTEMPTS).fill("fallback-8b")]);
   expect(requestsFor(ALWAYS_500)).toHaveLength(MAX_RUNS * MAX_ATTEMPTS);
@@ -338,7 +338,7 @@ it("a hang, 500s and 429s end timeout/error/ok with the documented retries; the 
   expect(findSecrets(outputs, { CALLER_TOKEN, OPERATOR_TOKEN, HOOK_TOKEN, MODEL_KEY, SIGNING_KEY_D: signingKey.d! })).toEqual([]);
   console.log(
     `model faults: hang timed out after ${hangRun.durationMs} ms (abort at the server +${hang.abortedAt! - hang.at} ms); ` +
-      `500×∞ gaps ${failing[1]!.startedAt! - failing[0]!.finishedAt}/${failing[2]!.startedAt! - failing[1]!.finishedAt} ms; ` +
+      `500×∞ gaps ${failing[1]!.startedAt! - failing[0]!.finishedAt!}/${failing[2]!.startedAt! - failing[1]!.finishedAt!} ms; ` +
       `429 retry +${retried!.at - limited!.answeredAt!} ms; ${model.chatRequests().length} model requests, ${all.length} runs`,
   );
 }, 60_000);
