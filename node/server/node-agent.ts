@@ -21,6 +21,7 @@ import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
 import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
+import type { MemoryProbe } from "../dispatch/memory-probe.ts";
 import { createNodeApp } from "./node-app.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
@@ -51,6 +52,8 @@ export interface NodeAgentOptions {
   readonly drainTimeoutMs?: number;
   /** How long `close()` lets running agent runs finish before aborting them (default 10 s); the journal keeps the rest. */
   readonly dispatchGraceMs?: number;
+  /** The host memory reading for dispatch admission (default: /proc/meminfo or vm_stat); tests inject one they control. */
+  readonly memoryProbe?: MemoryProbe;
 }
 
 export interface NodeAgent {
@@ -168,7 +171,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   // Dispatch: agents, runtimes and memory settings are checked here, before anything listens.
   let dispatch: DispatchService;
   try {
-    dispatch = await createDispatchService({ config: loaded.config, stateDir, journal, secrets, logger, env });
+    dispatch = await createDispatchService({ config: loaded.config, stateDir, journal, secrets, logger, env, ...(options.memoryProbe ? { memoryProbe: options.memoryProbe } : {}) });
   } catch (error) {
     journal.close();
     await stopHelpers();
