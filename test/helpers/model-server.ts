@@ -1,7 +1,8 @@
 /**
  * A real OpenAI-compatible model server on loopback for tests: `/v1/chat/completions` (and an OpenClaw-style
  * `/hooks/agent`) with configurable latency, scripted faults (429 with Retry-After, 5xx, a hang until the client
- * goes away) — queued in order, or chosen per request so concurrent scenarios each get their own — and a log of
+ * goes away) — queued in order, or chosen per request so concurrent scenarios each get their own —, gates that hold
+ * chosen requests until the test releases them, and a log of
  * every request with when it was answered or abandoned, so runtime, dispatcher and fault tests observe exactly what
  * reached "the model".
  */
@@ -55,7 +56,20 @@ export interface ModelServer {
   setReply(reply: (body: any, req: RecordedRequest) => string): void;
   /** Requests currently being answered (waiting out latency). */
   inFlight(): number;
+  /**
+   * Holds every chat/hook request that `match` picks (from now on) before it is answered, until the gate's
+   * `release()`: runs stay "running" at the model for as long as a test needs, with no timing involved.
+   */
+  hold(match: (req: RecordedRequest) => boolean): ModelGate;
   close(): Promise<void>;
+}
+
+/** A set of requests held at the model server (see `ModelServer.hold`). */
+export interface ModelGate {
+  /** Requests waiting at this gate now. */
+  held(): number;
+  /** Answers the held requests and lets later matching ones through; idempotent. */
+  release(): void;
 }
 
 const defaultReply = (body: any): string => {
@@ -71,6 +85,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const requests: RecordedRequest[] = [];
   let inFlight = 0;
   const sockets = new Set<import("node:net").Socket>();
+  const gates = new Set<{ match: (req: RecordedRequest) => boolean; waiting: number; opened: Promise<void>; open: () => void }>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -98,6 +113,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     // Stamped just before the answer goes out, so a `close` after it is not mistaken for the client leaving.
     const answered = () => void (recorded.answeredAt = Date.now());
     try {
+      const isModelPath = path === "/v1/chat/completions" || path === "/hooks/agent";
+      const gate = isModelPath ? [...gates].find((g) => g.match(recorded)) : undefined;
+      if (gate) {
+        gate.waiting++;
+        await Promise.race([gate.opened, gone]);
+        gate.waiting--;
+      }
       if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
       if (closed) return;
       const modelPath = path === "/v1/chat/completions" || path === "/hooks/agent";
@@ -162,8 +184,23 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     setLatency: (ms) => void (latencyMs = ms),
     setReply: (r) => void (reply = r),
     inFlight: () => inFlight,
+    hold(match) {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const gate = { match, waiting: 0, opened, open };
+      gates.add(gate);
+      return {
+        held: () => gate.waiting,
+        release() {
+          gates.delete(gate);
+          gate.open();
+        },
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const g of gates) g.open();
+        gates.clear();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
