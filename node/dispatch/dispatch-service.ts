@@ -4,7 +4,7 @@
  * Config mistakes throw here, before anything listens, naming the field.
  */
 import type { Registry } from "prom-client";
-import { Counter, Gauge } from "prom-client";
+import { Gauge } from "prom-client";
 import type { Config } from "../config/config-schema.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { type ModelMemory, createModelMemory } from "./model-memory.ts";
 import { type RunLog, openRunLog } from "./run-log.ts";
 import { type Scheduler, createScheduler } from "./scheduler.ts";
+import { registerSchedulerMetrics } from "./scheduler-metrics.ts";
 
 export interface DispatchService {
   readonly dispatcher: Dispatcher;
@@ -97,30 +98,9 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
           this.set({ priority: "normal" }, st.queued - st.queuedHigh);
         },
       });
-      new Gauge({
-        name: "clawgate_dispatch_running",
-        help: "Runs executing now.",
-        registers: [registry],
-        collect() {
-          this.set(scheduler.state().running);
-        },
-      });
-      new Gauge({
-        name: "clawgate_dispatch_reserved_gb",
-        help: "Memory reserved by running local runs (GiB), against clawgate_dispatch_budget_gb.",
-        registers: [registry],
-        collect() {
-          this.set(scheduler.state().reservedGb);
-        },
-      });
-      new Gauge({
-        name: "clawgate_dispatch_budget_gb",
-        help: "The scheduler's memory budget (GiB).",
-        registers: [registry],
-        collect() {
-          this.set(scheduler.state().budgetGb);
-        },
-      });
+      // queued, running, reserved/budget GB, host available GB, blocked{reason}, exclusive, per-agent running,
+      // runs_total{status} and decision counters: the scheduler's own set (README "Memory-aware scheduling").
+      registerSchedulerMetrics(registry, () => scheduler.state());
       new Gauge({
         name: "clawgate_dispatch_oldest_pending_seconds",
         help: "Age of the oldest pending intake delivery (0 when none); /readyz fails when it is overdue while nothing runs.",
@@ -137,24 +117,6 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
         collect() {
           const counts = runLog.counts();
           for (const status of RUN_STATUSES) this.set({ status }, counts[status] ?? 0);
-        },
-      });
-      const decisions = new Counter({
-        name: "clawgate_dispatch_decisions_total",
-        help: "Scheduling decisions made.",
-        registers: [registry],
-      });
-      let seen = 0;
-      // Counters only go up: bring the prom counter level with the scheduler's on each scrape.
-      new Gauge({
-        name: "clawgate_dispatch_decision_seconds_total",
-        help: "Time spent in scheduling decisions (s).",
-        registers: [registry],
-        collect() {
-          const st = scheduler.state();
-          if (st.decisions > seen) decisions.inc(st.decisions - seen);
-          seen = st.decisions;
-          this.set(st.decisionSecondsTotal);
         },
       });
     },

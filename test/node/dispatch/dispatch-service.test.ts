@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
+import { Registry } from "prom-client";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { MODEL_MEMORY_FILE, createDispatchService } from "../../../node/dispatch/dispatch-service.ts";
 import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
@@ -59,5 +60,27 @@ it("refuses a budget larger than the host, naming the field", async () => {
   await expect(
     createDispatchService({ config: config({ clawgate: { dispatch: { memoryBudgetGb: 64 } } }), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe }),
   ).rejects.toThrow(/^clawgate\.dispatch\.memoryBudgetGb: 64 GB exceeds this host's 16\.0 GB/);
+  journal.close();
+});
+
+it("registers the scheduler's gauges beside its own: host memory, blocked reason, queued, runs_total (one registry, no name twice)", async () => {
+  dir = mkdtempSync(join(tmpdir(), "clawgate-dsvc-"));
+  const journal = openIntakeJournal(dir);
+  const service = await createDispatchService({ config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
+  const registry = new Registry();
+  service.registerMetrics(registry);
+  service.dispatcher.start();
+  const d = journal.accept({ deliveryId: "m1", kind: "agent", payload: JSON.stringify({ message: "hi", sessionKey: "hook:m" }), response: "{}", receivedAt: Date.now() });
+  service.dispatcher.onAccepted(d.delivery);
+  await pollUntil(() => journal.get("m1")?.state === "done", 5_000, "the run");
+  const text = await registry.metrics();
+  // The reading the run was admitted on, and the scheduler's counters (README "Memory-aware scheduling": Observability).
+  expect(text).toMatch(/^clawgate_dispatch_host_available_gb 16$/m);
+  expect(text).toMatch(/^clawgate_dispatch_queued 0$/m);
+  expect(text).toMatch(/^clawgate_dispatch_runs_total\{status="ok"\} 1$/m);
+  expect(text).toMatch(/^# TYPE clawgate_dispatch_blocked gauge$/m);
+  expect(text).toMatch(/^clawgate_dispatch_budget_gb 12$/m);
+  expect(text).toMatch(/^clawgate_runs\{status="ok"\} 1$/m);
+  await service.dispatcher.close(100);
   journal.close();
 });
