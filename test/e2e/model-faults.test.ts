@@ -28,8 +28,11 @@ const PRINCIPAL = "token:faults";
 const MAX_ATTEMPTS = 3;
 /** The dispatcher's runs per delivery (documented: up to 3). */
 const MAX_RUNS = 3;
-/** `clawgate.dispatch.retryDelaySeconds`: 1 s, then 2 s between runs (production default 5 s). */
-const RETRY_DELAY_MS = 1_000;
+/**
+ * `clawgate.dispatch.retryDelaySeconds`: 2 s, then 4 s between runs (production default 5 s). The third runs of the
+ * persistent failures start after the hang has ended, so their last backoff is a window with nothing running.
+ */
+const RETRY_DELAY_MS = 2_000;
 /** `maxRetryDelayMs`: a Retry-After above it ends the run at once. */
 const MAX_RETRY_DELAY_MS = 5_000;
 /** The hanging run's own `timeoutSeconds` (the hook field): long enough that healthy work finishes inside it. */
@@ -76,7 +79,7 @@ async function nodeGet(path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${node!.url}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
   const text = await res.text();
   answers.push({ where: `node ${path}`, text: `${res.status} ${JSON.stringify([...res.headers])} ${text}` });
-  return { status: res.status, body: JSON.parse(text) };
+  return { status: res.status, body: res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text };
 }
 
 async function admin(path: string): Promise<any> {
@@ -221,17 +224,22 @@ it("a hang, 500s and 429s end timeout/error/ok with the documented retries; the 
   expect(hang.abortedAt, "the healthy work finished only after the hang ended: the queue did not keep moving").toBeUndefined();
   const hangRecord = healthyDone.all.find((r) => r.id === runIds.get("hang"));
   expect(hangRecord?.status).toBe("running");
+  // ...and while the persistent failures were still between their runs (not yet given up).
+  for (const key of ["always-500", "rate-long"]) expect(runsOf(healthyDone.all, did(key)).length).toBeLessThan(MAX_RUNS);
   expect(healthyDone.wakeRun).toMatchObject({ kind: "heartbeat", agentId: "main" });
   for (const message of HEALTHY) expect(requestsFor(message)).toHaveLength(1);
 
-  // 4. While a failed delivery waits out the dispatcher's backoff between runs (nothing of it running, still
-  //    pending), /readyz is 200. The state is read before and after the probe, so the probe sat inside the wait.
+  // 4. While failed deliveries wait out the dispatcher's backoff with nothing running or queued (so /readyz cannot
+  //    lean on "the scheduler is busy"), /readyz is 200: they are pending but not overdue. The state is read
+  //    before and after the probe, so the probe sat inside that window.
   await pollUntil(
     async () => {
       const state = async () => {
         const mine = runsOf(await runs(), did("always-500"));
         const pending = (await admin("/intake?limit=1000")).pending.some((d: { deliveryId: string }) => d.deliveryId === did("always-500"));
-        const waiting = pending && mine.length > 0 && mine.length < MAX_RUNS && mine.every((r) => r.status === "error");
+        const metrics = (await nodeGet("/metrics")).body as string;
+        const idle = /^clawgate_dispatch_running 0$/m.test(metrics) && /^clawgate_dispatch_queue_depth\{priority="normal"\} 0$/m.test(metrics) && /^clawgate_dispatch_queue_depth\{priority="high"\} 0$/m.test(metrics);
+        const waiting = idle && pending && mine.length > 0 && mine.length < MAX_RUNS && mine.every((r) => r.status === "error");
         return waiting ? mine.length : undefined;
       };
       const before = await state();
