@@ -23,8 +23,9 @@
  *
  * ADMISSION (issue 4): a run with `memoryGb > 0` starts only if
  *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GB started since that sample) ≥ memoryGb + headroomGb.
- * The probe is cached for `probeTtlMs` and refreshed in the background; until the first sample arrives no local
- * run starts. Runs with `memoryGb === 0` (hosted models) reserve nothing and skip both memory checks.
+ * A reading is reused for `probeTtlMs`; a local run that finds it older waits for a new one (a reading is decided
+ * on at least once when it arrives, however slow the probe), and until the first one, or while the probe fails, no
+ * local run starts. Runs with `memoryGb === 0` (hosted models) reserve nothing and skip both memory checks.
  * Runs with `memoryGb ≥ exclusiveAboveGb` run alone among local runs (the seed's "one heavy run at a time");
  * hosted runs may run beside them, since they use no local model memory.
  *
@@ -319,6 +320,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let sampleSeq = 0;
   let unseenGb = 0;
   let probing = false;
+  /** True while the decisions a just-arrived reading triggers run: they may use it even if the probe took longer than the TTL. */
+  let sampleNew = false;
   let probeRetryTimer: unknown = NO_TIMER;
   let startSeq = 0;
 
@@ -467,11 +470,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         sampleSeq = requestedSeq;
         unseenGb = 0;
         for (const r of running) if (r.startSeq > sampleSeq) unseenGb += r.info.memoryGb;
-        pump();
+        sampleNew = true;
+        try {
+          pump();
+        } finally {
+          sampleNew = false;
+        }
       },
       () => {
         probing = false;
-        // Keep the last sample (if any) and try again after one TTL; until then local runs use the old reading.
+        // Try again after one TTL; until a reading arrives, local runs wait (fail closed: blocked "probe").
         scheduleProbeRetry();
       },
     ).catch(() => {
@@ -608,7 +616,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (e.agent.running >= e.agentCap) return "agent_cap";
     if (!e.local) return null;
     if (sample === null) return "probe-stale";
-    if (!sampleFresh(t)) refreshProbe(); // stale-while-revalidate: decide on the conservative old reading
+    if (!sampleFresh(t) && !sampleNew) {
+      // Wait for a current reading: an old one (the queue may have been idle for hours) predates any memory taken
+      // outside clawgate since, so deciding on it would admit a run into memory pressure it cannot see.
+      refreshProbe();
+      return "probe";
+    }
     if (sample.availableGb - unseenGb < e.info.memoryGb + headroomGb) return "probe";
     return null;
   }

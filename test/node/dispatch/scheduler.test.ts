@@ -197,6 +197,39 @@ describe("memory admission", () => {
     expect(s.probeCalls()).toBe(2);
   });
 
+  it("a reading older than probeTtlMs is not decided on: memory taken while the queue was idle holds the next run back", async () => {
+    const s = setup({ probeTtlMs: 1000 }, { availableGb: 30, totalGb: 32 });
+    const a = s.submit("a", 6);
+    await flush();
+    await a.finish("ok");
+    // Another process takes the host's memory while nothing is queued: no decision, so no reading, shows it.
+    s.setSample({ availableGb: 3, totalGb: 32 });
+    await s.clock.advance(60_000);
+    const b = s.submit("b", 6);
+    const hosted = s.submit("hosted", 0);
+    await flush();
+    // b waited for a new reading (6 + 1 of headroom > 3) instead of starting on the minute-old 30 GB; hosted ran.
+    expect(s.log).toEqual(["a", "hosted"]);
+    expect(s.probeCalls()).toBe(2);
+    expect(s.scheduler.state()).toMatchObject({ availableGb: 3, blocked: { id: "b", reason: "probe" } });
+    s.setSample({ availableGb: 20, totalGb: 32 });
+    await s.clock.advance(1000);
+    expect(s.log).toEqual(["a", "hosted", "b"]);
+    await b.finish("ok");
+    await hosted.finish("ok");
+  });
+
+  it("a probe slower than probeTtlMs still admits runs: a reading is decided on once when it arrives", async () => {
+    const s = setup({ probeTtlMs: 0 }, { availableGb: 30, totalGb: 32 });
+    const a = s.submit("a", 6);
+    await s.clock.advance(5);
+    const b = s.submit("b", 6);
+    await s.clock.advance(5);
+    expect(s.log).toEqual(["a", "b"]);
+    await a.finish("ok");
+    await b.finish("ok");
+  });
+
   it("starts no local run until the probe answers; hosted runs (0 GB) do not wait for it", async () => {
     const s = setup();
     s.setProbeFails(true);
