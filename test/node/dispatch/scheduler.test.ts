@@ -219,6 +219,23 @@ describe("memory admission", () => {
     await hosted.finish("ok");
   });
 
+  it("a probe that starts failing holds local runs (fail closed, blocked: probe) until it answers again", async () => {
+    const s = setup({ probeTtlMs: 1000 });
+    const a = s.submit("a", 6);
+    await flush();
+    await a.finish("ok");
+    s.setProbeFails(true);
+    await s.clock.advance(5000);
+    const b = s.submit("b", 6);
+    await s.clock.advance(3000);
+    expect(s.log).toEqual(["a"]);
+    expect(s.scheduler.state().blocked).toEqual({ id: "b", reason: "probe" });
+    s.setProbeFails(false);
+    await s.clock.advance(1000);
+    expect(s.log).toEqual(["a", "b"]);
+    await b.finish("ok");
+  });
+
   it("a probe slower than probeTtlMs still admits runs: a reading is decided on once when it arrives", async () => {
     const s = setup({ probeTtlMs: 0 }, { availableGb: 30, totalGb: 32 });
     const a = s.submit("a", 6);
