@@ -1,8 +1,17 @@
 /** The shape every benchmark reports: a figure, its target, and the baseline it was measured against in the same run. */
 
+/**
+ * What kind of claim a figure makes, which decides how a smoke run (`--smoke`) judges it:
+ * - `correctness`: holds at any size (a count, a budget, a bundle size), so the smoke checks it like the full run;
+ * - `performance`: a time, ratio, memory or packing figure whose target is defined at the full size, so a smoke
+ *   run prints it as "info (smoke)" and never fails on it.
+ */
+export type BenchFigureKind = "correctness" | "performance";
+
 export interface BenchFigure {
   /** What was measured, e.g. "activation overhead (1,000 refs)". */
   readonly figure: string;
+  readonly kind: BenchFigureKind;
   /** The measured value, already in `unit`. */
   readonly value: number;
   readonly unit: string;
@@ -15,4 +24,12 @@ export interface BenchFigure {
   readonly detail?: string;
 }
 
-export type Bench = () => Promise<readonly BenchFigure[]>;
+export interface BenchOptions {
+  /**
+   * A smoke run: each bench picks a reduced size (fewer rounds, requests, runs; shorter windows) so all of them
+   * finish in about a minute, and proves it still runs end to end; full sizes and env overrides are ignored.
+   */
+  readonly smoke: boolean;
+}
+
+export type Bench = (options: BenchOptions) => Promise<readonly BenchFigure[]>;

@@ -18,16 +18,28 @@ import { fileURLToPath } from "node:url";
 import { exportJWK, generateKeyPair } from "jose";
 import { ENVELOPE_HEADER, type EnvelopeSigner, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../shared/envelope.ts";
 import { parseWakePayload } from "../shared/hook-payloads.ts";
-import type { BenchFigure } from "./bench-types.ts";
+import type { BenchFigure, BenchOptions } from "./bench-types.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const CLI_BIN = fileURLToPath(new URL("../node/cli/bin.ts", import.meta.url));
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 6);
-/** Requests per side per round: each needs its own pre-signed envelope (fresh jti). */
-const AMOUNT = Number(process.env["BENCH_HOOK_REQUESTS"] ?? 3_000);
 const CONNECTIONS = 8;
 const SECRETS = 100;
-const START_SAMPLES = 5;
+
+interface Size {
+  /** Interleaved load rounds (agent, baseline). */
+  readonly rounds: number;
+  /** Requests per side per round: each needs its own pre-signed envelope (fresh jti). */
+  readonly amount: number;
+  /** Warm-up requests per side before the rounds. */
+  readonly warmup: number;
+  /** Agent starts measured (median). */
+  readonly startSamples: number;
+  /** Idle time after listening before RSS is read, for the start's garbage to settle. */
+  readonly settleMs: number;
+}
+const FULL: Size = { rounds: Number(process.env["BENCH_ROUNDS"] ?? 6), amount: Number(process.env["BENCH_HOOK_REQUESTS"] ?? 3_000), warmup: 500, startSamples: 5, settleMs: 1_000 };
+/** One start, one short round: the agent still serves real envelopes into its durable journal, every path runs. */
+const SMOKE: Size = { rounds: 1, amount: 300, warmup: 100, startSamples: 1, settleMs: 300 };
 const NODE_ID = "node-bench";
 const BODY = JSON.stringify({ text: "bench wake", mode: "now" });
 const WAKE_ANSWER = JSON.stringify({ ok: true, mode: "now" });
@@ -234,33 +246,34 @@ async function load(url: string, pool: string[], pid?: number): Promise<Window> 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function bareNode(): Promise<{ startMs: number; rss: Rss }> {
+async function bareNode(settleMs: number): Promise<{ startMs: number; rss: Rss }> {
   const started = await startChild(["-e", "console.log('bare listening on http://x'); setInterval(() => {}, 1000)"], /bare listening on http:\/\/x/);
-  await new Promise((r) => setTimeout(r, 1_000));
+  await new Promise((r) => setTimeout(r, settleMs));
   const rss = await rssSplit(started.child.pid!);
   await stopChild(started.child);
   return { startMs: started.startMs, rss };
 }
 
-export default async function hooksBench(): Promise<BenchFigure[]> {
+export default async function hooksBench({ smoke }: BenchOptions): Promise<BenchFigure[]> {
+  const { rounds, amount, warmup, startSamples, settleMs } = smoke ? SMOKE : FULL;
   const fx = await makeFixture();
   const children: ChildProcess[] = [];
   try {
-    const bare = await bareNode();
+    const bare = await bareNode(settleMs);
     const startAgent = () =>
       startChild([CLI_BIN, "node", "start", "--config", fx.configPath, "--port", "0", "--state-dir", join(fx.dir, "state")], /http:\/\/127\.0\.0\.1:\d+/);
     // Start and idle figures: the median of several starts (the first also warms Node's compile cache).
     const starts: number[] = [];
     const rsses: Rss[] = [];
     let agent!: Started;
-    for (let i = 0; i < START_SAMPLES; i++) {
+    for (let i = 0; i < startSamples; i++) {
       agent = await startAgent();
       children.push(agent.child);
-      // Idle: listening, secrets resolved, nothing served yet; one second for the start's garbage to settle.
-      await new Promise((r) => setTimeout(r, 1_000));
+      // Idle: listening, secrets resolved, nothing served yet; a second (full size) for the start's garbage to settle.
+      await new Promise((r) => setTimeout(r, settleMs));
       starts.push(agent.startMs);
       rsses.push(await rssSplit(agent.child.pid!));
-      if (i < START_SAMPLES - 1) await stopChild(agent.child);
+      if (i < startSamples - 1) await stopChild(agent.child);
     }
     const startMs = median(starts);
     const rss = [...rsses].sort((a, b) => a.total - b.total)[Math.floor(rsses.length / 2)]!;
@@ -271,11 +284,11 @@ export default async function hooksBench(): Promise<BenchFigure[]> {
     children.push(base.child);
 
     // Warm both (JIT, SQLite page cache), then interleave: agent, baseline, agent, baseline, …
-    for (const url of [agent.url, base.url]) await load(url, await signPool(fx.signer, 500 + CONNECTIONS));
+    for (const url of [agent.url, base.url]) await load(url, await signPool(fx.signer, warmup + CONNECTIONS));
     const ours: Window[] = [];
     const raw: Window[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const pool = await signPool(fx.signer, AMOUNT + CONNECTIONS);
+    for (let round = 0; round < rounds; round++) {
+      const pool = await signPool(fx.signer, amount + CONNECTIONS);
       // The same envelopes on both sides: each server has its own replay cache and journal.
       const [first, second] = round % 2 === 0 ? [agent, base] : [base, agent];
       const a = await load(first.url, pool, first.child.pid);
@@ -288,40 +301,45 @@ export default async function hooksBench(): Promise<BenchFigure[]> {
     const ratio = ourRate / rawRate;
     const p = (rs: Window[], k: "p50" | "p99") => median(rs.map((r) => r.latency[k])).toFixed(2);
     const journaled = await countJournal(join(fx.dir, "state", "intake.sqlite"));
+    // Every wake answered 200 must be in the durable journal, or the throughput above was bought by losing some.
+    if (journaled !== warmup + rounds * amount) throw new Error(`${journaled} deliveries journaled for ${warmup + rounds * amount} wakes answered 200`);
     const spawnHostRss = await helperRss(agent.child.pid!);
     return [
       {
         figure: "/hooks/wake throughput (envelope + validation + durable journal)",
+        kind: "performance",
         value: ratio,
         unit: "×",
         target: "≥ 0.7×",
         baseline: "bare node:http, same verify + insert",
         pass: ratio >= 0.7,
         detail:
-          `${ourRate.toFixed(0)} vs ${rawRate.toFixed(0)} req/s (median of ${ROUNDS} interleaved rounds of ${AMOUNT}, ${CONNECTIONS} connections); ` +
+          `${ourRate.toFixed(0)} vs ${rawRate.toFixed(0)} req/s (median of ${rounds} interleaved rounds of ${amount}, ${CONNECTIONS} connections); ` +
           `latency p50 ${p(ours, "p50")} ms vs ${p(raw, "p50")} ms, p99 ${p(ours, "p99")} ms vs ${p(raw, "p99")} ms; ` +
           `server CPU per request ${median(ours.map((w) => w.cpuUs)).toFixed(0)} µs vs ${median(raw.map((w) => w.cpuUs)).toFixed(0)} µs; ` +
           `${journaled} deliveries journaled by the agent`,
       },
       {
         figure: `idle RSS after start, ${SECRETS} secrets`,
+        kind: "performance",
         value: agentRss / 1024,
         unit: "MB",
         target: "≤ 80 MB",
         baseline: "absolute",
         pass: agentRss / 1024 <= 80,
         detail:
-          `median of ${START_SAMPLES} starts: ${mb(rss.anon)} MB anonymous + ${mb(rss.file)} MB file-backed (mostly the node binary's pages); ` +
+          `median of ${startSamples} starts: ${mb(rss.anon)} MB anonymous + ${mb(rss.file)} MB file-backed (mostly the node binary's pages); ` +
           `bare node process: ${mb(bare.rss.total)} MB (${mb(bare.rss.anon)} + ${mb(bare.rss.file)}); the agent's spawn-host helper (own process): ${spawnHostRss}`,
       },
       {
         figure: "start to listening",
+        kind: "performance",
         value: startMs,
         unit: "ms",
         target: "≤ 500 ms",
         baseline: "absolute",
         pass: startMs <= 500,
-        detail: `spawn to the listening line, median of ${START_SAMPLES} (${starts.map((t) => t.toFixed(0)).join(", ")} ms); a bare node process takes ${bare.startMs.toFixed(0)} ms to its first line`,
+        detail: `spawn to the listening line, median of ${startSamples} (${starts.map((t) => t.toFixed(0)).join(", ")} ms); a bare node process takes ${bare.startMs.toFixed(0)} ms to its first line`,
       },
     ];
   } finally {

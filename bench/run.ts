@@ -1,5 +1,7 @@
-/** `npm run bench [-- name ...]`: runs the benchmarks, prints one table, exits non-zero when a target is missed. */
-import type { Bench, BenchFigure } from "./bench-types.ts";
+/** `npm run bench [-- [--smoke] name ...]`: runs the benchmarks, prints one table, exits non-zero when a target is missed. */
+import { parseArgs } from "node:util";
+import { renderReport, runBenches } from "./bench-runner.ts";
+import type { Bench } from "./bench-types.ts";
 
 const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   secrets: () => import("./secrets.ts"),
@@ -8,35 +10,38 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
 };
+const FLAGS = ["--smoke", "--help"];
+const USAGE = `usage: npm run bench -- [--smoke] [${Object.keys(BENCHES).join("|")} ...]`;
 
-const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+// Lenient parse plus our own check of each token: node's strict mode would suggest quoting the flag as a
+// positional, which here would be read as a bench name.
+const { tokens } = parseArgs({ args: process.argv.slice(2), strict: false, allowPositionals: true, tokens: true });
+const requested: string[] = [];
+let smoke = false;
+for (const token of tokens) {
+  if (token.kind === "positional") requested.push(token.value);
+  else if (token.kind === "option-terminator") continue;
+  else if (!FLAGS.includes(token.rawName)) usageError(`unknown option ${token.rawName} (known: ${FLAGS.join(", ")})`);
+  else if (token.value !== undefined) usageError(`option ${token.rawName} takes no value, got ${JSON.stringify(token.value)}`);
+  else if (token.rawName === "--help") {
+    console.log(USAGE);
+    process.exit(0);
+  } else smoke = true;
+}
 const unknown = requested.filter((n) => !(n in BENCHES));
-if (unknown.length > 0) {
-  console.error(`unknown benchmark: ${unknown.join(", ")} (known: ${Object.keys(BENCHES).join(", ")})`);
+if (unknown.length > 0) usageError(`unknown benchmark: ${unknown.join(", ")} (known: ${Object.keys(BENCHES).join(", ")})`);
+
+const selected = requested.length > 0 ? requested : Object.keys(BENCHES);
+const rows = await runBenches(
+  selected.map((name) => [name, async () => (await BENCHES[name]!()).default] as const),
+  { smoke, progress: (line) => console.error(line) },
+);
+
+const report = renderReport(rows, { smoke });
+for (const line of report.lines) console.log(line);
+process.exitCode = report.failed === 0 ? 0 : 1;
+
+function usageError(reason: string): never {
+  console.error(`bench: ${reason}`);
   process.exit(2);
-}
-
-const rows: (BenchFigure & { bench: string })[] = [];
-for (const name of requested.length > 0 ? requested : Object.keys(BENCHES)) {
-  console.error(`running bench ${name} ...`);
-  const bench = (await BENCHES[name]!()).default;
-  for (const figure of await bench()) rows.push({ bench: name, ...figure });
-}
-
-const table = [
-  ["bench", "figure", "value", "target", "baseline", "result"],
-  ...rows.map((r) => [r.bench, r.figure, `${format(r.value)} ${r.unit}`, r.target, r.baseline, r.pass ? "pass" : "FAIL"]),
-];
-const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-for (const [i, row] of table.entries()) {
-  console.log(row.map((cell, j) => cell.padEnd(widths[j]!)).join("  ").trimEnd());
-  if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
-}
-for (const r of rows) if (r.detail) console.log(`  ${r.bench} / ${r.figure}: ${r.detail}`);
-const failed = rows.filter((r) => !r.pass).length;
-console.log(failed === 0 ? `all ${rows.length} targets met` : `${failed} of ${rows.length} targets missed`);
-process.exitCode = failed === 0 ? 0 : 1;
-
-function format(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1);
 }

@@ -11,7 +11,7 @@ import { type RecordableHistogram, createHistogram } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { createSecretsRuntime } from "../node/secrets/secrets-runtime.ts";
-import type { BenchFigure } from "./bench-types.ts";
+import type { BenchFigure, BenchOptions } from "./bench-types.ts";
 
 const CLI_BIN = fileURLToPath(new URL("../node/cli/bin.ts", import.meta.url));
 const ENV_REFS = 300;
@@ -19,9 +19,19 @@ const FILES = 3;
 const FILE_REFS_PER_FILE = 200;
 const EXEC_PROVIDERS = 2;
 const EXEC_REFS_PER_PROVIDER = 50;
-const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15);
-const LOAD_MS = Number(process.env["BENCH_LOAD_MS"] ?? 6_000);
-const LOAD_ROUNDS = 6;
+
+interface Size {
+  /** Interleaved activation rounds (ours, then the raw script). */
+  readonly rounds: number;
+  /** Total /healthz measuring time per kind of window (idle, reloading, floor), split over `loadRounds`. */
+  readonly loadMs: number;
+  readonly loadRounds: number;
+  /** /healthz warm-up before the first window. */
+  readonly warmMs: number;
+}
+const FULL: Size = { rounds: Number(process.env["BENCH_ROUNDS"] ?? 15), loadMs: Number(process.env["BENCH_LOAD_MS"] ?? 6_000), loadRounds: 6, warmMs: 500 };
+/** Still 1,000 refs and real reloads under load, so the spawn count is checked and every path runs. */
+const SMOKE: Size = { rounds: 3, loadMs: 600, loadRounds: 2, warmMs: 100 };
 
 /** A protocol-v1 resolver: answers every id with a value derived from it. */
 const RESOLVER_JS = `
@@ -126,7 +136,7 @@ function runResolver(command: string, input: string): Promise<string> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function activationFigures(fx: Fixture): Promise<BenchFigure[]> {
+async function activationFigures(fx: Fixture, { rounds }: Size): Promise<BenchFigure[]> {
   let spawns = 0;
   const countingSpawn = ((...args: Parameters<typeof spawn>) => {
     spawns++;
@@ -143,7 +153,7 @@ async function activationFigures(fx: Fixture): Promise<BenchFigure[]> {
   const ours: number[] = [];
   const raw: number[] = [];
   spawns = 0;
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < rounds; i++) {
     let t = performance.now();
     await activate();
     ours.push(performance.now() - t);
@@ -152,19 +162,21 @@ async function activationFigures(fx: Fixture): Promise<BenchFigure[]> {
     raw.push(performance.now() - t);
   }
   const ratio = median(ours) / median(raw);
-  const spawnsPerActivation = spawns / ROUNDS;
+  const spawnsPerActivation = spawns / rounds;
   return [
     {
       figure: "activation, 1,000 refs",
+      kind: "performance",
       value: ratio,
       unit: "×",
       target: "≤ 1.5×",
       baseline: "same reads+spawns, minimal script",
       pass: ratio <= 1.5,
-      detail: `median ${median(ours).toFixed(1)} ms vs raw ${median(raw).toFixed(1)} ms over ${ROUNDS} interleaved rounds`,
+      detail: `median ${median(ours).toFixed(1)} ms vs raw ${median(raw).toFixed(1)} ms over ${rounds} interleaved rounds`,
     },
     {
       figure: "exec spawns per activation",
+      kind: "correctness",
       value: spawnsPerActivation,
       unit: "spawns",
       target: `= ${EXEC_PROVIDERS} (one per provider)`,
@@ -174,7 +186,7 @@ async function activationFigures(fx: Fixture): Promise<BenchFigure[]> {
   ];
 }
 
-async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
+async function healthzFigures(fx: Fixture, { loadMs, loadRounds, warmMs }: Size): Promise<BenchFigure[]> {
   const stateDir = join(fx.dir, "state");
   const child = spawn(process.execPath, [CLI_BIN, "node", "start", "--config", fx.configPath, "--port", "0", "--state-dir", stateDir], {
     env: { ...process.env, ...fx.env, CLAWGATE_ALLOW_ROOT: "1" },
@@ -215,16 +227,16 @@ async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
         await reloader;
       }
     };
-    await measure(pool, createHistogram(), 500); // warm-up
+    await measure(pool, createHistogram(), warmMs); // warm-up
     // Idle, reloading, and a floor (two busy loops at low priority, no clawgate work at all) in
     // alternating windows, so drift in this noisy VM hits all three alike.
     const idleH = createHistogram();
     const busyH = createHistogram();
     const floorH = createHistogram();
-    for (let round = 0; round < LOAD_ROUNDS; round++) {
-      await measure(pool, idleH, LOAD_MS / LOAD_ROUNDS);
-      await duringReloads(() => measure(pool, busyH, LOAD_MS / LOAD_ROUNDS));
-      await duringBackgroundHogs(() => measure(pool, floorH, LOAD_MS / LOAD_ROUNDS));
+    for (let round = 0; round < loadRounds; round++) {
+      await measure(pool, idleH, loadMs / loadRounds);
+      await duringReloads(() => measure(pool, busyH, loadMs / loadRounds));
+      await duringBackgroundHogs(() => measure(pool, floorH, loadMs / loadRounds));
     }
     await pool.close();
     const summary = (h: RecordableHistogram) => ({ p50: h.percentile(50), p99: h.percentile(99), count: h.count });
@@ -235,6 +247,7 @@ async function healthzFigures(fx: Fixture): Promise<BenchFigure[]> {
     return [
       {
         figure: "/healthz p99 during back-to-back reloads",
+        kind: "performance",
         value: ratio,
         unit: "×",
         target: "≤ 2×",
@@ -282,10 +295,11 @@ async function duringBackgroundHogs<T>(probe: () => Promise<T>): Promise<T> {
 
 const us = (ns: number) => `${(ns / 1000).toFixed(0)} µs`;
 
-export default async function secretsBench(): Promise<BenchFigure[]> {
+export default async function secretsBench({ smoke }: BenchOptions): Promise<BenchFigure[]> {
+  const size = smoke ? SMOKE : FULL;
   const fx = await makeFixture();
   try {
-    return [...(await activationFigures(fx)), ...(await healthzFigures(fx))];
+    return [...(await activationFigures(fx, size)), ...(await healthzFigures(fx, size))];
   } finally {
     await rm(fx.dir, { recursive: true, force: true });
   }
