@@ -260,6 +260,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const name = payload.name ?? "Hook";
     let peakGb: number | undefined;
     let result: RuntimeResult | undefined;
+    let retryAfterMs: number | undefined;
     const base: Omit<RunRecord, "status"> = {
       id: runId,
       kind: "agent",
@@ -290,7 +291,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           thinking,
           estimate.hardLimitGb,
           (gb) => (peakGb = gb),
-        );
+        ).catch((error: unknown) => {
+          const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+          if (typeof after === "number" && after > 0) retryAfterMs = after;
+          throw error;
+        });
         const at = now();
         sessions.append(sessionKey, [
           { role: "user", content: payload.message, at: startedAt, runId },
@@ -315,7 +320,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       submitted.done.then((outcome) => {
         learnPeak(runtime, model, peakGb);
         queuedIds.delete(runId);
-        finishAgent(delivery, payload, agent, name, base, failedBefore, outcome, peakGb, result);
+        finishAgent(delivery, payload, agent, name, base, failedBefore, outcome, peakGb, result, retryAfterMs);
       }),
       () => [delivery.deliveryId],
     );
@@ -331,6 +336,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     outcome: RunOutcome,
     peakGb: number | undefined,
     result: RuntimeResult | undefined,
+    retryAfterMs: number | undefined,
   ): void {
     const id = delivery.deliveryId;
     const failures = failedBefore + (outcome.status === "cancelled" ? 0 : outcome.status === "ok" ? 0 : 1);
@@ -359,9 +365,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     if (retry) {
-      logger.warn({ deliveryId: id, runId: base.id, attempt: base.attempt, errorCode: outcome.errorCode }, "run failed; retrying");
-      held.set(id, { dueBy: now() + backoff(base.attempt) + stallAfterMs });
-      later(() => handleAgent(delivery, base.attempt + 1, failures), backoff(failures));
+      // The next run is a follow-up request to the same model server: never sooner than the Retry-After the runtime
+      // gave up waiting for (RFC 9110 §10.2.3), capped so a far-off date cannot park the delivery for days.
+      const delay = Math.max(backoff(failures), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+      logger.warn({ deliveryId: id, runId: base.id, attempt: base.attempt, errorCode: outcome.errorCode, retryInMs: delay }, "run failed; retrying");
+      held.set(id, { dueBy: now() + delay + stallAfterMs });
+      later(() => handleAgent(delivery, base.attempt + 1, failures), delay);
       return;
     }
     settle(id, outcome.status === "ok" ? "done" : "dead");
@@ -724,6 +733,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
   };
 }
+
+/** The longest a model server's Retry-After holds back a delivery's next run (an hour); longer asks wait this long. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /** The longest run timeout honored (a day); a hook asking for more gets this. */
 export const MAX_TIMEOUT_SECONDS = 86_400;

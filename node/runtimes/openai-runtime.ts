@@ -114,8 +114,8 @@ export function createOpenAiRuntime(options: OpenAiRuntimeOptions): AgentRuntime
           if (!RETRYABLE.has(res.statusCode)) {
             throw new RuntimeError(res.statusCode === 401 || res.statusCode === 403 ? "ERR_RUNTIME_AUTH" : "ERR_RUNTIME_HTTP", `model server answered HTTP ${res.statusCode}`);
           }
-          failure = new RuntimeError(res.statusCode === 429 ? "ERR_RUNTIME_RATE_LIMITED" : "ERR_RUNTIME_HTTP", `model server answered HTTP ${res.statusCode}`, { retryable: true });
           retryDelay = parseRetryAfter(res.headers["retry-after"], now());
+          failure = new RuntimeError(res.statusCode === 429 ? "ERR_RUNTIME_RATE_LIMITED" : "ERR_RUNTIME_HTTP", `model server answered HTTP ${res.statusCode}`, { retryable: true, retryAfterMs: retryDelay });
         } catch (error) {
           if (req.signal.aborted) throw req.signal.reason;
           if (error instanceof RuntimeError) throw error;
@@ -124,7 +124,7 @@ export function createOpenAiRuntime(options: OpenAiRuntimeOptions): AgentRuntime
         }
         if (attempt >= maxAttempts) throw failure;
         if (retryDelay !== undefined && retryDelay > maxRetryDelayMs) {
-          throw new RuntimeError(failure.code, `${failure.message}; Retry-After ${Math.ceil(retryDelay / 1000)} s exceeds maxRetryDelayMs`);
+          throw new RuntimeError(failure.code, `${failure.message}; Retry-After ${Math.ceil(retryDelay / 1000)} s exceeds maxRetryDelayMs`, { retryAfterMs: retryDelay });
         }
         // Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"), but never sooner than Retry-After.
         const backoff = Math.min(maxRetryDelayMs, retryBaseMs * 2 ** (attempt - 1) * random());

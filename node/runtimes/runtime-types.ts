@@ -52,11 +52,17 @@ export interface AgentRuntime {
 export class RuntimeError extends Error {
   readonly code: string;
   readonly retryable: boolean;
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  /**
+   * The server's `Retry-After` (ms from when it answered) on a failure the runtime gave up on: the dispatcher's next
+   * run of the delivery is a follow-up request too, so it must not come sooner (RFC 9110 §10.2.3).
+   */
+  readonly retryAfterMs?: number;
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown; retryAfterMs?: number | undefined } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "RuntimeError";
     this.code = code;
     this.retryable = options.retryable ?? false;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

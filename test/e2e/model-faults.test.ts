@@ -34,7 +34,9 @@ const MAX_RUNS = 3;
  */
 const RETRY_DELAY_MS = 2_000;
 /** `maxRetryDelayMs`: a Retry-After above it ends the run at once. */
-const MAX_RETRY_DELAY_MS = 5_000;
+const MAX_RETRY_DELAY_MS = 2_000;
+/** The rate-limited scenario's Retry-After (s): above maxRetryDelayMs, so each run gives up at once. */
+const LONG_RETRY_AFTER_S = 3;
 /** The hanging run's own `timeoutSeconds` (the hook field): long enough that healthy work finishes inside it. */
 const HANG_TIMEOUT_S = 4;
 
@@ -43,7 +45,7 @@ const HANG = "fault:hang";
 const BURST = "fault:500-twice-then-ok";
 const ALWAYS_500 = "fault:500-always";
 const RATE_SHORT = "fault:429-retry-after-1-then-ok";
-const RATE_LONG = "fault:429-retry-after-120";
+const RATE_LONG = "fault:429-retry-after-3";
 const HEALTHY = ["healthy-1", "healthy-2", "healthy-3"];
 
 const seen = new Map<string, number>();
@@ -58,7 +60,7 @@ function faultFor(req: RecordedRequest): ScriptedFault | undefined {
   if (message === BURST && n <= 2) return { status: 500 };
   if (message === ALWAYS_500) return { status: 500 };
   if (message === RATE_SHORT && n === 1) return { status: 429, retryAfter: "1" };
-  if (message === RATE_LONG) return { status: 429, retryAfter: "120" };
+  if (message === RATE_LONG) return { status: 429, retryAfter: String(LONG_RETRY_AFTER_S) };
   return undefined;
 }
 
@@ -310,13 +312,17 @@ it("a hang, 500s and 429s end timeout/error/ok with the documented retries; the 
   expect(requestsFor(RATE_SHORT)).toHaveLength(2);
   expect(retried!.at - limited!.answeredAt!).toBeGreaterThanOrEqual(1_000);
 
-  // 429 with a Retry-After (120 s) above maxRetryDelayMs (5 s): each run ends at once with ERR_RUNTIME_RATE_LIMITED
-  // after one request, without waiting it out; the dispatcher's runs follow as for any error, then dead.
+  // 429 with a Retry-After (3 s) above maxRetryDelayMs (2 s): each run ends at once with ERR_RUNTIME_RATE_LIMITED
+  // after one request, without waiting it out in its slot; the dispatcher's next run waits for the larger of its
+  // backoff and the Retry-After (3 s, then 4 s on the model server's clock); after three runs, dead.
   const rateLong = runsOf(all, did("rate-long"));
   expect(rateLong.map((r) => [r.status, r.errorCode])).toEqual(Array(MAX_RUNS).fill(["error", "ERR_RUNTIME_RATE_LIMITED"]));
-  expect(rateLong[0]!.errorMessage).toBe("model server answered HTTP 429; Retry-After 120 s exceeds maxRetryDelayMs");
-  for (const r of rateLong) expect(r.durationMs!).toBeLessThan(MAX_RETRY_DELAY_MS);
-  expect(requestsFor(RATE_LONG)).toHaveLength(MAX_RUNS);
+  expect(rateLong[0]!.errorMessage).toBe(`model server answered HTTP 429; Retry-After ${LONG_RETRY_AFTER_S} s exceeds maxRetryDelayMs`);
+  for (const r of rateLong) expect(r.durationMs!).toBeLessThan(LONG_RETRY_AFTER_S * 1000);
+  const limitedRuns = requestsFor(RATE_LONG);
+  expect(limitedRuns).toHaveLength(MAX_RUNS);
+  expect(limitedRuns[1]!.at - limitedRuns[0]!.answeredAt!).toBeGreaterThanOrEqual(Math.max(RETRY_DELAY_MS, LONG_RETRY_AFTER_S * 1000));
+  expect(limitedRuns[2]!.at - limitedRuns[1]!.answeredAt!).toBeGreaterThanOrEqual(Math.max(2 * RETRY_DELAY_MS, LONG_RETRY_AFTER_S * 1000));
   expect(deadReason.get(did("rate-long"))).toBe("failed 3 times (last: ERR_RUNTIME_RATE_LIMITED)");
 
   // Nothing is left running or unaccounted: every record is final, and the model server holds no request.
@@ -347,6 +353,6 @@ it("a hang, 500s and 429s end timeout/error/ok with the documented retries; the 
   console.log(
     `model faults: hang timed out after ${hangRun.durationMs} ms (abort at the server +${hang.abortedAt! - hang.at} ms); ` +
       `500×∞ gaps ${failing[1]!.startedAt! - failing[0]!.finishedAt!}/${failing[2]!.startedAt! - failing[1]!.finishedAt!} ms; ` +
-      `429 retry +${retried!.at - limited!.answeredAt!} ms; ${model.chatRequests().length} model requests, ${all.length} runs`,
+      `429 retry +${retried!.at - limited!.answeredAt!} ms; 429 (Retry-After ${LONG_RETRY_AFTER_S}) runs +${limitedRuns[1]!.at - limitedRuns[0]!.answeredAt!}/+${limitedRuns[2]!.at - limitedRuns[1]!.answeredAt!} ms; ${model.chatRequests().length} model requests, ${all.length} runs`,
   );
 }, 60_000);

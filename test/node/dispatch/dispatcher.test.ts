@@ -178,6 +178,20 @@ describe("dispatcher", () => {
     expect(server.chatRequests()).toHaveLength(2);
   });
 
+  it("the next run of a delivery waits for the Retry-After its runtime gave up on, not just the backoff (10 ms here)", async () => {
+    server.queueFaults({ status: 429, retryAfter: "1" });
+    const h = harness({ agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, runtime: { type: "openai", maxAttempts: 1 } } } });
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the second run");
+    expect(h.runLog.forDelivery(id).map((r) => [r.status, r.errorCode])).toEqual([
+      ["error", "ERR_RUNTIME_RATE_LIMITED"],
+      ["ok", undefined],
+    ]);
+    const [limited, retried] = server.chatRequests();
+    // A correctness bound on the model server's clock: the follow-up did not come sooner than it asked.
+    expect(retried!.at - limited!.answeredAt!).toBeGreaterThanOrEqual(1_000);
+  });
+
   it("a retry after a failure moves to the agent's fallback model", async () => {
     server.queueFaults({ status: 500 });
     const h = harness({

@@ -77,9 +77,18 @@ describe("openai runtime", () => {
     const rt = createOpenAiRuntime({ baseUrl: `${server.url}/v1`, apiKey: () => "k", maxRetryDelayMs: 1000 });
     server.queueFaults({ status: 429, retryAfter: "120" });
     const error = await rt.run(request()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "ERR_RUNTIME_RATE_LIMITED" });
+    expect(error).toMatchObject({ code: "ERR_RUNTIME_RATE_LIMITED", retryAfterMs: 120_000 });
     expect((error as Error).message).toContain("Retry-After 120 s exceeds maxRetryDelayMs");
     expect(server.chatRequests()).toHaveLength(1);
+  });
+
+  it("hands the server's Retry-After of the last attempt to the dispatcher (retryAfterMs); none without the header", async () => {
+    const rt = createOpenAiRuntime({ baseUrl: `${server.url}/v1`, apiKey: () => "k", maxAttempts: 1 });
+    server.queueFaults({ status: 503, retryAfter: "7" }, { status: 500 });
+    expect(await rt.run(request()).catch((e: unknown) => e)).toMatchObject({ code: "ERR_RUNTIME_HTTP", retryAfterMs: 7_000 });
+    const plain = await rt.run(request()).catch((e: unknown) => e);
+    expect(plain).toMatchObject({ code: "ERR_RUNTIME_HTTP" });
+    expect((plain as { retryAfterMs?: number }).retryAfterMs).toBeUndefined();
   });
 
   it("does not retry 401 (a wrong key stays wrong)", async () => {
