@@ -1,7 +1,8 @@
 /**
  * The edge's hook routes: `POST /hooks/wake`, `/hooks/agent` and configured pass-through `/hooks/<name>`.
  * Order of checks: query token (400) → route (404) → body size (413) → caller auth (401/403/429) → method
- * (405) → JSON and payload (400, the node's texts) → node → signed forward; an unavailable node → outbox, 202.
+ * (405) → JSON and payload (400, the node's texts) → node → envelope room (400/414) → signed forward; an unavailable
+ * node → outbox, 202.
  */
 import { Hono, type Context } from "hono";
 import { MAX_DELIVERY_ID } from "../shared/envelope.ts";
@@ -25,7 +26,17 @@ export interface HookIntakeDeps {
   readonly log: (event: Record<string, unknown>) => void;
 }
 
-type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 413 | 429 | 502 | 503;
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 413 | 414 | 429 | 502 | 503;
+
+/**
+ * UTF-8 bytes the envelope's caller-shaped claims (`sub`, `htu`, `did`) may take as JSON: an envelope with
+ * the longest fixed claims (64-character kid and node id) and empty ones is 246 bytes of header and signature
+ * plus 267 of payload JSON, so 2,048 more stays under MAX_ENVELOPE_BYTES (4,096) after base64url.
+ */
+export const MAX_CALLER_CLAIM_BYTES = 2048;
+const encoder = new TextEncoder();
+/** The bytes a string takes inside the envelope's JSON payload (jose: JSON.stringify, then UTF-8). */
+const jsonBytes = (text: string) => encoder.encode(JSON.stringify(text)).length;
 const json = (status: number, body: object, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
@@ -111,6 +122,10 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
       principal: who.principal,
       ...(passThrough ? { headers: passThroughHeaders(c.req.raw.headers) } : {}),
     };
+    // The node refuses an envelope over MAX_ENVELOPE_BYTES, and some of its claims are the caller's to lengthen:
+    // a call whose claims cannot fit is refused here, naming its longest part, rather than signed into a certain 401.
+    const tooLong = envelopeOverflow(delivery, passThrough ? url.search : "");
+    if (tooLong) return fail(tooLong === "query string" ? 414 : 400, `${tooLong} is too long to forward in the node's envelope`);
     // 7. Forward; the caller gets the node's answer when it arrives in time.
     const outcome = await rt.forwarder.forward(node, delivery);
     if (outcome.kind === "delivered" || outcome.kind === "rejected") {
@@ -164,6 +179,15 @@ function passThroughHeaders(headers: Headers): Record<string, string> {
     out[name] = value;
   });
   return out;
+}
+
+/** The longest caller-shaped part of a delivery whose envelope claims (`htu`, `sub`, `did`) would not fit, else undefined. */
+function envelopeOverflow(delivery: Delivery, query: string): string | undefined {
+  const principal = jsonBytes(delivery.principal);
+  const deliveryId = jsonBytes(delivery.deliveryId);
+  if (jsonBytes(delivery.path) + principal + deliveryId <= MAX_CALLER_CLAIM_BYTES) return undefined;
+  const parts: [string, number][] = [["query string", jsonBytes(query)], ["caller identity (JWT sub or Access email)", principal], ["delivery id", deliveryId]];
+  return parts.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
 }
 
 /** The node that lists the agent, else the primary (which serves the default agent). */

@@ -1,5 +1,6 @@
 /** The edge's hook routes in workerd: signed forwarding, routing across nodes, the node's 4xx texts, and the outbox on failure. */
 import { env } from "cloudflare:test";
+import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EdgeOutbox } from "../../edge/outbox-object.ts";
 import { type EdgeKeys, type FakeNode, edgeKeys, fakeNode } from "./support/fake-node.ts";
@@ -196,6 +197,46 @@ describe("refusals, with the node's texts and nothing forwarded", () => {
     const { node, worker } = await setup();
     const res = await worker.request("/hooks/wake", post({ text: "t" }, { authorization: "Bearer cg_wrong" }));
     expect(res.status).toBe(401);
+    expect(node.attempts).toEqual([]);
+  });
+});
+
+describe("calls whose envelope would be too large for the node (found by the edge fuzz campaign)", () => {
+  // The longest fixed claims the config allows: a 64-character node id (`aud`) and signing key id (`kid`).
+  const longId = "n".repeat(64);
+  async function longNames() {
+    const longKeys = await edgeKeys("k".repeat(64));
+    const node = await fakeNode(longKeys, { "https://node-1.test": longId });
+    const auth = [{ type: "bearer", tokens: [{ name: "ci", sha256: await sha256Hex(CALLER_TOKEN) }] }];
+    const config = { nodes: [{ id: longId, origin: "https://node-1.test" }], routes: { wake: { auth }, events: { auth } }, forward: { timeoutMs: 200 } };
+    return { node, worker: testWorker(edgeEnv(config, longKeys), node.fetch, ["00000000-0000-4000-8000-000000000000"]) };
+  }
+  // `"token:ci"` (10 bytes) + the 36-character generated id (38) + `"/hooks/events?q=…"` (18 + n): 2,048 at n = 1,982.
+  const query = (n: number) => `?q=${"a".repeat(n)}`;
+
+  it("forwards a pass-through call at the limit, and the node's verifier accepts its envelope", async () => {
+    const { node, worker } = await longNames();
+    const res = await worker.request(`/hooks/events${query(1982)}`, post("{}"));
+    expect(res.status).toBe(200);
+    expect(node.received).toHaveLength(1);
+  });
+
+  it("answers 414 naming the query string one byte past it, and forwards nothing", async () => {
+    const { node, worker } = await longNames();
+    const res = await worker.request(`/hooks/events${query(1983)}`, post("{}"));
+    expect([res.status, await res.json()]).toEqual([414, { ok: false, error: "query string is too long to forward in the node's envelope" }]);
+    expect(node.attempts).toEqual([]);
+  });
+
+  it("answers 400 naming the caller identity when a JWT's sub is what does not fit", async () => {
+    const secret = "jwt-secret-for-the-long-sub-test-0123456789";
+    const node = await fakeNode(keys, { "https://node-1.test": "node-1", "https://node-2.test": "node-2" });
+    const auth = [{ type: "jwt", secretBinding: "LONG_SUB_SECRET", issuer: "i", audience: "a", algorithms: ["HS256"] }];
+    const worker = testWorker(edgeEnv(await baseConfig({ routes: { wake: { auth } } }), keys, { LONG_SUB_SECRET: secret }), node.fetch);
+    const nowS = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: "s".repeat(2100) }).setProtectedHeader({ alg: "HS256" }).setIssuer("i").setAudience("a").setExpirationTime(nowS + 60).sign(new TextEncoder().encode(secret));
+    const res = await worker.request("/hooks/wake", post({ text: "t" }, { authorization: `Bearer ${token}` }));
+    expect([res.status, await res.json()]).toEqual([400, { ok: false, error: "caller identity (JWT sub or Access email) is too long to forward in the node's envelope" }]);
     expect(node.attempts).toEqual([]);
   });
 });
