@@ -18,3 +18,11 @@ function binding(name: string): number | undefined {
 export function fuzzParameters(ciRuns: number): { seed: number; numRuns: number } {
   return { seed: binding("CLAWGATE_FUZZ_SEED") ?? CI_SEED, numRuns: binding("CLAWGATE_FUZZ_RUNS") ?? ciRuns };
 }
+
+/**
+ * The vitest timeout of a property's `it`: generous per run (shrinking a counterexample replays many), so a
+ * long campaign on a loaded machine ends with its counterexample or a pass, never a timeout.
+ */
+export function fuzzTimeoutMs(ciRuns: number, msPerRun = 25): number {
+  return Math.max(30_000, fuzzParameters(ciRuns).numRuns * msPerRun + 60_000);
+}
