@@ -112,6 +112,18 @@ describe("cron ticks", () => {
     expect(await h.run((core) => core.cronTick("0 0 * * *", t))).toEqual([]);
   });
 
+  it("answers a tick older than the kept history, while a delivery waits, as coalesced instead of throwing (found by the edge fuzz campaign)", async () => {
+    const h = await outboxHarness({ jobs: [heartbeat()] });
+    h.node.mode = "down";
+    const t0 = h.clock.now;
+    // historySize 5 (the fixture): five newer ticks fill it, the first one still waits in the outbox.
+    for (let i = 1; i <= 5; i++) await h.run((core) => core.cronTick("*/30 * * * *", t0 + i * 30 * MIN));
+    const old = await h.run((core) => core.cronTick("*/30 * * * *", t0 - 24 * 60 * MIN));
+    expect(old).toEqual([{ jobId: "heartbeat", deliveryId: "cron:heartbeat:*/30 * * * *@2026-11-24T08:30:00.000Z", outcome: "coalesced" }]);
+    const [job] = await h.run((core) => core.cronStatus());
+    expect(job!.runs).toHaveLength(5);
+  });
+
   it("coalesces ticks missed while the node is down into one delivery on recovery, and keeps the last N runs", async () => {
     const h = await outboxHarness({ jobs: [heartbeat()] });
     h.node.mode = "down";
