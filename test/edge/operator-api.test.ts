@@ -78,6 +78,14 @@ describe("operator API", () => {
     expect(other.status).toBe(200);
   });
 
+  it("takes a fractional or out-of-range ?limit= as a whole number from 1 to 1000, never a 5xx (found by the edge fuzz campaign)", async () => {
+    const { op } = await setup();
+    for (const path of ["/outbox?limit=1.5", "/dead-letters?limit=2.5", "/outbox?limit=1e9", "/dead-letters?limit=-3", "/outbox?limit=Infinity"]) {
+      const res = await op(path);
+      expect([path, res.status]).toEqual([path, 200]);
+    }
+  });
+
   it("answers 404 for an unknown operator path", async () => {
     const { op } = await setup();
     expect((await op("/nope")).status).toBe(404);
