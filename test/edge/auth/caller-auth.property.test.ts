@@ -1,13 +1,14 @@
 /**
- * Property (fast-check, fixed seed) in workerd: for arbitrary credential-shaped headers, bodies and client
- * addresses, a route accepting every method never throws, never accepts a forgery, and answers only 401
- * with the node's text and a stable ERR_AUTH_* code.
+ * Property (fast-check; fixed seed in CI, CLAWGATE_FUZZ_SEED / _RUNS in `npm run fuzz`) in workerd: for
+ * arbitrary credential-shaped headers, bodies and client addresses, a route accepting every method never
+ * throws, never accepts a forgery, and answers only 401 with the node's text and a stable ERR_AUTH_* code.
  */
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import type { AuthMethod } from "../../../edge/auth/auth-config.ts";
 import { compileCallerAuth } from "../../../edge/auth/caller-auth.ts";
 import { createMemoryJwksStore } from "../../../edge/auth/jwks-cache.ts";
+import { fuzzParameters, fuzzTimeoutMs } from "../support/fuzz-settings.ts";
 import { authRequest, sha256Hex } from "./auth-test-helpers.ts";
 
 const HEADERS = [
@@ -76,6 +77,6 @@ it("never throws, never accepts a forgery, and refuses with 401 + the node's tex
         }
       },
     ),
-    { seed: 20261124, numRuns: 400 },
+    fuzzParameters(400),
   );
-});
+}, fuzzTimeoutMs(400));
