@@ -14,11 +14,13 @@ import { fuzzParameters, fuzzTimeoutMs } from "./support/fuzz-settings.ts";
 /** wrangler.toml's one job: `heartbeat` on this expression. */
 const SCHEDULE = "*/30 * * * *";
 const OUTCOMES = ["pending", "delivered", "queued", "coalesced", "missed", "rejected", "dead"];
-const CI_RUNS = 120;
+const CI_RUNS = 50;
+/** Each configured tick costs the outbox a real (failing) DNS lookup, ~40 ms: a campaign runs a tenth as many. */
+const CAMPAIGN_SHARE = 0.1;
 const MAX_DATE = 8.64e15;
 
 const cron = fc.oneof(
-  { weight: 3, arbitrary: fc.constant(SCHEDULE) },
+  { weight: 2, arbitrary: fc.constant(SCHEDULE) },
   { weight: 1, arbitrary: fc.constantFrom("", " ", `${SCHEDULE} `, "*/30  * * * *", "0 * * * *", "@daily", "* * * * * *", "*/30 * * * * ") },
   { weight: 2, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 300 }) },
@@ -58,11 +60,11 @@ it("the scheduled handler never throws for any cron string or time, and records 
       if (run!.outcome !== "coalesced") expect(run!.deliveryId, where).toBe(`cron:heartbeat:${SCHEDULE}@${new Date(scheduledTime).toISOString()}`);
       else expect(run!.deliveryId, where).toMatch(/^cron:heartbeat:\*\/30 \* \* \* \*@/);
     }),
-    fuzzParameters(CI_RUNS),
+    fuzzParameters(CI_RUNS, CAMPAIGN_SHARE),
   );
   const listing = await worker.fetch(new Request("https://edge.test/_clawgate/cron", { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } }), workerEnv, {} as ExecutionContext);
   expect(listing.status).toBe(200);
   const body = (await listing.json()) as { jobs: { id: string; runs: { scheduledTime: string }[] }[] };
   expect(body.jobs.map((j) => j.id)).toEqual(["heartbeat"]);
   for (const run of body.jobs[0]!.runs) expect(Number.isNaN(Date.parse(run.scheduledTime))).toBe(false);
-}, fuzzTimeoutMs(CI_RUNS, 50));
+}, fuzzTimeoutMs(CI_RUNS, 100, CAMPAIGN_SHARE));

@@ -15,6 +15,8 @@ import { fuzzParameters, fuzzTimeoutMs } from "./support/fuzz-settings.ts";
 import { NODE, outboxHarness } from "./support/outbox-fixture.ts";
 
 const CI_RUNS = 60;
+/** A run is a sequence of up to 30 actions: a campaign runs a quarter as many sequences. */
+const CAMPAIGN_SHARE = 0.25;
 const MIN = 60_000;
 const JOBS: CronJob[] = [
   { id: "heartbeat", schedule: "*/30 * * * *", action: { kind: "wake", text: "Scheduled heartbeat", mode: "now" }, deadMan: { periodSeconds: 3600, graceSeconds: 600 } },
@@ -120,6 +122,6 @@ it("outbox under random sequences: no throw, alarms armed for what waits, valid 
       const kinds = h.alerts.filter((m) => m.kind !== "dead-letter").map((m) => m.kind);
       kinds.forEach((kind, i) => expect(kind, `dead-man messages ${kinds.join(",")}`).toBe(i % 2 === 0 ? "alert" : "recovery"));
     }),
-    fuzzParameters(CI_RUNS),
+    fuzzParameters(CI_RUNS, CAMPAIGN_SHARE),
   );
-}, fuzzTimeoutMs(CI_RUNS, 400));
+}, fuzzTimeoutMs(CI_RUNS, 400, CAMPAIGN_SHARE));

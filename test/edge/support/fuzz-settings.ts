@@ -14,15 +14,19 @@ function binding(name: string): number | undefined {
   return Number(raw);
 }
 
-/** fast-check's `{ seed, numRuns }` for one property: CI runs `ciRuns`, a campaign its own count. */
-export function fuzzParameters(ciRuns: number): { seed: number; numRuns: number } {
-  return { seed: binding("CLAWGATE_FUZZ_SEED") ?? CI_SEED, numRuns: binding("CLAWGATE_FUZZ_RUNS") ?? ciRuns };
+/**
+ * fast-check's `{ seed, numRuns }` for one property: CI runs `ciRuns`; a campaign runs CLAWGATE_FUZZ_RUNS times
+ * `campaignShare` (below 1 for a property whose run is a whole sequence of actions, or costs a real DNS lookup).
+ */
+export function fuzzParameters(ciRuns: number, campaignShare = 1): { seed: number; numRuns: number } {
+  const campaignRuns = binding("CLAWGATE_FUZZ_RUNS");
+  return { seed: binding("CLAWGATE_FUZZ_SEED") ?? CI_SEED, numRuns: campaignRuns === undefined ? ciRuns : Math.max(1, Math.ceil(campaignRuns * campaignShare)) };
 }
 
 /**
  * The vitest timeout of a property's `it`: generous per run (shrinking a counterexample replays many), so a
  * long campaign on a loaded machine ends with its counterexample or a pass, never a timeout.
  */
-export function fuzzTimeoutMs(ciRuns: number, msPerRun = 25): number {
-  return Math.max(30_000, fuzzParameters(ciRuns).numRuns * msPerRun + 60_000);
+export function fuzzTimeoutMs(ciRuns: number, msPerRun = 25, campaignShare = 1): number {
+  return Math.max(30_000, fuzzParameters(ciRuns, campaignShare).numRuns * msPerRun + 60_000);
 }
