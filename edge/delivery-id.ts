@@ -10,19 +10,27 @@ import { MAX_DELIVERY_ID, bodySha256 } from "../shared/envelope.ts";
 export const HASHED_DELIVERY_ID_PREFIX = "sha256:";
 
 /**
- * `<principal>/<key>` while that fits the 256-character `did` limit: readable in the outbox, the node's
- * journal and its audit lines. The principal is escaped (`%`, `/` and control characters as `%XX`) so the
+ * `<principal>/<key>` while that fits the 256-character `did` limit and an HTTP header (HEADER_SAFE): readable
+ * in the outbox, the node's journal and its audit lines. The principal is escaped (`%`, `/` and control characters as `%XX`) so the
  * first `/` always ends it: a JWT `sub` or an `ip:<cidr>` principal may itself hold a `/`, and without the
- * escape `jwt:a/b` + `c` and `jwt:a` + `b/c` would meet. Longer: `sha256:` + base64url SHA-256 of that same
+ * escape `jwt:a/b` + `c` and `jwt:a` + `b/c` would meet. Otherwise: `sha256:` + base64url SHA-256 of that same
  * unambiguous text (50 characters), so the mapping stays one-to-one per (principal, key) and the same caller
  * repeating its key still gets the same id. Generated (UUID) and cron ids never pass through here: the first
  * holds no `/` and the second is the edge's own, and no authenticated principal starts with `cron:`.
  */
 export async function scopedDeliveryId(principal: string, key: string): Promise<string> {
   const scoped = `${escapePrincipal(principal)}/${key}`;
-  if (scoped.length <= MAX_DELIVERY_ID) return scoped;
+  if (scoped.length <= MAX_DELIVERY_ID && HEADER_SAFE.test(scoped)) return scoped;
   return HASHED_DELIVERY_ID_PREFIX + (await bodySha256(scoped));
 }
+
+/**
+ * A readable id is also the `clawgate-delivery-id` answer header, so it must survive as an HTTP field value
+ * unchanged: visible ASCII with inner spaces, nothing a client trims (RFC 9110 §5.5). An agent payload's
+ * `idempotencyKey` may hold a newline (the header then threw: a 500 after the node had the call), edge spaces
+ * (trimmed: the operator could not replay by the id it was told) or non-ASCII — found by the edge fuzz campaign.
+ */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 function escapePrincipal(principal: string): string {
   return principal.replace(/[%/\u0000-\u001f\u007f]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);

@@ -1,4 +1,4 @@
-/** Caller-scoped delivery ids in workerd: readable while they fit, a digest past 256 characters, one-to-one per (principal, key). */
+/** Caller-scoped delivery ids in workerd: readable while they fit (length and header), else a digest, one-to-one per (principal, key). */
 import { describe, expect, it } from "vitest";
 import { HASHED_DELIVERY_ID_PREFIX, scopedDeliveryId } from "../../edge/delivery-id.ts";
 
@@ -17,6 +17,18 @@ describe("scopedDeliveryId", () => {
     // '%' itself is escaped, so an already-escaped-looking principal stays distinct.
     expect(await scopedDeliveryId("jwt:a%2Fb", "c")).toBe("jwt:a%252Fb/c");
     expect(await scopedDeliveryId("jwt:a\nb", "c")).toBe("jwt:a%0Ab/c");
+  });
+
+  it("is the sha256: form when the readable id would not survive as the clawgate-delivery-id header (found by the edge fuzz campaign)", async () => {
+    for (const key of ["a\nb", "a\u0000b", " padded ", "tab\t", "ünï", "😀"]) {
+      const id = await scopedDeliveryId("token:ci", key);
+      expect([key, id]).toEqual([key, expect.stringMatching(new RegExp(`^${HASHED_DELIVERY_ID_PREFIX}[A-Za-z0-9_-]{43}$`))]);
+      expect(await scopedDeliveryId("token:ci", key)).toBe(id);
+      expect(await scopedDeliveryId("token:ops", key)).not.toBe(id);
+    }
+    // A non-ASCII principal (a JWT sub) too; inner spaces stay readable.
+    expect(await scopedDeliveryId("jwt:renée", "k")).toMatch(/^sha256:/);
+    expect(await scopedDeliveryId("token:ci", "nightly report 7")).toBe("token:ci/nightly report 7");
   });
 
   it("past 256 characters is sha256: + 43 base64url characters, stable for the same caller and key, distinct across callers", async () => {

@@ -100,6 +100,15 @@ describe("caller keys are scoped by the authenticated caller", () => {
     expect(again.headers.get("clawgate-delivery-id")).toBe(first.headers.get("clawgate-delivery-id"));
   });
 
+  it("answers an agent payload idempotencyKey with a newline or edge spaces with a header equal to the node's did, never a 500 (found by the edge fuzz campaign)", async () => {
+    const { node, worker } = await twoCallers();
+    for (const key of ["line\nbreak", " padded "]) {
+      const res = await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: key }));
+      expect(res.status).toBe(202);
+      expect(res.headers.get("clawgate-delivery-id")).toBe(node.received.at(-1)!.claims.did);
+    }
+  });
+
   it("scopes the agent payload's idempotencyKey too; a generated id stays a bare UUID", async () => {
     const { node, worker } = await twoCallers(["generated-9"]);
     await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: "job-5" }));
