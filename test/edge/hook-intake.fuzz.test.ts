@@ -53,6 +53,26 @@ beforeAll(async () => {
 const encoder = new TextEncoder();
 const headerText = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
 
+/** Agent payloads the node accepts, with odd values where OpenClaw allows any string (keys, messages, names). */
+const validAgentBody: fc.Arbitrary<Uint8Array> = fc
+  .record(
+    {
+      message: fc.string({ unit: "binary", minLength: 1, maxLength: 30 }).filter((m) => m.trim() !== ""),
+      agentId: fc.constantFrom("main", "research"),
+      sessionKey: fc.string({ maxLength: 10 }).map((k) => `hook:${k}`),
+      idempotencyKey: fc.oneof(
+        fc.string({ unit: "binary", minLength: 1, maxLength: 12 }),
+        fc.string({ unit: fc.constantFrom("a", " ", "\n", "\r", "\t", "\u0000", "\u007f", "é", "/", "%"), minLength: 1, maxLength: 8 }),
+        fc.constantFrom(" padded ", "line\nbreak", "ünï"),
+      ),
+      name: fc.string({ unit: "binary", maxLength: 10 }),
+      timeoutSeconds: fc.integer({ min: 1, max: 3600 }),
+      deliver: fc.boolean(),
+    },
+    { requiredKeys: ["message"] },
+  )
+  .map((v) => encoder.encode(JSON.stringify(v)));
+
 /** Bodies: the payloads the node accepts, near misses, any JSON, non-JSON, invalid UTF-8, too large. */
 const body: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.constantFrom('{"text":"hello"}', '{"text":"x","mode":"next-heartbeat"}', '{"message":"m","agentId":"research"}', '{"message":"m","sessionKey":"hook:a"}').map((s) => encoder.encode(s)),
@@ -67,12 +87,19 @@ const body: fc.Arbitrary<Uint8Array> = fc.oneof(
         timeoutSeconds: fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double(), fc.constant("10")),
         deliver: fc.oneof(fc.boolean(), fc.constant("yes")),
         wakeMode: fc.constantFrom("now", "next-heartbeat", "soon"),
-        idempotencyKey: fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: 250, max: 300 }).map((n) => "k".repeat(n))),
+        idempotencyKey: fc.oneof(
+          fc.string({ maxLength: 20 }),
+          fc.string({ unit: "binary", maxLength: 12 }),
+          fc.constantFrom(" padded ", "line\nbreak", "nul\u0000", "tab\t"),
+          fc.integer({ min: 250, max: 300 }).map((n) => "k".repeat(n)),
+        ),
         channel: fc.oneof(fc.string({ maxLength: 8 }), fc.constant(7)),
       },
       { requiredKeys: [] },
     )
     .map((v) => encoder.encode(JSON.stringify(v))),
+  { weight: 3, arbitrary: validAgentBody },
+  fc.record({ text: fc.string({ unit: "binary", minLength: 1, maxLength: 30 }).filter((t) => t.trim() !== ""), mode: fc.constantFrom("now", "next-heartbeat") }).map((v) => encoder.encode(JSON.stringify(v))),
   fc.jsonValue({ maxDepth: 3 }).map((v) => encoder.encode(JSON.stringify(v))),
   fc.string({ maxLength: 80 }).map((s) => encoder.encode(s)),
   fc.uint8Array({ maxLength: 64 }),
