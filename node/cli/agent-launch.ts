@@ -1,0 +1,54 @@
+/**
+ * `clawgate node start` replaces itself (process.execve: the same pid, so supervisors, pid files and signals
+ * see no difference) with the agent bundle, Node's compile cache on from the first module, and the agent's
+ * node flags. Every way of starting the agent (service files, `npm start`, the CLI) goes through here, so
+ * what runs is what the idle-RSS benchmark measures. When the bundle cannot be had, the agent runs from the
+ * sources in this process, as before.
+ */
+import { type AgentBundle, ensureAgentBundle } from "./agent-bundle.ts";
+
+/**
+ * V8 flags the agent runs with. `--max-semi-space-size=1` (MiB): start-up grows the young generation to
+ * 16 MiB and V8 never gives it back while idle (~11 MB resident); 1 MiB semi-spaces keep it small
+ * for good, and the hooks benchmark shows wake throughput within noise (README "Benchmarks").
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+
+export interface AgentLaunchOptions {
+  /** The arguments after the script (`node start …`). */
+  readonly argv: readonly string[];
+  /** The compile-cache directory in use (private, or the operator's NODE_COMPILE_CACHE); none: no bundle. */
+  readonly cacheDir: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly execPath?: string;
+  readonly execArgv?: readonly string[];
+  readonly execve?: ((file: string, args: readonly string[], env: NodeJS.ProcessEnv) => void) | undefined;
+  readonly ensureBundle?: (cacheDir: string) => Promise<AgentBundle>;
+}
+
+/**
+ * Execs the bundle and never returns, or returns why the agent runs from sources instead: undefined for a
+ * choice (CLAWGATE_AGENT_BUNDLE=0, no compile cache), a one-line reason when something is missing or failed.
+ */
+export async function launchAgentBundle(options: AgentLaunchOptions): Promise<{ reason?: string }> {
+  const env = options.env ?? process.env;
+  if (env["CLAWGATE_AGENT_BUNDLE"] === "0" || options.cacheDir === undefined) return {};
+  const execve = "execve" in options ? options.execve : process.execve?.bind(process);
+  if (!execve) return { reason: `process.execve is not available in Node ${process.version} (needs ≥ 22.15 on Linux or macOS)` };
+  let bundle: AgentBundle;
+  try {
+    bundle = await (options.ensureBundle ?? ((cacheDir) => ensureAgentBundle({ cacheDir })))(options.cacheDir);
+  } catch (error) {
+    return { reason: (error as Error).message.split("\n")[0]! };
+  }
+  const execPath = options.execPath ?? process.execPath;
+  const args = [execPath, ...(options.execArgv ?? process.execArgv), ...AGENT_NODE_FLAGS, bundle.path, ...options.argv];
+  try {
+    // NODE_COMPILE_CACHE: the cache is on before the first module loads (the bundle and, in children such
+    // as the spawn host, their TypeScript sources).
+    execve(execPath, args, { ...env, NODE_COMPILE_CACHE: options.cacheDir });
+  } catch (error) {
+    return { reason: `could not exec the agent bundle: ${(error as Error).message.split("\n")[0]}` };
+  }
+  return { reason: "process.execve returned" };
+}

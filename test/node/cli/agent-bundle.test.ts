@@ -1,0 +1,117 @@
+/** The agent bundle: real esbuild builds of a small project, run by a real node; rebuilt on any input change, never stale. */
+import { execFile } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { AGENT_BUNDLE_DIR, AgentBundleError, ensureAgentBundle } from "../../../node/cli/agent-bundle.ts";
+
+const run = promisify(execFile);
+let dir: string;
+let src: string;
+let cacheDir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "clawgate-bundle-"));
+  src = join(dir, "src");
+  cacheDir = join(dir, "cache");
+  await mkdir(join(src, "node_modules", "cjs-pkg"), { recursive: true });
+  await mkdir(cacheDir, { mode: 0o700 });
+  // A static import, a lazy one, import.meta.url and a CommonJS package using __dirname: the shapes the agent has.
+  await writeFile(
+    join(src, "main.ts"),
+    [
+      'import { message } from "./dep.ts";',
+      'import where from "cjs-pkg";',
+      "const label: string = message;",
+      'const lazy = await import("./lazy.ts");',
+      'console.log(JSON.stringify({ label, lazy: lazy.value, beside: new URL("./dep.ts", import.meta.url).pathname, where }));',
+    ].join("\n"),
+  );
+  await writeFile(join(src, "dep.ts"), 'export const message: string = "first";\n');
+  await writeFile(join(src, "lazy.ts"), 'export const value: string = "lazy-1";\n');
+  await writeFile(join(src, "node_modules", "cjs-pkg", "package.json"), JSON.stringify({ name: "cjs-pkg", main: "index.js" }));
+  await writeFile(join(src, "node_modules", "cjs-pkg", "index.js"), "module.exports = __dirname;\n");
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const ensure = () => ensureAgentBundle({ cacheDir, entryPoint: join(src, "main.ts"), pruneAfterMs: 0 });
+
+async function runBundle(path: string): Promise<Record<string, string>> {
+  const { stdout } = await run(process.execPath, [path], { cwd: dir });
+  return JSON.parse(stdout) as Record<string, string>;
+}
+
+it("builds once, runs as if from the sources, and is reused while nothing changes", async () => {
+  const first = await ensure();
+  expect(first.built).toBe(true);
+  expect(first.path.startsWith(join(cacheDir, AGENT_BUNDLE_DIR))).toBe(true);
+  expect(await runBundle(first.path)).toEqual({
+    label: "first",
+    lazy: "lazy-1",
+    beside: join(src, "dep.ts"),
+    where: join(src, "node_modules", "cjs-pkg"),
+  });
+  // Private: the bundle runs as the agent.
+  expect((await stat(join(cacheDir, AGENT_BUNDLE_DIR))).mode & 0o777).toBe(0o700);
+  expect((await stat(first.path)).mode & 0o777).toBe(0o600);
+  // The lazy module stays outside the bundle: loaded from its source when first used.
+  expect(await readFile(first.path, "utf8")).not.toContain("lazy-1");
+
+  const again = await ensure();
+  expect(again).toEqual({ path: first.path, built: false });
+});
+
+it("rebuilds when any bundled input changes, even with its size and mtime restored, and drops the old bundle", async () => {
+  const first = await ensure();
+  const dep = join(src, "dep.ts");
+  const before = await stat(dep);
+  // Same length, same mtime (as npm and tar restore them): only the change time tells.
+  await writeFile(dep, 'export const message: string = "secnd";\n');
+  const { utimes } = await import("node:fs/promises");
+  await utimes(dep, before.atime, before.mtime);
+  expect((await stat(dep)).size).toBe(before.size);
+
+  const second = await ensure();
+  expect(second.built).toBe(true);
+  expect(second.path).not.toBe(first.path);
+  expect((await runBundle(second.path)).label).toBe("secnd");
+  expect((await readdir(join(cacheDir, AGENT_BUNDLE_DIR))).filter((n) => n.endsWith(".mjs"))).toEqual([second.path.split("/").pop()]);
+
+  // A package file counts too.
+  await writeFile(join(src, "node_modules", "cjs-pkg", "index.js"), "module.exports = 'changed:' + __dirname;\n");
+  const third = await ensure();
+  expect(third.built).toBe(true);
+  expect((await runBundle(third.path)).where).toBe(`changed:${join(src, "node_modules", "cjs-pkg")}`);
+});
+
+it("rebuilds a truncated bundle or an unreadable manifest instead of running them", async () => {
+  const first = await ensure();
+  await truncate(first.path, 100);
+  const second = await ensure();
+  expect(second.built).toBe(true);
+  expect((await runBundle(second.path)).label).toBe("first");
+
+  await writeFile(join(cacheDir, AGENT_BUNDLE_DIR, "current.json"), "{not json");
+  expect((await ensure()).built).toBe(true);
+});
+
+it("refuses a bundle directory others can write to, and reports a build error with its file and line", async () => {
+  await mkdir(join(cacheDir, AGENT_BUNDLE_DIR), { mode: 0o700 });
+  await chmod(join(cacheDir, AGENT_BUNDLE_DIR), 0o777);
+  const refused = await ensure().catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(AgentBundleError);
+  expect((refused as AgentBundleError).code).toBe("ERR_AGENT_BUNDLE");
+  expect((refused as Error).message).toBe(`${join(cacheDir, AGENT_BUNDLE_DIR)} is not private to this user (owner or group/other write permission): not building code there`);
+
+  await chmod(join(cacheDir, AGENT_BUNDLE_DIR), 0o700);
+  await writeFile(join(src, "dep.ts"), "export const message: string = ;\n");
+  const broken = await ensure().catch((e: unknown) => e);
+  expect(broken).toBeInstanceOf(AgentBundleError);
+  expect((broken as Error).message).toMatch(/^the agent bundle did not build: Unexpected ";" \(.*dep\.ts:1\)$/);
+  expect(await readdir(join(cacheDir, AGENT_BUNDLE_DIR))).toEqual([]);
+});
