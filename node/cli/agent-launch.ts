@@ -1,18 +1,11 @@
 /**
  * `clawgate node start` replaces itself (process.execve: the same pid, so supervisors, pid files and signals
- * see no difference) with the agent bundle, Node's compile cache on from the first module, and the agent's
- * node flags. Every way of starting the agent (service files, `npm start`, the CLI) goes through here, so
- * what runs is what the idle-RSS benchmark measures. When the bundle cannot be had, the agent runs from the
- * sources in this process, as before.
+ * see no difference) with the agent bundle, Node's compile cache on from the first module. Every way of
+ * starting the agent (service files, `npm start`, the CLI) goes through here, so what runs is what the
+ * idle-RSS benchmark measures. When the bundle cannot be had, the agent runs from the sources in this
+ * process, as before.
  */
 import { type AgentBundle, ensureAgentBundle } from "./agent-bundle.ts";
-
-/**
- * V8 flags the agent runs with. `--max-semi-space-size=1` (MiB): start-up grows the young generation to
- * 16 MiB and V8 never gives it back while idle (~11 MB resident); 1 MiB semi-spaces keep it small
- * for good, and the hooks benchmark shows wake throughput within noise (README "Benchmarks").
- */
-export const AGENT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
 
 export interface AgentLaunchOptions {
   /** The arguments after the script (`node start …`). */
@@ -27,7 +20,7 @@ export interface AgentLaunchOptions {
 }
 
 /**
- * Execs the bundle and never returns, or returns why the agent runs from sources instead: undefined for a
+ * Execs the bundle and never returns, or returns why the agent runs from sources instead: no reason for a
  * choice (CLAWGATE_AGENT_BUNDLE=0, no compile cache), a one-line reason when something is missing or failed.
  */
 export async function launchAgentBundle(options: AgentLaunchOptions): Promise<{ reason?: string }> {
@@ -42,7 +35,9 @@ export async function launchAgentBundle(options: AgentLaunchOptions): Promise<{ 
     return { reason: (error as Error).message.split("\n")[0]! };
   }
   const execPath = options.execPath ?? process.execPath;
-  const args = [execPath, ...(options.execArgv ?? process.execArgv), ...AGENT_NODE_FLAGS, bundle.path, ...options.argv];
+  // No V8 flags of our own: `--max-semi-space-size=1` saved 2.4 MB idle (7 MB after a burst) but cost ~5% CPU
+  // per wake in the hooks benchmark; an operator who prefers the memory sets it in NODE_OPTIONS (kept below).
+  const args = [execPath, ...(options.execArgv ?? process.execArgv), bundle.path, ...options.argv];
   try {
     // NODE_COMPILE_CACHE: the cache is on before the first module loads (the bundle and, in children such
     // as the spawn host, their TypeScript sources).
