@@ -304,6 +304,7 @@ export default async function hooksBench({ smoke }: BenchOptions): Promise<Bench
     // Every wake answered 200 must be in the durable journal, or the throughput above was bought by losing some.
     if (journaled !== warmup + rounds * amount) throw new Error(`${journaled} deliveries journaled for ${warmup + rounds * amount} wakes answered 200`);
     const spawnHostRss = await helperRss(agent.child.pid!);
+    const program = await runningProgram(agent.child.pid!);
     return [
       {
         figure: "/hooks/wake throughput (envelope + validation + durable journal)",
@@ -328,7 +329,7 @@ export default async function hooksBench({ smoke }: BenchOptions): Promise<Bench
         baseline: "absolute",
         pass: agentRss / 1024 <= 80,
         detail:
-          `median of ${startSamples} starts: ${mb(rss.anon)} MB anonymous + ${mb(rss.file)} MB file-backed (mostly the node binary's pages); ` +
+          `median of ${startSamples} starts of ${program}: ${mb(rss.anon)} MB anonymous + ${mb(rss.file)} MB file-backed (mostly the node binary's pages); ` +
           `bare node process: ${mb(bare.rss.total)} MB (${mb(bare.rss.anon)} + ${mb(bare.rss.file)}); the agent's spawn-host helper (own process): ${spawnHostRss}`,
       },
       {
@@ -355,6 +356,12 @@ async function countJournal(path: string): Promise<number> {
   } finally {
     db.close();
   }
+}
+
+/** What the agent process runs after `clawgate node start` (node/cli/agent-launch.ts): the bundle, or the sources. */
+async function runningProgram(pid: number): Promise<string> {
+  const args = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+  return args.some((a) => /\/clawgate-agent\/agent-[0-9a-f]{16}\.mjs$/.test(a)) ? "the agent bundle" : "the agent from sources";
 }
 
 /** RSS of the agent's child processes (the spawn host), for the record. */
