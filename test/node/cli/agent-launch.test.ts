@@ -1,5 +1,5 @@
 /** `clawgate node start` execs itself as the agent bundle (same pid, compile cache on), or says why it runs from sources. */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -75,22 +75,41 @@ it("runs from sources: silently when turned off, with a one-line reason when the
   expect(calls).toEqual([]);
 });
 
-it("a real `clawgate node start` becomes the bundle in the same process, builds it into the private cache, and serves", async () => {
+async function startAgent(env: NodeJS.ProcessEnv): Promise<{ pid: number; cmdline: string[]; environ: string[] }> {
   const configPath = await writeNodeConfig(dir, { hooks: "hook-token-launch-0123456789" }, { hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } } });
-  const cache = join(dir, "xdg-cache");
   agent = await startNodeProcess(["--config", configPath, "--port", "0", "--state-dir", join(dir, "state")], {
-    env: { CLAWGATE_ALLOW_ROOT: "1", XDG_CACHE_HOME: cache, NODE_COMPILE_CACHE: "", CLAWGATE_AGENT_BUNDLE: "" },
+    env: { CLAWGATE_ALLOW_ROOT: "1", XDG_CACHE_HOME: join(dir, "xdg-cache"), NODE_COMPILE_CACHE: "", CLAWGATE_AGENT_BUNDLE: "", CLAWGATE_COMPILE_CACHE: "", ...env },
     timeoutMs: 30_000,
   });
   const pid = agent.child.pid!;
+  expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
+  return {
+    pid,
+    cmdline: (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0"),
+    environ: (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0"),
+  };
+}
+
+it.each([
+  ["the private cache (default)", {}, () => join(dir, "xdg-cache", "clawgate", "compile-cache")],
+  ["the operator's NODE_COMPILE_CACHE (as the systemd unit sets it)", { NODE_COMPILE_CACHE: "<state>" }, () => join(dir, "state", "compile-cache")],
+])("a real `clawgate node start` becomes the bundle in the same process, built into %s, and serves", async (_name, env, expectedCacheDir) => {
+  // As installed: the state dir exists, 0700 (under systemd, UMask=0077 keeps what Node creates in it private too).
+  await mkdir(join(dir, "state"), { mode: 0o700 });
+  const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace("<state>", join(dir, "state", "compile-cache"))]));
+  const { cmdline, environ } = await startAgent(resolved);
   // execve kept the pid the supervisor (here: the test) started; the process now runs the bundle.
-  const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-  const cacheDir = join(cache, "clawgate", "compile-cache");
+  const cacheDir = expectedCacheDir();
   expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, AGENT_BUNDLE_DIR)}/agent-[0-9a-f]{16}\\.mjs$`));
   expect(cmdline.slice(2, 4)).toEqual(["node", "start"]);
-  expect((await readFile(`/proc/${pid}/environ`, "utf8")).split("\0")).toContain(`NODE_COMPILE_CACHE=${cacheDir}`);
-  expect((await fetch(`${agent.url}/healthz`)).status).toBe(200);
-  expect(agent.output().stderr).toBe("");
-  expect(await agent.stop()).toBe(0);
+  expect(environ).toContain(`NODE_COMPILE_CACHE=${cacheDir}`);
+  expect(agent!.output().stderr).toBe("");
+  expect(await agent!.stop()).toBe(0);
   agent = undefined;
+});
+
+it("with the compile cache turned off, the agent runs from its sources in the started process, silently", async () => {
+  const { cmdline } = await startAgent({ CLAWGATE_COMPILE_CACHE: "0" });
+  expect(cmdline[1]).toMatch(/node\/cli\/bin\.ts$/);
+  expect(agent!.output().stderr).toBe("");
 });
