@@ -45,7 +45,8 @@ beforeAll(async () => {
     ],
     routes,
     hooks: { maxBodyBytes: MAX_BODY, allowedAgentIds: ["main", "research"], allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:"] },
-    forward: { timeoutMs: 1000 },
+    // Generous: the in-process node answers at once, but a loaded 2-core machine must not turn a refusal into a timeout.
+    forward: { timeoutMs: 10_000 },
   };
   worker = testWorker(edgeEnv(config, keys, { ...SECRETS, CLAWGATE_OPERATOR_TOKEN_SHA256: await sha256Hex(OPERATOR_TOKEN) }), network.fetch);
 });

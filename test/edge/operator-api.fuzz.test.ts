@@ -24,7 +24,8 @@ let worker: TestWorker;
 beforeAll(async () => {
   keys = await edgeKeys();
   network = await fuzzNetwork({ keys, origins: { "https://node-1.test": "node-1", "https://node-2.test": "node-2" }, keySets: {} });
-  worker = testWorker(edgeEnv(await baseConfig({ hooks: { maxBodyBytes: 4096 } }), keys, { CLAWGATE_OPERATOR_TOKEN_SHA256: await sha256Hex(OPERATOR_TOKEN) }), network.fetch);
+  // A generous forward timeout: on a loaded machine a 200 ms one turned the node's refusal into a queued call.
+  worker = testWorker(edgeEnv(await baseConfig({ hooks: { maxBodyBytes: 4096 }, forward: { timeoutMs: 10_000 } }), keys, { CLAWGATE_OPERATOR_TOKEN_SHA256: await sha256Hex(OPERATOR_TOKEN) }), network.fetch);
 });
 
 const headerText = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
