@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 
-/** The subdirectory of the compile-cache directory that holds the bundle and its manifest. */
+/** The subdirectory of the compile-cache directory that holds the bundles: one folder per entry point (checkout). */
 export const AGENT_BUNDLE_DIR = "clawgate-agent";
 const MANIFEST = "current.json";
 /** Part of every manifest: bumped when the build options change, so an older bundle never passes as fresh. */
@@ -24,6 +24,7 @@ export class AgentBundleError extends Error {
 
 interface Manifest {
   readonly format: number;
+  readonly entryPoint: string;
   readonly node: string;
   /** File name of the bundle, `agent-<sha-256 prefix of its content>.mjs`. */
   readonly entry: string;
@@ -44,7 +45,7 @@ interface InputStamp {
 }
 
 export interface AgentBundleOptions {
-  /** The compile-cache directory (private to this user); the bundle goes into its `clawgate-agent/`. */
+  /** The compile-cache directory (private to this user); the bundle goes into `clawgate-agent/<entry point hash>/`. */
   readonly cacheDir: string;
   /** The module to bundle (default node/cli/agent-main.ts). */
   readonly entryPoint?: string;
@@ -68,22 +69,26 @@ async function stampOf(file: string): Promise<Omit<InputStamp, "sha256">> {
 
 /** The path of a fresh bundle of the agent, building one when none matches the sources. */
 export async function ensureAgentBundle(options: AgentBundleOptions): Promise<AgentBundle> {
-  const dir = join(options.cacheDir, AGENT_BUNDLE_DIR);
-  const fresh = await freshBundle(dir);
+  const entryPoint = options.entryPoint ?? join(ROOT, "node/cli/agent-main.ts");
+  // Two checkouts sharing one cache each keep their own bundle (neither ever passes for the other's).
+  const dir = join(options.cacheDir, AGENT_BUNDLE_DIR, sha256(Buffer.from(entryPoint)).slice(0, 16));
+  // Checked before anything in it is trusted, not only when building: what is in it runs as the agent.
+  await ensurePrivateDir(join(options.cacheDir, AGENT_BUNDLE_DIR));
+  await ensurePrivateDir(dir);
+  const fresh = await freshBundle(dir, entryPoint);
   if (fresh) return { path: fresh, built: false };
-  const path = await buildAgentBundle(dir, options.entryPoint ?? join(ROOT, "node/cli/agent-main.ts"), options.pruneAfterMs ?? 60_000);
-  return { path, built: true };
+  return { path: await buildAgentBundle(dir, entryPoint, options.pruneAfterMs ?? 60_000), built: true };
 }
 
 /** The manifest's bundle when the bundle and every input still hash as recorded; otherwise undefined. */
-async function freshBundle(dir: string): Promise<string | undefined> {
+async function freshBundle(dir: string, entryPoint: string): Promise<string | undefined> {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(await readFile(join(dir, MANIFEST), "utf8")) as Manifest;
   } catch {
     return undefined; // none yet (or unreadable): build
   }
-  if (manifest.format !== BUILD_FORMAT || manifest.node !== process.version || !/^agent-[0-9a-f]{16}\.mjs$/.test(String(manifest.entry))) {
+  if (manifest.format !== BUILD_FORMAT || manifest.entryPoint !== entryPoint || manifest.node !== process.version || !/^agent-[0-9a-f]{16}\.mjs$/.test(String(manifest.entry))) {
     return undefined;
   }
   const path = join(dir, manifest.entry);
@@ -101,7 +106,6 @@ async function freshBundle(dir: string): Promise<string | undefined> {
 }
 
 async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: number): Promise<string> {
-  await ensurePrivateDir(dir);
   const inputs: Record<string, InputStamp> = {};
   let esbuild: typeof import("esbuild");
   try {
@@ -138,17 +142,18 @@ async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: n
   const bytes = result.outputFiles[0]!.contents;
   const entry = `agent-${sha256(bytes).slice(0, 16)}.mjs`;
   await writeAtomic(join(dir, entry), bytes);
-  const manifest: Manifest = { format: BUILD_FORMAT, node: process.version, entry, inputs };
+  const manifest: Manifest = { format: BUILD_FORMAT, entryPoint, node: process.version, entry, inputs };
   await writeAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
   await pruneOld(dir, entry, pruneAfterMs);
   return join(dir, entry);
 }
 
 /**
- * Bundled modules keep behaving as if they ran from their source files: `import.meta.url` becomes the source
- * file's URL (spawn-host-main.ts and the reload worker are found beside it), CommonJS `__dirname` is the
- * source folder, and dynamic `import()`s stay lazy, loading their targets from the sources when first used
- * (undici for model calls, the non-agent CLI commands). Records the hash of every file esbuild is given.
+ * Bundled modules keep behaving as if they ran from their source files: `import.meta.url` (`.filename`,
+ * `.dirname`) is the source file's, so spawn-host-main.ts and the reload worker are found beside it;
+ * CommonJS `__dirname` is the source folder; dynamic `import()`s stay lazy and load their targets from the
+ * sources when first used (undici for model calls, the non-agent CLI commands). Stamps every file esbuild
+ * is given.
  */
 function sourceLocations(inputs: Record<string, InputStamp>): Plugin {
   const again = Symbol("resolved by sourceLocations");
@@ -168,7 +173,11 @@ function sourceLocations(inputs: Record<string, InputStamp>): Plugin {
         const bytes = await readFile(args.path);
         inputs[args.path] = { ...stamp, sha256: sha256(bytes) };
         const url = pathToFileURL(args.path).href;
-        let text = bytes.toString("utf8").replaceAll("import.meta.url", JSON.stringify(url));
+        let text = bytes
+          .toString("utf8")
+          .replaceAll("import.meta.url", JSON.stringify(url))
+          .replaceAll("import.meta.filename", JSON.stringify(args.path))
+          .replaceAll("import.meta.dirname", JSON.stringify(dirname(args.path)));
         const loader = /\.[cm]?ts$/.test(args.path) ? "ts" : args.path.endsWith(".json") ? "json" : "js";
         if (loader === "js" && /\b__(dirname|filename)\b/.test(text) && !/^\s*(import|export)\b/m.test(text)) {
           const header = `var __filename = ${JSON.stringify(args.path)}, __dirname = ${JSON.stringify(dirname(args.path))};`;

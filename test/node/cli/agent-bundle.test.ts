@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { AGENT_BUNDLE_DIR, AgentBundleError, ensureAgentBundle } from "../../../node/cli/agent-bundle.ts";
@@ -26,7 +26,7 @@ beforeEach(async () => {
       'import where from "cjs-pkg";',
       "const label: string = message;",
       'const lazy = await import("./lazy.ts");',
-      'console.log(JSON.stringify({ label, lazy: lazy.value, beside: new URL("./dep.ts", import.meta.url).pathname, where }));',
+      'console.log(JSON.stringify({ label, lazy: lazy.value, beside: new URL("./dep.ts", import.meta.url).pathname, here: import.meta.dirname, where }));',
     ].join("\n"),
   );
   await writeFile(join(src, "dep.ts"), 'export const message: string = "first";\n');
@@ -54,6 +54,7 @@ it("builds once, runs as if from the sources, and is reused while nothing change
     label: "first",
     lazy: "lazy-1",
     beside: join(src, "dep.ts"),
+    here: src,
     where: join(src, "node_modules", "cjs-pkg"),
   });
   // Private: the bundle runs as the agent.
@@ -80,7 +81,7 @@ it("rebuilds when any bundled input changes, even with its size and mtime restor
   expect(second.built).toBe(true);
   expect(second.path).not.toBe(first.path);
   expect((await runBundle(second.path)).label).toBe("secnd");
-  expect((await readdir(join(cacheDir, AGENT_BUNDLE_DIR))).filter((n) => n.endsWith(".mjs"))).toEqual([second.path.split("/").pop()]);
+  expect((await readdir(dirname(second.path))).filter((n) => n.endsWith(".mjs"))).toEqual([basename(second.path)]);
 
   // A package file counts too.
   await writeFile(join(src, "node_modules", "cjs-pkg", "index.js"), "module.exports = 'changed:' + __dirname;\n");
@@ -96,7 +97,7 @@ it("rebuilds a truncated bundle or an unreadable manifest instead of running the
   expect(second.built).toBe(true);
   expect((await runBundle(second.path)).label).toBe("first");
 
-  await writeFile(join(cacheDir, AGENT_BUNDLE_DIR, "current.json"), "{not json");
+  await writeFile(join(dirname(first.path), "current.json"), "{not json");
   expect((await ensure()).built).toBe(true);
 });
 
@@ -113,5 +114,20 @@ it("refuses a bundle directory others can write to, and reports a build error wi
   const broken = await ensure().catch((e: unknown) => e);
   expect(broken).toBeInstanceOf(AgentBundleError);
   expect((broken as Error).message).toMatch(/^the agent bundle did not build: Unexpected ";" \(.*dep\.ts:1\)$/);
-  expect(await readdir(join(cacheDir, AGENT_BUNDLE_DIR))).toEqual([]);
+  const [entryDir, ...others] = await readdir(join(cacheDir, AGENT_BUNDLE_DIR));
+  expect(others).toEqual([]);
+  expect(await readdir(join(cacheDir, AGENT_BUNDLE_DIR, entryDir!))).toEqual([]);
+});
+
+it("keeps one bundle per entry point: two checkouts sharing a cache never run each other's code", async () => {
+  const other = join(src, "other.ts");
+  await writeFile(other, 'console.log(JSON.stringify({ label: "other" }));\n');
+  const a = await ensure();
+  const b = await ensureAgentBundle({ cacheDir, entryPoint: other, pruneAfterMs: 0 });
+  expect(b.built).toBe(true);
+  expect(dirname(b.path)).not.toBe(dirname(a.path));
+  expect((await runBundle(b.path)).label).toBe("other");
+  // Each is still fresh after the other was built (and nothing of one was pruned by the other).
+  expect(await ensure()).toEqual({ path: a.path, built: false });
+  expect(await ensureAgentBundle({ cacheDir, entryPoint: other })).toEqual({ path: b.path, built: false });
 });

@@ -100,7 +100,7 @@ it.each([
   const { cmdline, environ } = await startAgent(resolved);
   // execve kept the pid the supervisor (here: the test) started; the process now runs the bundle.
   const cacheDir = expectedCacheDir();
-  expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, AGENT_BUNDLE_DIR)}/agent-[0-9a-f]{16}\\.mjs$`));
+  expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, AGENT_BUNDLE_DIR)}/[0-9a-f]{16}/agent-[0-9a-f]{16}\\.mjs$`));
   expect(cmdline.slice(2, 4)).toEqual(["node", "start"]);
   expect(environ).toContain(`NODE_COMPILE_CACHE=${cacheDir}`);
   expect(agent!.output().stderr).toBe("");
