@@ -58,20 +58,29 @@ export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarde
         principal: delivery.principal,
         deliveryId: delivery.deliveryId,
       });
+      // One timer per attempt, cleared once the answer is read: AbortSignal.timeout's timer stays active for the
+      // whole timeout, and workerd allows 10,000 active timeouts per request context (the edge fuzz campaign,
+      // forwarding thousands of calls in one test, ran into it: every later call read as "node unreachable").
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new DOMException("node timeout", "TimeoutError")), options.timeoutMs);
       let response: Response;
+      let answer: NodeAnswer;
       try {
-        response = await doFetch(`${node.origin}${delivery.path}`, {
-          method: "POST",
-          headers: { ...delivery.headers, ...options.accessHeaders, "content-type": delivery.contentType, [ENVELOPE_HEADER]: envelope },
-          body: delivery.body as Uint8Array<ArrayBuffer>,
-          signal: AbortSignal.timeout(options.timeoutMs),
-          redirect: "manual",
-        });
-      } catch (error) {
-        const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-        return { kind: "retry", reason: timedOut ? `node did not answer within ${options.timeoutMs} ms` : "node unreachable" };
+        try {
+          response = await doFetch(`${node.origin}${delivery.path}`, {
+            method: "POST",
+            headers: { ...delivery.headers, ...options.accessHeaders, "content-type": delivery.contentType, [ENVELOPE_HEADER]: envelope },
+            body: delivery.body as Uint8Array<ArrayBuffer>,
+            signal: controller.signal,
+            redirect: "manual",
+          });
+        } catch {
+          return { kind: "retry", reason: controller.signal.aborted ? `node did not answer within ${options.timeoutMs} ms` : "node unreachable" };
+        }
+        answer = await readAnswer(response);
+      } finally {
+        clearTimeout(timer);
       }
-      const answer = await readAnswer(response);
       if (response.status >= 200 && response.status < 300) return { kind: "delivered", answer };
       // A 3xx (e.g. Cloudflare Access sending an unauthenticated call to its login page) is a configuration
       // problem that no retry fixes, so like a 4xx it is final and recorded for replay once fixed.
