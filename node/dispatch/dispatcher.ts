@@ -21,6 +21,9 @@ import type { ModelMemory } from "./model-memory.ts";
 import type { RunLog, RunRecord } from "./run-log.ts";
 import type { RunOutcome, Scheduler } from "./scheduler.ts";
 
+/** Failed memory probe readings in a row (about one per `probeIntervalMs`) before /readyz reports it: one is a blip. */
+const PROBE_FAILURES_NOT_READY = 3;
+
 export interface DispatcherLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -697,6 +700,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const t = now();
       const oldestPendingAgeMs = oldest ? t - oldest.receivedAt : null;
       const st = scheduler.state();
+      // Waiting for memory is progress; waiting on a probe that keeps failing is not: no local run can start.
+      if (st.probeFailures >= PROBE_FAILURES_NOT_READY) return { ok: false, problem: "memory probe failing", oldestPendingAgeMs };
       // A busy or memory-blocked scheduler is progressing (or waiting for memory, which /metrics shows).
       if (st.running > 0 || st.queued > 0) return { ok: true, oldestPendingAgeMs };
       for (const d of pending) {

@@ -23,6 +23,7 @@ export function registerSchedulerMetrics(registry: Registry, state: () => Schedu
   gauge("clawgate_dispatch_reserved_gb", "Memory reserved by running local runs (GiB).", (s) => s.reservedGb);
   gauge("clawgate_dispatch_budget_gb", "The dispatch memory budget (GiB).", (s) => s.budgetGb);
   gauge("clawgate_dispatch_host_available_gb", "Host memory available at the last probe reading (GiB; -1 before the first).", (s) => s.availableGb ?? -1);
+  gauge("clawgate_dispatch_probe_failures", "Memory probe readings that failed in a row (local runs wait while it fails).", (s) => s.probeFailures);
   gauge("clawgate_dispatch_exclusive_running", "1 while an exclusive (heavy) run executes.", (s) => (s.exclusiveRunning ? 1 : 0));
   new Gauge({
     name: "clawgate_dispatch_blocked",

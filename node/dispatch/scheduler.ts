@@ -144,6 +144,8 @@ export interface SchedulerState {
   /** Why the first waiting task is not running, or null. */
   readonly blocked: { readonly id: string; readonly reason: BlockedReason } | null;
   readonly exclusiveRunning: boolean;
+  /** Memory probe readings that failed in a row (0 after a good one); local runs wait while it fails. */
+  readonly probeFailures: number;
   /** Counters since creation, for /metrics. */
   readonly decisions: number;
   readonly decisionSecondsTotal: number;
@@ -322,6 +324,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let probing = false;
   /** True while the decisions a just-arrived reading triggers run: they may use it even if the probe took longer than the TTL. */
   let sampleNew = false;
+  let probeFailures = 0;
   let probeRetryTimer: unknown = NO_TIMER;
   let startSeq = 0;
 
@@ -466,6 +469,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         probing = false;
         if (!(Number.isFinite(s.availableGb) && Number.isFinite(s.totalGb))) throw new TypeError("memory probe returned a non-finite sample");
         sample = s;
+        probeFailures = 0;
         sampleAt = requestedAt;
         sampleSeq = requestedSeq;
         unseenGb = 0;
@@ -479,11 +483,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       },
       () => {
         probing = false;
+        probeFailures++;
         // Try again after one TTL; until a reading arrives, local runs wait (fail closed: blocked "probe").
         scheduleProbeRetry();
       },
     ).catch(() => {
       probing = false;
+      probeFailures++;
       scheduleProbeRetry();
     });
   }
@@ -817,6 +823,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       perAgent,
       blocked,
       exclusiveRunning: exclusiveRunning > 0,
+      probeFailures,
       decisions,
       decisionSecondsTotal: decisionSeconds,
       finished: { ...finishedCounts },

@@ -49,7 +49,7 @@ afterEach(async () => {
 });
 
 let seq = 0;
-function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: string; maxQueue?: number; maxConcurrent?: number; maxAttempts?: number; start?: boolean; stallAfterMs?: number } = {}): Harness {
+function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: string; maxQueue?: number; maxConcurrent?: number; maxAttempts?: number; start?: boolean; stallAfterMs?: number; memoryProbe?: () => Promise<{ availableGb: number; totalGb: number }>; probeTtlMs?: number } = {}): Harness {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "clawgate-dispatch-"));
   const agents = AgentsSchema.parse(
     options.agents ?? {
@@ -62,7 +62,8 @@ function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: st
     budgetGb: 32,
     maxQueue: options.maxQueue ?? 100,
     maxConcurrent: options.maxConcurrent ?? 4,
-    memoryProbe: async () => ({ availableGb: 64, totalGb: 64 }),
+    memoryProbe: options.memoryProbe ?? (async () => ({ availableGb: 64, totalGb: 64 })),
+    ...(options.probeTtlMs !== undefined ? { probeTtlMs: options.probeTtlMs } : {}),
   });
   const modelMemory = createModelMemory({ models: (agents.defaults?.models ?? {}) as never });
   const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
@@ -307,6 +308,33 @@ describe("dispatcher", () => {
     const health = h.dispatcher.health();
     expect(health).toMatchObject({ ok: false, problem: "dispatch stalled" });
     expect(health.oldestPendingAgeMs).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it("reports 'memory probe failing' while local runs wait on a probe that keeps failing, and recovers with it", async () => {
+    let failing = false;
+    let calls = 0;
+    const h = harness({
+      probeTtlMs: 20,
+      memoryProbe: async () => {
+        calls++;
+        if (failing) throw new Error("vm_stat: not found");
+        return { availableGb: 64, totalGb: 64 };
+      },
+    });
+    const first = h.accept("agent", agentPayload());
+    await pollUntil(() => stateOf(h, first) === "done", 5_000, "a run on a good reading");
+    failing = true;
+    const id = h.accept("agent", agentPayload());
+    await pollUntil(() => h.dispatcher.health().problem === "memory probe failing", 5_000, "/readyz to report the failing probe");
+    expect(h.scheduler.state()).toMatchObject({ running: 0, queued: 1, blocked: { reason: "probe" } });
+    expect(h.scheduler.state().probeFailures).toBeGreaterThanOrEqual(3);
+    expect(server.requests).toHaveLength(1);
+    failing = false;
+    const before = calls;
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the run to start once the probe answers");
+    expect(calls).toBeGreaterThan(before);
+    expect(h.scheduler.state().probeFailures).toBe(0);
+    expect(h.dispatcher.health()).toMatchObject({ ok: true });
   });
 
   it("graceful close aborts runs past the grace period; their deliveries stay pending", async () => {
