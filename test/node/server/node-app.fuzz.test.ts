@@ -24,6 +24,18 @@ import { ENVELOPE_HEADER, type EnvelopeSigner, createEnvelopeSigner, createEnvel
 /** Fixed for CI; a campaign sets both (fuzz-campaign.ts prints the seed so a failure can be replayed). */
 const SEED = envInt("CLAWGATE_FUZZ_SEED", 20261123);
 const RUNS = envInt("CLAWGATE_FUZZ_RUNS", 400);
+/** Below this many runs the random inputs may not reach every answer, so the coverage check only reports. */
+const COVERAGE_MIN_RUNS = 400;
+
+/** The runs reached the parsers and the journal, not only the auth gate (checked at CI size and above). */
+function expectCoverage(statuses: Set<number>, wanted: number[]): void {
+  if (RUNS >= COVERAGE_MIN_RUNS) {
+    expect([...statuses]).toEqual(expect.arrayContaining(wanted));
+    return;
+  }
+  const missing = wanted.filter((s) => !statuses.has(s));
+  console.log(`coverage check not applied at ${RUNS} runs (needs ${COVERAGE_MIN_RUNS}); statuses not reached: ${missing.join(", ") || "none"}`);
+}
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -178,8 +190,7 @@ it("never answers 5xx to malformed methods, paths, headers or bodies", { timeout
     }),
     { seed: SEED, numRuns: RUNS },
   );
-  // The runs reached the parsers and the journal, not only the auth gate.
-  expect([...statuses]).toEqual(expect.arrayContaining([200, 202, 400, 401, 404, 405, 413]));
+  expectCoverage(statuses, [200, 202, 400, 401, 404, 405, 413]);
   expect((await app.request("/readyz")).status).toBe(200);
 });
 
@@ -211,6 +222,6 @@ it("never answers 5xx to edge envelopes: valid signatures over malformed bodies,
     }),
     { seed: SEED + 1, numRuns: RUNS },
   );
-  expect([...statuses]).toEqual(expect.arrayContaining([200, 202, 400, 401, 404]));
+  expectCoverage(statuses, [200, 202, 400, 401, 404]);
   expect((await app.request("/readyz")).status).toBe(200);
 });
