@@ -459,6 +459,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let skipped = false;
     let ack = false;
     let peakGb: number | undefined;
+    let retryAfterMs: number | undefined;
     let result: RuntimeResult | undefined;
     let base: Omit<RunRecord, "status"> | undefined;
     const queuedAt = now();
@@ -500,7 +501,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           thinking,
           estimate.hardLimitGb,
           (gb) => (peakGb = gb),
-        );
+        ).catch((error: unknown) => {
+          const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+          if (typeof after === "number" && after > 0) retryAfterMs = after;
+          throw error;
+        });
         ack = isHeartbeatAck(result.reply, agent.heartbeat.ackMaxChars);
         // HEARTBEAT_OK is an acknowledgement, not a message: it does not grow the transcript (OpenClaw prunes it too).
         if (!ack) {
@@ -557,7 +562,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (again.length > 0) {
           events.requeue(main, again);
           const attempt = Math.max(...again.map((e) => e.attempts));
-          heartbeats.get(agent.id)?.retryIn(backoff(attempt));
+          // Like an agent delivery's next run: never sooner than a Retry-After the runtime gave up on (capped).
+          const delay = Math.max(backoff(attempt), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+          for (const e of again) if (e.deliveryId) held.set(e.deliveryId, { dueBy: now() + delay + stallAfterMs });
+          heartbeats.get(agent.id)?.retryIn(delay);
         }
         logger.warn({ agentId: agent.id, runId: id, status: outcome.status, errorCode: outcome.errorCode, requeued: again.length }, "heartbeat failed");
       }),

@@ -193,6 +193,19 @@ describe("dispatcher", () => {
     expect(retried!.at - limited!.answeredAt!).toBeGreaterThanOrEqual(1_000);
   });
 
+  it("a wake's next heartbeat also waits for the Retry-After its runtime gave up on", async () => {
+    server.queueFaults({ status: 429, retryAfter: "1" });
+    const h = harness({ agents: { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, runtime: { type: "openai", maxAttempts: 1 } } } });
+    const id = h.accept("wake", { text: "deploy finished", mode: "now" });
+    await pollUntil(() => stateOf(h, id) === "done", 5_000, "the second heartbeat");
+    expect(h.runLog.forDelivery(id).map((r) => [r.kind, r.status, r.errorCode])).toEqual([
+      ["heartbeat", "error", "ERR_RUNTIME_RATE_LIMITED"],
+      ["heartbeat", "ok", undefined],
+    ]);
+    const [limited, retried] = server.chatRequests();
+    expect(retried!.at - limited!.answeredAt!).toBeGreaterThanOrEqual(1_000);
+  });
+
   it("a retry after a failure moves to the agent's fallback model", async () => {
     server.queueFaults({ status: 500 });
     const h = harness({
