@@ -12,7 +12,7 @@ import { knownServiceFiles } from "../service/service-spec.ts";
 import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
-import { diskFindings, heartbeatFindings, probeAgent, supervisionFindings } from "./runtime-checks.ts";
+import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./runtime-checks.ts";
 
 export interface DoctorIo {
   readonly env: NodeJS.ProcessEnv;
@@ -103,10 +103,23 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const { state, findings: agentFindings } = await probeAgent(info, await readAdminToken(stateDir), io);
   findings.push(...agentFindings);
   const agents = loaded?.config.agents;
-  // The default agent's own heartbeat setting wins over agents.defaults (openclaw-compat §6).
-  const main = agents?.list?.find((a) => a.default) ?? agents?.list?.[0];
-  const every = main?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
-  findings.push(...heartbeatFindings(every, state, io.now(), (agents?.list?.length ?? 0) > 0));
+  const list = agents?.list ?? [];
+  if (list.length <= 1) {
+    // The default agent's own heartbeat setting wins over agents.defaults (openclaw-compat §6).
+    const every = list[0]?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
+    findings.push(...heartbeatFindings(every, state, io.now(), list.length > 0));
+  } else {
+    // Every agent runs its own heartbeat: one that stopped must not hide behind another that still runs.
+    const defaultAgent = list.find((a) => a.default) ?? list[0];
+    for (const [i, a] of list.entries()) {
+      const own = a.heartbeat?.every;
+      const everyField = own !== undefined ? `agents.list[${i}].heartbeat.every` : "agents.defaults.heartbeat.every";
+      const every = own ?? agents?.defaults?.heartbeat?.every;
+      // "Disabled" is about the default agent, whose heartbeat next-heartbeat wakes wait for; others may opt out.
+      if (a !== defaultAgent && parseEvery(every ?? DEFAULT_HEARTBEAT_EVERY) === 0) continue;
+      findings.push(...heartbeatFindings(every, state, io.now(), true, { id: a.id, everyField }));
+    }
+  }
 
   const fs = await io.statfs(stateDir).catch(() => io.statfs(io.home).catch(() => undefined));
   findings.push(...diskFindings(stateDir, fs));

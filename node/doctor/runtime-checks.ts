@@ -15,6 +15,8 @@ export interface AgentState {
   readonly startedAt?: number;
   /** `undefined` when the agent has no heartbeat API (yet). */
   readonly lastHeartbeatAt?: number | null;
+  /** The last heartbeat of each agent that ran one (same source as `lastHeartbeatAt`). */
+  readonly lastHeartbeatByAgent?: Readonly<Record<string, number>>;
   readonly heartbeatApi: boolean;
 }
 
@@ -76,7 +78,7 @@ export async function probeAgent(
       url: info.url,
       ...(startedAt !== undefined && !Number.isNaN(startedAt) ? { startedAt } : {}),
       heartbeatApi: heartbeat !== "unsupported",
-      ...(heartbeat !== "unsupported" ? { lastHeartbeatAt: heartbeat } : {}),
+      ...(heartbeat !== "unsupported" ? { lastHeartbeatAt: heartbeat.latest, lastHeartbeatByAgent: heartbeat.byAgent } : {}),
     },
     findings,
   };
@@ -109,21 +111,26 @@ async function intakeFindings(get: (path: string, auth?: boolean) => Promise<Res
  * heartbeat record that completed (`ok`) or was deliberately skipped (`skipped`: outside active hours, no
  * events) — either shows the heartbeat machinery is alive. "unsupported" when the agent has no run log API.
  */
-async function lastHeartbeat(get: (path: string, auth?: boolean) => Promise<Response>): Promise<number | null | "unsupported"> {
+async function lastHeartbeat(
+  get: (path: string, auth?: boolean) => Promise<Response>,
+): Promise<{ latest: number | null; byAgent: Record<string, number> } | "unsupported"> {
   let latest: number | null = null;
+  const byAgent: Record<string, number> = {};
   try {
     for (const status of ["ok", "skipped"]) {
       const response = await get(`${ADMIN_PREFIX}/runs?status=${status}&limit=1000`, true);
       if (!response.ok) return "unsupported";
       const body = (await response.json()) as { runs?: unknown };
       if (!Array.isArray(body.runs)) return "unsupported";
-      for (const run of body.runs as { kind?: unknown; finishedAt?: unknown; startedAt?: unknown }[]) {
+      for (const run of body.runs as { kind?: unknown; agentId?: unknown; finishedAt?: unknown; startedAt?: unknown }[]) {
         if (run.kind !== "heartbeat") continue;
         const at = typeof run.finishedAt === "number" ? run.finishedAt : run.startedAt;
-        if (typeof at === "number" && (latest === null || at > latest)) latest = at;
+        if (typeof at !== "number") continue;
+        if (latest === null || at > latest) latest = at;
+        if (typeof run.agentId === "string" && !(at <= (byAgent[run.agentId] ?? -Infinity))) byAgent[run.agentId] = at;
       }
     }
-    return latest;
+    return { latest, byAgent };
   } catch {
     return "unsupported";
   }
@@ -147,7 +154,17 @@ export function heartbeatDeadlineMs(periodMs: number): number {
 /** OpenClaw's default heartbeat period. */
 export const DEFAULT_HEARTBEAT_EVERY = "30m";
 
-export function heartbeatFindings(every: string | undefined, state: AgentState, now: number, agentsConfigured = true): DoctorFinding[] {
+/**
+ * The heartbeat check for one agent. `agent` names it when the node has several (each runs its own heartbeat):
+ * its last heartbeat is then that agent's, and the texts say which agent and which config field.
+ */
+export function heartbeatFindings(
+  every: string | undefined,
+  state: AgentState,
+  now: number,
+  agentsConfigured = true,
+  agent?: { readonly id: string; readonly everyField: string },
+): DoctorFinding[] {
   if (!agentsConfigured) {
     return [
       {
@@ -161,7 +178,7 @@ export function heartbeatFindings(every: string | undefined, state: AgentState, 
   }
   const period = parseEvery(every ?? DEFAULT_HEARTBEAT_EVERY);
   if (period === undefined) {
-    return [{ checkId: "heartbeat.every_invalid", severity: "warn", title: "heartbeat.every is not a duration", detail: `agents.defaults.heartbeat.every is "${every}"`, remediation: 'use e.g. "30m"' }];
+    return [{ checkId: "heartbeat.every_invalid", severity: "warn", title: "heartbeat.every is not a duration", detail: `${agent?.everyField ?? "agents.defaults.heartbeat.every"} is "${every}"`, remediation: 'use e.g. "30m"' }];
   }
   if (period === 0) {
     return [
@@ -169,8 +186,8 @@ export function heartbeatFindings(every: string | undefined, state: AgentState, 
         checkId: "heartbeat.disabled",
         severity: "warn",
         title: "heartbeats are disabled",
-        detail: 'agents.defaults.heartbeat.every is "0m": next-heartbeat wakes would wait forever (OpenClaw #7588, #14658)',
-        remediation: 'set agents.defaults.heartbeat.every, e.g. "30m"',
+        detail: `${agent?.everyField ?? "agents.defaults.heartbeat.every"} is "0m": next-heartbeat wakes would wait forever (OpenClaw #7588, #14658)`,
+        remediation: `set ${agent?.everyField ?? "agents.defaults.heartbeat.every"}, e.g. "30m"`,
       },
     ];
   }
@@ -186,7 +203,8 @@ export function heartbeatFindings(every: string | undefined, state: AgentState, 
     ];
   }
   const deadline = heartbeatDeadlineMs(period);
-  const last = state.lastHeartbeatAt ?? undefined;
+  const last = agent ? state.lastHeartbeatByAgent?.[agent.id] : (state.lastHeartbeatAt ?? undefined);
+  const who = agent ? ` of agent "${agent.id}"` : "";
   const since = last ?? state.startedAt;
   if (since === undefined || now - since <= deadline) return [];
   const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
@@ -197,8 +215,8 @@ export function heartbeatFindings(every: string | undefined, state: AgentState, 
       title: "no heartbeat within period + grace",
       detail:
         last === undefined
-          ? `no heartbeat has run since the agent started ${minutes(now - since)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`
-          : `the last heartbeat ran ${minutes(now - last)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`,
+          ? `no heartbeat${who} has run since the agent started ${minutes(now - since)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`
+          : `the last heartbeat${who} ran ${minutes(now - last)} ago (period ${minutes(period)}, deadline ${minutes(deadline)})`,
       remediation: "check the edge's cron trigger and outbox (queued deliveries), or the local cron line's log (clawgate cron print)",
     },
   ];

@@ -35,6 +35,22 @@ describe("heartbeat", () => {
     expect(late[0]?.detail).toBe("the last heartbeat ran 34 min ago (period 30 min, deadline 33 min)");
   });
 
+  it("with several agents, checks each agent's own last heartbeat and names the agent", () => {
+    const state = running({ lastHeartbeatAt: NOW - MIN, lastHeartbeatByAgent: { main: NOW - MIN, research: NOW - 50 * MIN } });
+    expect(heartbeatFindings("30m", state, NOW, true, { id: "main", everyField: "agents.defaults.heartbeat.every" })).toEqual([]);
+    const late = heartbeatFindings("30m", state, NOW, true, { id: "research", everyField: "agents.list[1].heartbeat.every" });
+    expect(late.map((f) => `${f.checkId}:${f.severity}`)).toEqual(["heartbeat.overdue:critical"]);
+    expect(late[0]?.detail).toBe('the last heartbeat of agent "research" ran 50 min ago (period 30 min, deadline 33 min)');
+    const never = heartbeatFindings("30m", running({ lastHeartbeatAt: NOW - MIN, lastHeartbeatByAgent: { main: NOW - MIN }, startedAt: NOW - 40 * MIN }), NOW, true, {
+      id: "ops",
+      everyField: "agents.list[2].heartbeat.every",
+    });
+    expect(never[0]?.detail).toBe('no heartbeat of agent "ops" has run since the agent started 40 min ago (period 30 min, deadline 33 min)');
+    expect(heartbeatFindings("0m", state, NOW, true, { id: "main", everyField: "agents.list[0].heartbeat.every" })[0]?.detail).toBe(
+      'agents.list[0].heartbeat.every is "0m": next-heartbeat wakes would wait forever (OpenClaw #7588, #14658)',
+    );
+  });
+
   it("counts from the agent's start when no heartbeat ran yet", () => {
     expect(heartbeatFindings(undefined, running({ lastHeartbeatAt: null, startedAt: NOW - 10 * MIN }), NOW)).toEqual([]);
     const never = heartbeatFindings(undefined, running({ lastHeartbeatAt: null, startedAt: NOW - 40 * MIN }), NOW);
@@ -93,10 +109,21 @@ describe("probeAgent", () => {
         body: { ok: true, runs: [{ kind: "agent", finishedAt: NOW - MIN }, { kind: "heartbeat", finishedAt: NOW - 20 * MIN }] },
         auth: "adm",
       },
-      "/_clawgate/admin/runs?status=skipped&limit=1000": { status: 200, body: { ok: true, runs: [{ kind: "heartbeat", finishedAt: NOW - 10 * MIN }] }, auth: "adm" },
+      "/_clawgate/admin/runs?status=skipped&limit=1000": {
+        status: 200,
+        body: { ok: true, runs: [{ kind: "heartbeat", agentId: "main", finishedAt: NOW - 10 * MIN }, { kind: "heartbeat", agentId: "research", finishedAt: NOW - 40 * MIN }] },
+        auth: "adm",
+      },
     });
     const { state, findings } = await probeAgent({ url, startedAt: "2026-11-24T10:00:00Z" }, "adm", io);
-    expect(state).toEqual({ running: true, url, startedAt: Date.parse("2026-11-24T10:00:00Z"), heartbeatApi: true, lastHeartbeatAt: NOW - 10 * MIN });
+    expect(state).toEqual({
+      running: true,
+      url,
+      startedAt: Date.parse("2026-11-24T10:00:00Z"),
+      heartbeatApi: true,
+      lastHeartbeatAt: NOW - 10 * MIN,
+      lastHeartbeatByAgent: { main: NOW - 10 * MIN, research: NOW - 40 * MIN },
+    });
     expect(findings).toMatchObject([
       { checkId: "node.not_ready", severity: "critical", detail: `${url}/readyz: secrets degraded` },
       { checkId: "intake.dead_deliveries", severity: "warn", detail: "2 accepted deliveries are dead (their runs failed every retry); see /_clawgate/admin/runs?status=error" },

@@ -1,0 +1,68 @@
+/** runDoctor over real files and a loopback server answering as a running agent: the heartbeat check per agent. */
+import { createServer, type Server } from "node:http";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { runDoctor } from "../../../node/doctor/doctor.ts";
+
+const NOW = Date.parse("2026-11-24T12:00:00Z");
+const MIN = 60_000;
+const ADMIN = "admin-token-doctor-0123456789";
+let dir: string;
+let server: Server;
+let url: string;
+
+/** Heartbeat records in the agent's run log: `main` ran a minute ago, `research` 50 minutes ago, `quiet` never. */
+const runs = [
+  { kind: "heartbeat", agentId: "main", status: "ok", finishedAt: NOW - MIN },
+  { kind: "heartbeat", agentId: "research", status: "ok", finishedAt: NOW - 50 * MIN },
+];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "clawgate-doctor-"));
+  server = createServer((req, res) => {
+    const authed = req.headers.authorization === `Bearer ${ADMIN}`;
+    const send = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (req.url === "/healthz" || req.url === "/readyz") return send(200, { ok: true });
+    if (!authed) return send(401, { ok: false, error: "unauthorized" });
+    if (req.url?.startsWith("/_clawgate/admin/intake")) return send(200, { ok: true, counts: { pending: 0, done: 2, dead: 0 }, pending: [] });
+    const status = new URL(req.url ?? "/", "http://x").searchParams.get("status");
+    if (req.url?.startsWith("/_clawgate/admin/runs")) return send(200, { ok: true, runs: runs.filter((r) => r.status === status) });
+    send(404, { ok: false });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await rm(dir, { recursive: true, force: true });
+});
+
+it("checks every agent's own heartbeat: one that stopped is reported by name, even while another still runs", async () => {
+  const stateDir = join(dir, "state");
+  await mkdir(stateDir, { mode: 0o700 });
+  await writeFile(join(stateDir, "node.json"), JSON.stringify({ url, pid: process.pid, startedAt: new Date(NOW - 3 * 60 * MIN).toISOString() }), { mode: 0o600 });
+  await writeFile(join(stateDir, "admin.token"), `${ADMIN}\n`, { mode: 0o600 });
+  const configPath = join(dir, "openclaw.json");
+  const agents = {
+    defaults: { model: "demo/echo", models: { "demo/echo": { memoryGb: 0 } }, heartbeat: { every: "30m" } },
+    list: [
+      { id: "main", default: true },
+      { id: "research", heartbeat: { every: "30m" } },
+      { id: "quiet", heartbeat: { every: "0m" } },
+      { id: "nightly", heartbeat: { every: "1h" } },
+    ],
+  };
+  await writeFile(configPath, JSON.stringify({ clawgate: { stateDir }, agents }), { mode: 0o600 });
+
+  const report = await runDoctor({ configPath, stateDir, io: { now: () => NOW, home: dir } });
+  const heartbeat = report.findings.filter((f) => f.checkId.startsWith("heartbeat."));
+  // main is on time; quiet opted out (not the default agent); research and nightly are overdue.
+  expect(heartbeat.map((f) => [f.checkId, f.severity, f.detail])).toEqual([
+    ["heartbeat.overdue", "critical", 'the last heartbeat of agent "research" ran 50 min ago (period 30 min, deadline 33 min)'],
+    ["heartbeat.overdue", "critical", 'no heartbeat of agent "nightly" has run since the agent started 180 min ago (period 60 min, deadline 66 min)'],
+  ]);
+});
