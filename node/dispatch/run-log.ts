@@ -54,7 +54,7 @@ export interface RunLog {
   write(record: RunRecord): void;
   get(id: string): RunRecord | undefined;
   /** Newest first, optionally filtered. */
-  list(filter?: { status?: string; agentId?: string; limit?: number }): RunRecord[];
+  list(filter?: { status?: string; agentId?: string; kind?: string; limit?: number }): RunRecord[];
   /** The runs that served a delivery, oldest first. */
   forDelivery(deliveryId: string): RunRecord[];
   counts(): Record<string, number>;
@@ -145,6 +145,7 @@ export function openRunLog(stateDir: string, options: { maxInMemory?: number; co
         const r = all[i]!;
         if (filter.status !== undefined && r.status !== filter.status) continue;
         if (filter.agentId !== undefined && r.agentId !== filter.agentId) continue;
+        if (filter.kind !== undefined && r.kind !== filter.kind) continue;
         out.push(r);
       }
       return out;

@@ -118,7 +118,8 @@ async function lastHeartbeat(
   const byAgent: Record<string, number> = {};
   try {
     for (const status of ["ok", "skipped"]) {
-      const response = await get(`${ADMIN_PREFIX}/runs?status=${status}&limit=1000`, true);
+      // kind=heartbeat: on a busy host the newest 1,000 runs could all be agent runs (an older agent ignores it).
+      const response = await get(`${ADMIN_PREFIX}/runs?kind=heartbeat&status=${status}&limit=1000`, true);
       if (!response.ok) return "unsupported";
       const body = (await response.json()) as { runs?: unknown };
       if (!Array.isArray(body.runs)) return "unsupported";

@@ -128,13 +128,14 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     });
   }
 
-  /** Run records, newest first: `?status=error&agentId=main&limit=50` (limit 1–1000, default 100). */
+  /** Run records, newest first: `?status=error&agentId=main&kind=heartbeat&limit=50` (limit 1–1000, default 100). */
   admin.get("/runs", (c) => {
     const runs = options.dispatch?.runs;
     const limit = Math.min(Math.max(Number(c.req.query("limit") ?? "100") || 100, 1), 1000);
     const status = c.req.query("status");
     const agentId = c.req.query("agentId");
-    return c.json({ ok: true, runs: runs ? runs.list({ limit, ...(status ? { status } : {}), ...(agentId ? { agentId } : {}) }) : [] });
+    const kind = c.req.query("kind");
+    return c.json({ ok: true, runs: runs ? runs.list({ limit, ...(status ? { status } : {}), ...(agentId ? { agentId } : {}), ...(kind ? { kind } : {}) }) : [] });
   });
 
   admin.get("/runs/:id", (c) => {

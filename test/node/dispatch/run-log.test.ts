@@ -15,11 +15,14 @@ it("indexes by id and delivery, lists newest first with filters, and reopens aft
   log.write({ ...base, id: "a", status: "running", deliveryIds: ["d1"] });
   log.write({ ...base, id: "a", status: "ok", deliveryIds: ["d1"] });
   log.write({ ...base, id: "b", status: "error", deliveryIds: ["d2"], agentId: "ops" });
+  log.write({ ...base, id: "h", kind: "heartbeat", status: "ok", deliveryIds: [] });
   expect(log.get("a")!.status).toBe("ok");
-  expect(log.list().map((r) => r.id)).toEqual(["b", "a"]);
-  expect(log.list({ status: "ok" }).map((r) => r.id)).toEqual(["a"]);
+  expect(log.list().map((r) => r.id)).toEqual(["h", "b", "a"]);
+  expect(log.list({ kind: "heartbeat" }).map((r) => r.id)).toEqual(["h"]);
+  expect(log.list({ kind: "agent", status: "ok" }).map((r) => r.id)).toEqual(["a"]);
+  expect(log.list({ status: "ok" }).map((r) => r.id)).toEqual(["h", "a"]);
   expect(log.list({ agentId: "ops" }).map((r) => r.id)).toEqual(["b"]);
-  expect(log.counts()).toMatchObject({ ok: 1, error: 1, running: 0 });
+  expect(log.counts()).toMatchObject({ ok: 2, error: 1, running: 0 });
   log.close();
   appendFileSync(join(dir, RUN_LOG_FILE), '{"id":"c","status":"runn'); // a crash mid-write
   const again = openRunLog(dir);

@@ -104,12 +104,12 @@ describe("probeAgent", () => {
       "/healthz": { status: 200, body: { ok: true } },
       "/readyz": { status: 503, body: { ok: false, problems: ["secrets degraded"] } },
       "/_clawgate/admin/intake": { status: 200, body: { ok: true, counts: { pending: 0, done: 4, dead: 2 }, pending: [] }, auth: "adm" },
-      "/_clawgate/admin/runs?status=ok&limit=1000": {
+      "/_clawgate/admin/runs?kind=heartbeat&status=ok&limit=1000": {
         status: 200,
         body: { ok: true, runs: [{ kind: "agent", finishedAt: NOW - MIN }, { kind: "heartbeat", finishedAt: NOW - 20 * MIN }] },
         auth: "adm",
       },
-      "/_clawgate/admin/runs?status=skipped&limit=1000": {
+      "/_clawgate/admin/runs?kind=heartbeat&status=skipped&limit=1000": {
         status: 200,
         body: { ok: true, runs: [{ kind: "heartbeat", agentId: "main", finishedAt: NOW - 10 * MIN }, { kind: "heartbeat", agentId: "research", finishedAt: NOW - 40 * MIN }] },
         auth: "adm",
