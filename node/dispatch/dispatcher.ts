@@ -294,11 +294,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           thinking,
           estimate.hardLimitGb,
           (gb) => (peakGb = gb),
-        ).catch((error: unknown) => {
-          const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
-          if (typeof after === "number" && after > 0) retryAfterMs = after;
-          throw error;
-        });
+        ).catch(rethrowNotingRetryAfter((ms) => (retryAfterMs = ms)));
         const at = now();
         sessions.append(sessionKey, [
           { role: "user", content: payload.message, at: startedAt, runId },
@@ -501,11 +497,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           thinking,
           estimate.hardLimitGb,
           (gb) => (peakGb = gb),
-        ).catch((error: unknown) => {
-          const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
-          if (typeof after === "number" && after > 0) retryAfterMs = after;
-          throw error;
-        });
+        ).catch(rethrowNotingRetryAfter((ms) => (retryAfterMs = ms)));
         ack = isHeartbeatAck(result.reply, agent.heartbeat.ackMaxChars);
         // HEARTBEAT_OK is an acknowledgement, not a message: it does not grow the transcript (OpenClaw prunes it too).
         if (!ack) {
@@ -749,6 +741,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
 /** The longest a model server's Retry-After holds back a delivery's next run (an hour); longer asks wait this long. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/** A rejection handler that hands on a runtime error's `retryAfterMs` (the wait its server asked for), then rethrows. */
+function rethrowNotingRetryAfter(note: (ms: number) => void): (error: unknown) => never {
+  return (error) => {
+    const after = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+    if (typeof after === "number" && after > 0) note(after);
+    throw error;
+  };
+}
 
 /** The longest run timeout honored (a day); a hook asking for more gets this. */
 export const MAX_TIMEOUT_SECONDS = 86_400;
