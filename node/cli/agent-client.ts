@@ -5,7 +5,7 @@ import { loadConfig, resolveConfigPath } from "../config/config-file.ts";
 import { readAdminToken, readNodeInfo } from "../server/admin-auth.ts";
 import { resolveStateDir } from "../server/state-dir.ts";
 import { CliError } from "./cli-error.ts";
-import { configFlag, configOption } from "./program.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 /** The flags every command that talks to the agent takes (besides --config). */
 export interface AgentFlags {

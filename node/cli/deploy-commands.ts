@@ -10,8 +10,8 @@ import { buildTunnelConfig, defaultPathRegex } from "../deploy/tunnel-config.ts"
 import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 import { loadConfigLoosely } from "./service-commands.ts";
 
 interface TunnelFlags {

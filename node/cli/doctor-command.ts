@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
 import { formatDoctorReport } from "../doctor/doctor-finding.ts";
 import { runDoctor } from "../doctor/doctor.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 interface DoctorFlags {
   json?: boolean;

@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { type AgentFlags, adminRequest, agentOptions, findAgent } from "./agent-client.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
 
 interface ListOptions extends AgentFlags {
   state: "pending" | "dead";

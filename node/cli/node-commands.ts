@@ -4,8 +4,8 @@ import { resolveConfigPath } from "../config/config-file.ts";
 import { createLogger } from "../server/logger.ts";
 import { type NodeAgent, startNodeAgent } from "../server/node-agent.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 interface StartOptions {
   port?: string;

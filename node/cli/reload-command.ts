@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { type AgentFlags, adminRequest, agentOptions, findAgent } from "./agent-client.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
 
 interface ReloadOptions extends AgentFlags {
   json?: boolean;

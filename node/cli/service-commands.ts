@@ -16,8 +16,8 @@ import { buildLaunchdPlist, launchdLogPaths } from "../service/launchd-plist.ts"
 import { DEFAULT_LAUNCHD_LABEL, SERVICE_KINDS, type ServiceKind, type ServiceSpec, defaultServiceDir, serviceFileName } from "../service/service-spec.ts";
 import { buildSystemdUnit } from "../service/systemd-unit.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 const CLI_ENTRY = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
