@@ -74,7 +74,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
     .option("--credentials-file <path>", "the tunnel's credentials JSON (default: ~/.cloudflared/<tunnel>.json)")
     .option("--access-team <team>", "Cloudflare Access team name: cloudflared then requires a valid Access JWT")
     .addOption(new Option("--access-aud <tag...>", "Access application AUD tag(s)"))
-    .option("--port <n>", "node agent port (default: clawgate.node.port, else 18789)")
+    .option("--port <n>", "daemon port (default: clawgate.node.port, else 18789)")
     .option("--all-paths", "pass every path to the node (default: only the hooks path, /healthz and /readyz)")
     .action(async (opts: TunnelFlags, command: Command) => {
       const loaded = await loadConfigLoosely(resolveConfigPath(configFlag(command)));

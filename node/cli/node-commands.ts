@@ -1,4 +1,4 @@
-/** `clawgate node start`: run the node agent in the foreground (supervisors: launchd, systemd). */
+/** `clawgate node start`: run the daemon in the foreground (supervisors: launchd, systemd). */
 import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
 import { createLogger } from "../server/logger.ts";
@@ -15,7 +15,7 @@ interface StartOptions {
 }
 
 export function registerNodeCommands(program: Command, _io: CliIo): void {
-  const node = program.command("node").description("the node agent (loopback-only)");
+  const node = program.command("node").description("the daemon (loopback-only)");
   node
     .command("start")
     .description("resolve secrets (fail fast), then serve on loopback until SIGTERM/SIGINT; SIGHUP reloads secrets")

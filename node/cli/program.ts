@@ -24,12 +24,12 @@ const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterComman
 ];
 
 /**
- * The command tree. `clawgate node …` (the long-running agent) loads only its own commands: the other
- * groups' modules (prompts, plist, yaml, …) would cost the agent ~13 MB and ~50 ms for nothing.
+ * The command tree. `clawgate node …` (the long-running daemon) loads only its own commands: the other
+ * groups' modules (prompts, plist, yaml, …) would cost the daemon ~13 MB and ~50 ms for nothing.
  */
 export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command("clawgate")
-    .description("Run an always-on AI agent host in production: secrets, node agent, edge and supervision.")
+    .description("Run an always-on AI agent host in production: secrets, the node daemon, edge and supervision.")
     .addOption(configOption())
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
