@@ -3,7 +3,6 @@ import { constants } from "node:fs";
 import { access, mkdir, stat } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import { type LoadedConfig, loadConfig, resolveConfigPath } from "../config/config-file.ts";
 import { writeFileAtomic } from "../config/atomic-write.ts";
@@ -16,10 +15,10 @@ import { buildLaunchdPlist, launchdLogPaths } from "../service/launchd-plist.ts"
 import { DEFAULT_LAUNCHD_LABEL, SERVICE_KINDS, type ServiceKind, type ServiceSpec, defaultServiceDir, serviceFileName } from "../service/service-spec.ts";
 import { buildSystemdUnit } from "../service/systemd-unit.ts";
 import { CliError } from "./cli-error.ts";
+import { CLI_ENTRY } from "./package-layout.ts";
 import type { CliIo } from "./cli-io.ts";
 import { configFlag, configOption } from "./cli-io.ts";
 
-const CLI_ENTRY = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
 interface ServiceFlags {
   user?: string;
@@ -114,7 +113,7 @@ function serviceOptions(command: Command): Command {
     .option("--user <name>", "the dedicated account the daemon runs as (default: you; never root)")
     .option("--home <dir>", "that account's home (default: yours, or /Users/<name> | /home/<name>)")
     .option("--node <path>", "absolute path of Node ≥ 22 (default: the one running this command)")
-    .option("--cli <path>", "absolute path of clawgate's node/cli/bin.ts (default: this checkout's)")
+    .option("--cli <path>", "absolute path of the clawgate entry Node runs (default: this clawgate's: the installed dist/node/cli.js, or a checkout's node/cli/bin.ts)")
     .option("--state-dir <dir>", "the daemon's state dir (default: clawgate.stateDir, else <home>/.clawgate)")
     .option("--path <PATH>", "PATH for the daemon and its resolvers")
     .option("--label <label>", `launchd job label (default ${DEFAULT_LAUNCHD_LABEL})`)

