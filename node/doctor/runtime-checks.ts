@@ -230,8 +230,22 @@ export function supervisionFindings(found: readonly string[], searched: readonly
       checkId: "supervision.not_installed",
       severity: "warn",
       title: "no supervision installed",
-      detail: `none of ${searched.join(", ")} exists: a crash or a reboot leaves the host down (seed §03, §07)`,
+      detail: `none of ${searched.join(", ")} exists: a crash or a reboot leaves the host down (docs/operations.md#supervision)`,
       remediation: "clawgate service install launchd (macOS) or clawgate service install systemd --user <name> (Linux)",
+    },
+  ];
+}
+
+/** A service file whose Node, clawgate entry or config is gone: the supervisor restarts into "not found" forever. */
+export function servicePathFindings(file: string, missing: readonly string[]): DoctorFinding[] {
+  if (missing.length === 0) return [];
+  return [
+    {
+      checkId: "supervision.path_missing",
+      severity: "critical",
+      title: "the service file starts a file that does not exist",
+      detail: `${file} names ${missing.join(", ")}, which ${missing.length === 1 ? "does" : "do"} not exist (docs/operations.md#upgrades)`,
+      remediation: "write it again from the installed clawgate: clawgate service install launchd|systemd (then reload it)",
     },
   ];
 }
