@@ -1,0 +1,91 @@
+/**
+ * `clawgate init`, `clawgate edge deploy --dry-run` and `clawgate edge secret put` as real processes on real files:
+ * bad input writes nothing, an existing config is migrated with a backup, files init did not write are kept,
+ * and the signing key reaches wrangler's stdin and then leaves the disk.
+ */
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { runCli } from "../../helpers/run-cli.ts";
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+const cli = (args: string[]) => runCli(args, { env, cwd: home, timeoutMs: 30_000 });
+
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), "clawgate-init-"));
+  env = { ...process.env, HOME: home, CLAWGATE_CONFIG: "" };
+  delete env["CLAWGATE_WRANGLER"];
+});
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+it("refuses an invalid config with one line naming the file and line, and writes nothing", async () => {
+  const config = join(home, "openclaw.json");
+  await writeFile(config, '{\n  "gateway": { bind: @ }\n}\n', { mode: 0o600 });
+  const result = await cli(["init", "--yes", "--config", config]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toBe(`clawgate: ${config}: JSON5 syntax error at line 2, column 22: invalid character\n`);
+  expect(await readdir(home)).toEqual(["openclaw.json"]);
+  expect(await readFile(config, "utf8")).toBe('{\n  "gateway": { bind: @ }\n}\n');
+});
+
+it("migrates a plaintext hook token into the 0600 store with a backup, binds loopback, and keeps an edge file it did not write", async () => {
+  const config = join(home, "openclaw.json");
+  const token = "plaintext-hook-token-0123456789abcdef";
+  await writeFile(config, JSON.stringify({ gateway: { bind: "lan" }, hooks: { enabled: true, token } }), { mode: 0o600 });
+  const edgeDir = join(home, "edge");
+  await mkdir(edgeDir);
+  await writeFile(join(edgeDir, "wrangler.jsonc"), "// mine\n{}\n");
+  const result = await cli(["init", "--yes", "--config", config, "--edge-dir", edgeDir, "--hostname", "node.example.com"]);
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  expect(result.stdout).not.toContain(token);
+  const written = JSON.parse(await readFile(config, "utf8")) as { gateway: { bind: string }; hooks: { token: unknown } };
+  expect(written.gateway.bind).toBe("loopback");
+  expect(written.hooks.token).toMatchObject({ source: "file", provider: "clawgate" });
+  const backups = (await readdir(home)).filter((f) => f.startsWith("openclaw.json.bak-"));
+  expect(backups).toHaveLength(1);
+  expect((await stat(join(home, backups[0]!))).mode & 0o777).toBe(0o600);
+  expect((await stat(join(home, "secrets.json"))).mode & 0o777).toBe(0o600);
+  expect(await readFile(join(home, "secrets.json"), "utf8")).toContain(token);
+  expect(result.stdout).toContain(`gateway.bind: "lan" → "loopback"`);
+  expect(result.stdout).toContain(`kept (not written by clawgate init):\n  ${join(edgeDir, "wrangler.jsonc")}\n`);
+  expect(await readFile(join(edgeDir, "wrangler.jsonc"), "utf8")).toBe("// mine\n{}\n");
+});
+
+it("edge deploy --dry-run names the file and the cron job whose schedule has no Cron Trigger", async () => {
+  expect((await cli(["init", "--yes"])).code).toBe(0);
+  const file = join(home, ".clawgate/edge/wrangler.jsonc");
+  await writeFile(file, (await readFile(file, "utf8")).replace('"*/30 * * * *"\n    ]', '"0 * * * *"\n    ]'));
+  const result = await cli(["edge", "deploy", "--dry-run", "--wrangler", "/nonexistent/wrangler"]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toBe(`clawgate: ${file}: triggers.crons: cron job "heartbeat-30m" runs on "*/30 * * * *", which is not a Cron Trigger\n`);
+});
+
+it("edge secret put sends the signing key on wrangler's stdin and deletes the file; a failed put keeps it", async () => {
+  expect((await cli(["init", "--yes"])).code).toBe(0);
+  const keyFile = join(home, ".clawgate/edge/signing-key.jwk");
+  const key = (await readFile(keyFile, "utf8")).trim();
+  // A stand-in for wrangler that speaks its command line: records argv and stdin, exits with $FAKE_EXIT.
+  const fake = join(home, "fake-wrangler");
+  await writeFile(fake, `#!/bin/sh\nprintf '%s\\n' "$*" > "${home}/wrangler-args"\ncat > "${home}/wrangler-stdin"\nexit \${FAKE_EXIT:-0}\n`);
+  await chmod(fake, 0o755);
+
+  env = { ...env, FAKE_EXIT: "1" };
+  const failed = await cli(["edge", "secret", "put", "--wrangler", fake]);
+  expect(failed.code).toBe(1);
+  expect(failed.stderr).toBe(`clawgate: wrangler secret put failed (exit 1); ${keyFile} is kept\n`);
+  expect(await readFile(keyFile, "utf8")).toContain(key);
+
+  env = { ...env, FAKE_EXIT: "0" };
+  const put = await cli(["edge", "secret", "put", "--wrangler", fake]);
+  expect(put.stderr).toBe("");
+  expect(put.code).toBe(0);
+  expect(await readFile(join(home, "wrangler-args"), "utf8")).toBe(`secret put CLAWGATE_EDGE_SIGNING_KEY --config ${join(home, ".clawgate/edge/wrangler.jsonc")}\n`);
+  expect(await readFile(join(home, "wrangler-stdin"), "utf8")).toBe(key);
+  await expect(stat(keyFile)).rejects.toThrow();
+  expect(put.stdout).toContain(`deleted ${keyFile}`);
+});
