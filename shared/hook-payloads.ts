@@ -93,7 +93,7 @@ export function parseAgentPayload(body: unknown): Parsed<AgentPayload> {
 
 /**
  * The `hooks` policy checks and their texts (openclaw-compat §5), the one copy: the node's compiled policy
- * (node/hooks/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
+ * (node/intake/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
  */
 export const AGENT_ID_NOT_ALLOWED = "agentId is not allowed by hooks.allowedAgentIds";
 export const SESSION_KEY_DISABLED =

@@ -16,9 +16,9 @@ import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts"
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
-import { createFailureLimiter } from "../hooks/failure-limiter.ts";
-import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
-import { createHooksRoutes } from "../hooks/hooks-routes.ts";
+import { createFailureLimiter } from "../intake/failure-limiter.ts";
+import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
+import { createHooksRoutes } from "../intake/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";

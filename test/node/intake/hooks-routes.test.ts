@@ -7,9 +7,9 @@ import { exportJWK, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
-import { createFailureLimiter } from "../../../node/hooks/failure-limiter.ts";
-import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
-import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
+import { createFailureLimiter } from "../../../node/intake/failure-limiter.ts";
+import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
+import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
 import { type Delivery, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ENVELOPE_HEADER, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
 

@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { Delivery, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
