@@ -12,7 +12,8 @@ import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.t
 import { type SecretsRuntime, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
-import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
+import { writeAdminToken } from "./admin-auth.ts";
+import { NODE_INFO_FILE, writeNodeInfo } from "./node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
