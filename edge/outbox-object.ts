@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { createAlertSender } from "./deadman-alert.ts";
 import { parseEdgeConfig } from "./edge-config.ts";
-import { buildForwarder } from "./edge-runtime.ts";
+import { buildForwarder } from "./edge-setup.ts";
 import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
 import { OutboxCore } from "./outbox-core.ts";
 
