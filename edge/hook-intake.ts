@@ -10,12 +10,12 @@ import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem 
 import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
 import type { EdgeSetup } from "./edge-setup.ts";
-import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 
 /** The outbox as the Worker calls it (RPC on the Durable Object stub). */
 export interface OutboxClient {
-  enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
-  recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void> | void;
+  enqueue(delivery: NodeCall, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
+  recordRejected(delivery: NodeCall, answer: NodeAnswer): Promise<void> | void;
   nodeRecovered(nodeId: string): Promise<number>;
 }
 
@@ -112,7 +112,7 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
       node = route.nodeId !== undefined ? setup.config.nodes.get(route.nodeId)! : setup.config.primary;
     }
     const passThrough = name !== "wake" && name !== "agent";
-    const delivery: Delivery = {
+    const delivery: NodeCall = {
       deliveryId: callerKey !== undefined ? await scopedDeliveryId(who.principal, callerKey) : deps.randomUUID(),
       nodeId: node.id,
       // A pass-through call keeps its query (`{{query.x}}` in node mappings); the envelope binds it too.
@@ -182,7 +182,7 @@ function passThroughHeaders(headers: Headers): Record<string, string> {
 }
 
 /** The longest caller-shaped part of a delivery whose envelope claims (`htu`, `sub`, `did`) would not fit, else undefined. */
-function envelopeOverflow(delivery: Delivery, query: string): string | undefined {
+function envelopeOverflow(delivery: NodeCall, query: string): string | undefined {
   const principal = jsonBytes(delivery.principal);
   const deliveryId = jsonBytes(delivery.deliveryId);
   if (jsonBytes(delivery.path) + principal + deliveryId <= MAX_CALLER_CLAIM_BYTES) return undefined;

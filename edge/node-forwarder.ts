@@ -6,8 +6,8 @@ import { ENVELOPE_HEADER, type EnvelopeSigner } from "../shared/envelope.ts";
 import { MAX_NODE_ANSWER_BYTES } from "./edge-defaults.ts";
 import type { EdgeNode } from "./edge-config.ts";
 
-/** One call as the outbox stores it: everything needed to sign and send it again. */
-export interface Delivery {
+/** One call to a node as the edge forwards it and the outbox stores it: everything needed to sign and send it again. */
+export interface NodeCall {
   readonly deliveryId: string;
   readonly nodeId: string;
   /** Path on the node, e.g. `/hooks/wake` (the envelope's `htu`). */
@@ -43,7 +43,7 @@ export interface NodeForwarderOptions {
 }
 
 export interface NodeForwarder {
-  forward(node: EdgeNode, delivery: Delivery): Promise<ForwardOutcome>;
+  forward(node: EdgeNode, delivery: NodeCall): Promise<ForwardOutcome>;
 }
 
 export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarder {

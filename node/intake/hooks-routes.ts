@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
-import type { Delivery, IntakeJournal } from "./intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
@@ -35,7 +35,7 @@ export interface HooksRoutesOptions {
    */
   readonly admit?: (kind: "wake" | "agent") => Admission;
   /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
-  readonly onAccepted?: (delivery: Delivery) => void;
+  readonly onAccepted?: (delivery: JournalEntry) => void;
 }
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };

@@ -1,10 +1,10 @@
 /** Signed forwarding in workerd: an attempt's timeout, and timers released as soon as an answer is read. */
 import { expect, it } from "vitest";
 import type { EdgeNode } from "../../edge/edge-config.ts";
-import { type Delivery, createNodeForwarder } from "../../edge/node-forwarder.ts";
+import { type NodeCall, createNodeForwarder } from "../../edge/node-forwarder.ts";
 
 const node: EdgeNode = { id: "node-1", origin: "https://node-1.test", hooksPath: "/hooks", agents: [], primary: true };
-const delivery: Delivery = { deliveryId: "d-1", nodeId: "node-1", path: "/hooks/wake", body: new TextEncoder().encode('{"text":"t"}'), contentType: "application/json", principal: "token:ci" };
+const delivery: NodeCall = { deliveryId: "d-1", nodeId: "node-1", path: "/hooks/wake", body: new TextEncoder().encode('{"text":"t"}'), contentType: "application/json", principal: "token:ci" };
 // The envelope is shared/envelope.ts's business (test/shared); here any string will do.
 const signer = { sign: async () => "envelope" };
 

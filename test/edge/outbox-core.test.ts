@@ -1,10 +1,10 @@
 /** The outbox over real Durable Object SQLite storage: retry schedule, dead letters and replay, cron catch-up, dead-man's switch. */
 import { describe, expect, it } from "vitest";
 import type { CronJob } from "../../edge/edge-config.ts";
-import type { Delivery } from "../../edge/node-forwarder.ts";
+import type { NodeCall } from "../../edge/node-forwarder.ts";
 import { NODE, outboxHarness } from "./support/outbox-fixture.ts";
 
-const delivery = (id: string, text = "hello"): Delivery => ({
+const delivery = (id: string, text = "hello"): NodeCall => ({
   deliveryId: id,
   nodeId: NODE.id,
   path: "/hooks/wake",
