@@ -10,7 +10,7 @@ import { randomUUID as nodeRandomUUID } from "node:crypto";
 import type { ThinkingLevel } from "../config/agents-schema.ts";
 import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
 import type { AgentRuntime, RuntimeRequest, RuntimeResult } from "../runtimes/runtime-types.ts";
-import type { SecretsEvent } from "../secrets/secrets-runtime.ts";
+import type { SecretsEvent } from "../secrets/secrets-reloader.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
 import { mainSessionKey, storedSessionKey } from "../sessions/session-store.ts";
 import { type SystemEvent, type SystemEventQueues, systemLines } from "../sessions/system-events.ts";

@@ -4,13 +4,13 @@ import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
-import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import { tokenMatches } from "./admin-auth.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 
 export interface NodeAppOptions {
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   /** The local admin token written to the state dir at start. */
   readonly adminToken: string;
   readonly logger: Logger;

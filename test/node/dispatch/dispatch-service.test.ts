@@ -8,12 +8,12 @@ import { Registry } from "prom-client";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { MODEL_MEMORY_FILE, createDispatchService } from "../../../node/dispatch/dispatch-service.ts";
 import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
-import type { SecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
 const silent = { info() {}, warn() {}, error() {} };
-const secrets = { snapshot: () => ({ get: () => undefined }), onEvent: () => () => {} } as unknown as SecretsRuntime;
+const secrets = { snapshot: () => ({ get: () => undefined }), onEvent: () => () => {} } as unknown as SecretsReloader;
 const probe = async () => ({ availableGb: 16, totalGb: 16 });
 let dir: string | undefined;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
