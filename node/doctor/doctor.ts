@@ -13,7 +13,7 @@ import { knownServiceFiles } from "../service/service-spec.ts";
 import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
-import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./runtime-checks.ts";
+import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./host-checks.ts";
 
 export interface DoctorIo {
   readonly env: NodeJS.ProcessEnv;
