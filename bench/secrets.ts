@@ -1,5 +1,5 @@
 /**
- * Secrets benchmark (issue: foundation and secrets engine). 1,000 refs — env 300, file 600 across 3 files,
+ * Secrets benchmark (docs/benchmarks.md). 1,000 refs — env 300, file 600 across 3 files,
  * exec 100 across 2 providers — activated by the runtime vs. a minimal script doing the same reads and
  * spawns, interleaved in one run; and `GET /healthz` p99 while reloads run back to back vs. its idle p99.
  */

@@ -70,7 +70,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
         return; // misconfigured: logged once by the loader, nothing delivered
       }
       // A tick's delivery id holds its time as ISO 8601; a time that is no instant (NaN, past Date's range) names
-      // no tick, so it is logged and skipped rather than thrown from the outbox (found by the edge fuzz campaign).
+      // no tick, so it is logged and skipped rather than thrown from the outbox.
       if (Number.isNaN(new Date(controller.scheduledTime).getTime())) {
         logEvent({ event: "cron.invalid_time", cron: controller.cron, scheduledTime: String(controller.scheduledTime) });
         return;

@@ -59,8 +59,8 @@ export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarde
         deliveryId: delivery.deliveryId,
       });
       // One timer per attempt, cleared once the answer is read: AbortSignal.timeout's timer stays active for the
-      // whole timeout, and workerd allows 10,000 active timeouts per request context (the edge fuzz campaign,
-      // forwarding thousands of calls in one test, ran into it: every later call read as "node unreachable").
+      // whole timeout, and workerd allows 10,000 active timeouts per request context: past that, every later call in
+      // the context would read as "node unreachable".
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new DOMException("node timeout", "TimeoutError")), options.timeoutMs);
       let response: Response;

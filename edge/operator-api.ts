@@ -42,7 +42,7 @@ function equalHex(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** `?limit=`: a whole number from 1 to 1000, default 100 (floored: SQLite refuses a fractional LIMIT, found by the edge fuzz campaign). */
+/** `?limit=`: a whole number from 1 to 1000, default 100 (floored: SQLite refuses a fractional LIMIT). */
 const limitOf = (c: Context) => Math.min(Math.max(Math.floor(Number(c.req.query("limit") ?? "100")) || 100, 1), 1000);
 
 export function createOperatorApi(deps: OperatorApiDeps): Hono {

@@ -386,8 +386,8 @@ export class OutboxCore {
       this.#sql.exec("UPDATE deliveries SET coalesced = coalesced + 1 WHERE delivery_id = ?", waitingId);
       this.#recordRun(job, scheduledTime, waitingId, "coalesced", null);
       await this.#attemptStored(waiting, true);
-      // A tick older than the kept history (cron.historySize) was pruned as soon as it was recorded: it stays
-      // "coalesced" (found by the edge fuzz campaign; `.one()` threw here).
+      // A tick older than the kept history (cron.historySize) was pruned as soon as it was recorded: its run row
+      // may be gone, so a missing row reads as "coalesced".
       const current = this.#sql.exec("SELECT outcome FROM cron_runs WHERE job_id = ? AND scheduled_at = ?", job.id, scheduledTime).toArray()[0];
       return { deliveryId: waitingId, outcome: (current?.["outcome"] as CronOutcome | undefined) ?? "coalesced" };
     }

@@ -99,7 +99,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
         },
       });
       // queued, running, reserved/budget GB, host available GB, blocked{reason}, exclusive, per-agent running,
-      // runs_total{status} and decision counters: the scheduler's own set (README "Memory-aware scheduling").
+      // runs_total{status} and decision counters: the scheduler's own set (docs/dispatch.md "Memory-aware scheduling").
       registerSchedulerMetrics(registry, () => scheduler.state());
       new Gauge({
         name: "clawgate_dispatch_oldest_pending_seconds",

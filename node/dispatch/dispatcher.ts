@@ -79,7 +79,7 @@ export interface Dispatcher {
   /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
   onSecretsEvent(event: SecretsEvent): void;
   /**
-   * An operator's replay of a dead delivery (design rule 3): a `replayed` marker goes to the run log first, then
+   * An operator's replay of a dead delivery (docs/cli.md, `clawgate intake replay`): a `replayed` marker goes to the run log first, then
    * the journal revives it (dead → pending) and it takes the normal path with a fresh set of attempts. Crash-safe
    * in either gap: marker without revive leaves it dead (replaying again only adds a marker); revived but not yet
    * run, the next start or sweep runs it once. Anything but a dead delivery is refused.

@@ -106,7 +106,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const agents = loaded?.config.agents;
   const list = agents?.list ?? [];
   if (list.length <= 1) {
-    // The default agent's own heartbeat setting wins over agents.defaults (openclaw-compat §6).
+    // The default agent's own heartbeat setting wins over agents.defaults (docs/openclaw-compat.md §6).
     const every = list[0]?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
     findings.push(...heartbeatFindings(every, state, io.now(), list.length > 0));
   } else {

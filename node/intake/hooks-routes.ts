@@ -1,5 +1,5 @@
 /**
- * The OpenClaw-compatible hook intake (openclaw-compat §5): `POST <hooks.path>/wake` and `/agent`, in the
+ * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in the
  * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
  * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
  * journaled before it is answered.

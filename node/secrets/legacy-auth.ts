@@ -166,7 +166,7 @@ export function scrubAuthProfiles(file: StoredKeyFile, providers: ReadonlySet<st
 }
 
 /**
- * SECRETS_REF_OVERRIDES_PLAINTEXT warnings for the runtime (openclaw-compat §3): a ref at
+ * SECRETS_REF_OVERRIDES_PLAINTEXT warnings for the runtime (docs/openclaw-compat.md §3): a ref at
  * `models.providers.<p>.apiKey` wins over a plaintext key for `<p>` still sitting in auth.json or an auth
  * profile. Unreadable stores are skipped: a warning must never stop activation.
  */

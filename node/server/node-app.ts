@@ -1,4 +1,4 @@
-/** The node agent's HTTP routes: health and the admin API (secrets reload and status); hooks arrive with the node issue. */
+/** The node daemon's HTTP routes: health, readiness, metrics and the admin API; the hook intake is mounted at `hooks.path`. */
 import { Hono } from "hono";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
@@ -115,7 +115,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   });
 
   /**
-   * Replays a dead delivery (design rule 3): a fresh set of attempts, its earlier runs kept in the run log. The id
+   * Replays a dead delivery (docs/cli.md, `clawgate intake replay`): a fresh set of attempts, its earlier runs kept in the run log. The id
    * may hold a "/" (an edge-scoped `<principal>/<key>`): send it percent-encoded, or as is.
    */
   const replay = options.dispatch?.replay;

@@ -74,7 +74,7 @@ it("registers the scheduler's gauges beside its own: host memory, blocked reason
   service.dispatcher.onAccepted(d.delivery);
   await pollUntil(() => journal.get("m1")?.state === "done", 5_000, "the run");
   const text = await registry.metrics();
-  // The reading the run was admitted on, and the scheduler's counters (README "Memory-aware scheduling": Observability).
+  // The reading the run was admitted on, and the scheduler's counters (docs/dispatch.md "Memory-aware scheduling": Observability).
   expect(text).toMatch(/^clawgate_dispatch_host_available_gb 16$/m);
   expect(text).toMatch(/^clawgate_dispatch_queued 0$/m);
   expect(text).toMatch(/^clawgate_dispatch_runs_total\{status="ok"\} 1$/m);

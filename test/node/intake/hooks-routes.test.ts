@@ -1,4 +1,4 @@
-/** The hook intake in-process (app.request): openclaw-compat §5's order of checks, texts and statuses, idempotency, envelopes. */
+/** The hook intake in-process (app.request): docs/openclaw-compat.md §5's order of checks, texts and statuses, idempotency, envelopes. */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
