@@ -1,5 +1,5 @@
 /**
- * Hook intake benchmark (issue 3): `POST /hooks/wake` with an edge envelope — verification, validation and
+ * Hook intake benchmark (docs/benchmarks.md): `POST /hooks/wake` with an edge envelope — verification, validation and
  * a durable journal commit — through the real node agent on loopback under autocannon, against a bare
  * `node:http` server doing the same verification (shared/envelope.ts), the same validation and the same
  * durable insert (node:sqlite, WAL, synchronous=FULL), in interleaved rounds of one run. Also the agent's

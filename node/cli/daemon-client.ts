@@ -2,7 +2,8 @@
 import { type Command, Option } from "commander";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { loadConfig, resolveConfigPath } from "../config/config-file.ts";
-import { readAdminToken, readNodeInfo } from "../server/admin-auth.ts";
+import { readAdminToken } from "../server/admin-auth.ts";
+import { readNodeInfo } from "../server/node-discovery.ts";
 import { resolveStateDir } from "../server/state-dir.ts";
 import { CliError } from "./cli-error.ts";
 import { configFlag, configOption } from "./cli-io.ts";

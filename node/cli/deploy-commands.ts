@@ -7,7 +7,7 @@ import { resolveConfigPath } from "../config/config-file.ts";
 import { expandHome } from "../config/home-path.ts";
 import { generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
 import { buildTunnelConfig, defaultPathRegex } from "../deploy/tunnel-config.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";

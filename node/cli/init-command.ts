@@ -17,7 +17,7 @@ import { expandHome } from "../config/home-path.ts";
 import { generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
 import { WRANGLER_CONFIG_FILE, buildEdgeConfig, buildWranglerConfig, cronJobsFromConfig, PLACEHOLDER_HOST_SUFFIX, readEdgeProject } from "../deploy/edge-project.ts";
 import { openInitFiles } from "../deploy/init-files.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { runAudit } from "../secrets/audit.ts";
 import { defaultFileProvider, runConfigure, writeFileStore } from "../secrets/configure.ts";
 import { CliError } from "./cli-error.ts";

@@ -1,4 +1,4 @@
-/** `clawgate intake list | replay`: the operator's view of the node's intake journal and its dead-letter replay (design rule 3). */
+/** `clawgate intake list | replay`: the operator's view of the node's intake journal and its dead-letter replay (docs/cli.md). */
 import { type Command, Option } from "commander";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { type DaemonFlags, adminRequest, daemonOptions, findDaemon } from "./daemon-client.ts";

@@ -7,7 +7,7 @@ import { type Command, Option } from "commander";
 import { type LoadedConfig, loadConfig, resolveConfigPath } from "../config/config-file.ts";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { expandHome } from "../config/home-path.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { resolveStateDir } from "../server/state-dir.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { buildCronLine } from "../service/cron-line.ts";
