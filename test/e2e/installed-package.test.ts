@@ -130,9 +130,9 @@ it("clawgate init --yes creates the config, keys and edge project; a second run 
   expect(await treeHashes(home)).toEqual(before);
 });
 
-it("clawgate node start --port 0 runs the installed daemon bundle and answers /healthz", async () => {
+it("clawgate node start --port 0 runs the installed daemon bundle, answers /healthz, reloads on SIGHUP and logs readable lines", async () => {
   const started = Date.now();
-  daemon = spawn("clawgate", ["node", "start", "--port", "0"], { env, cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+  daemon = spawn("clawgate", ["node", "start", "--port", "0", "--log-format", "pretty"], { env, cwd: home, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   daemon.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
   daemon.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
@@ -148,6 +148,12 @@ it("clawgate node start --port 0 runs the installed daemon bundle and answers /h
   // The same pid now runs the package's daemon bundle (process.execve), not TypeScript sources.
   const cmdline = (await readFile(`/proc/${daemon.pid}/cmdline`, "utf8")).split("\0");
   expect(cmdline.some((a) => a.endsWith("/lib/node_modules/clawgate/dist/node/daemon.js")), cmdline.join(" ")).toBe(true);
+  // The reload worker (dist/node/reload-worker.js) resolves the secrets again.
+  expect(output).toMatch(/^\d\d:\d\d:\d\d INFO  secrets activated version=1 refCount=1$/m);
+  daemon.kill("SIGHUP");
+  const reloadDeadline = Date.now() + 15_000;
+  while (!/ INFO  secrets reloaded version=2 /.test(output) && Date.now() < reloadDeadline) await new Promise((r) => setTimeout(r, 50));
+  expect(output).toMatch(/^\d\d:\d\d:\d\d INFO  secrets reloaded version=2 refCount=1$/m);
   daemon.kill("SIGTERM");
   await new Promise((r) => daemon!.once("close", r));
   daemon = undefined;

@@ -89,3 +89,37 @@ it("edge secret put sends the signing key on wrangler's stdin and deletes the fi
   await expect(stat(keyFile)).rejects.toThrow();
   expect(put.stdout).toContain(`deleted ${keyFile}`);
 });
+
+it("in a terminal it asks: the hostname, and before replacing a file it did not write (keeping a .bak copy)", async () => {
+  const { Command } = await import("commander");
+  const { registerInitCommand } = await import("../../../node/cli/init-command.ts");
+  const edgeDir = join(home, "edge");
+  await mkdir(edgeDir);
+  await writeFile(join(edgeDir, "wrangler.jsonc"), "// mine\n{}\n");
+  const asked: string[] = [];
+  let out = "";
+  const program = new Command("clawgate").exitOverride();
+  registerInitCommand(program, { stdout: (t) => (out += t), stderr: (t) => (out += t) }, {
+    env: { HOME: home },
+    isInteractive: () => true,
+    prompts: {
+      text: async (message, initial) => (asked.push(`${message} [${initial}]`), "node.example.org"),
+      confirm: async (message) => (asked.push(message), true),
+    },
+  });
+  await program.parseAsync(["init", "--config", join(home, "openclaw.json"), "--edge-dir", edgeDir], { from: "user" });
+  expect(asked).toEqual([
+    expect.stringMatching(/^public hostname of the tunnel to this host \[node-[0-9a-f]{6}\.invalid\]$/),
+    `${join(edgeDir, "wrangler.jsonc")} was not written by clawgate init; replace it (a .bak copy is kept)?`,
+  ]);
+  expect(await readFile(join(edgeDir, "wrangler.jsonc.bak"), "utf8")).toBe("// mine\n{}\n");
+  expect(await readFile(join(edgeDir, "wrangler.jsonc"), "utf8")).toContain('\\"origin\\":\\"https://node.example.org\\"');
+  expect(out).toContain(`updated ${join(edgeDir, "wrangler.jsonc")}`);
+});
+
+it("without a terminal and without --yes it stops before doing anything", async () => {
+  const result = await cli(["init"]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toBe("clawgate: stdin is not a terminal: pass --yes (and flags for the answers) to run init non-interactively\n");
+  expect(await readdir(home)).toEqual([]);
+});
