@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { ConfigError } from "../config/config-errors.ts";
 import { type LoadedConfig, loadConfig, parseConfig, resolveConfigPath } from "../config/config-file.ts";
 import { expandHome } from "../config/home-path.ts";
-import { generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
+import { CALLER_NAME_RE, generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
 import { WRANGLER_CONFIG_FILE, buildEdgeConfig, buildWranglerConfig, cronJobsFromConfig, PLACEHOLDER_HOST_SUFFIX, readEdgeProject } from "../deploy/edge-project.ts";
 import { openInitFiles } from "../deploy/init-files.ts";
 import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
@@ -100,8 +100,27 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
   try {
     loaded = configExisted ? await loadConfig(configPath) : parseConfig(`${JSON.stringify(minimalConfig(), null, 2)}\n`, configPath);
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message.split("\n").slice(0, 2).join(" "), { code: error.code });
+    if (error instanceof ConfigError) {
+      const [first, ...more] = error.issues;
+      const what = first ? (first.path ? `${first.path}: ${first.message}` : first.message) : "invalid";
+      throw new CliError(`${error.file}: ${what}${more.length > 0 ? ` (and ${more.length} more: clawgate doctor lists them)` : ""}`, { code: error.code });
+    }
     throw error;
+  }
+  if (opts.hostname !== undefined) checkHostname(opts.hostname);
+  if (!CALLER_NAME_RE.test(opts.caller)) throw new CliError(`--caller must match ${CALLER_NAME_RE.source}, got "${opts.caller}"`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(opts.workerName)) throw new CliError(`--worker-name must be lower-case letters, digits and inner hyphens (a Worker name), got "${opts.workerName}"`);
+  if (!/^[a-z][a-z0-9_-]{0,63}$/.test(opts.provider)) throw new CliError(`--provider must match ^[a-z][a-z0-9_-]{0,63}$, got "${opts.provider}"`);
+  const signingKeyFile = join(edgeDir, "signing-key.jwk");
+  const publicKeys = (loaded.raw["clawgate"] as { edge?: { publicKeys?: unknown } } | undefined)?.edge?.publicKeys;
+  const needsKey = !Array.isArray(publicKeys) || publicKeys.length === 0;
+  if (needsKey && (await exists(signingKeyFile))) {
+    throw new CliError(`${signingKeyFile} exists but the config has no clawgate.edge.publicKeys: move the file away or add its public half; nothing written`);
+  }
+  const callerTokenFile = join(edgeDir, `caller-${opts.caller}.token`);
+  const knownCallers = await previousCallers(edgeDir);
+  if (!knownCallers && (await exists(callerTokenFile))) {
+    throw new CliError(`${callerTokenFile} exists but no edge project names its caller: move it away or pass another --caller; nothing written`);
   }
   const files = await openInitFiles(edgeDir);
   const changes: string[] = [];
@@ -166,10 +185,8 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
     changes.push(`clawgate.stateDir: ${opts.stateDir}`);
   }
   const edge = section(clawgate, "edge");
-  const signingKeyFile = join(edgeDir, "signing-key.jwk");
   let newKey: Awaited<ReturnType<typeof generateEdgeKeyPair>> | undefined;
-  if (!Array.isArray(edge["publicKeys"]) || edge["publicKeys"].length === 0) {
-    if (await exists(signingKeyFile)) throw new CliError(`${signingKeyFile} exists but the config has no clawgate.edge.publicKeys: move the file away or add its public half`);
+  if (needsKey) {
     newKey = await generateEdgeKeyPair();
     edge["publicKeys"] = [newKey.publicJwk];
     changes.push(`clawgate.edge.publicKeys: ${newKey.kid}; private half → ${signingKeyFile} (0600, for clawgate edge secret put)`);
@@ -181,20 +198,14 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
   // 4. The edge project, derived from the config; an existing caller list is kept.
   const nodeId = String(node["id"]);
   const hooksPath = typeof hooks["path"] === "string" ? hooks["path"].replace(/\/+$/, "") || DEFAULT_HOOKS_PATH : DEFAULT_HOOKS_PATH;
-  const hostname = opts.hostname ?? (await previousHostname(edgeDir)) ?? (prompts ? await prompts.text("public hostname of the tunnel to this host", `${nodeId}${PLACEHOLDER_HOST_SUFFIX}`) : `${nodeId}${PLACEHOLDER_HOST_SUFFIX}`);
-  if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(hostname)) {
-    throw new CliError(`--hostname must be a DNS name such as clawgate.example.com, got "${hostname}"`);
-  }
+  let hostname = opts.hostname ?? (await previousHostname(edgeDir));
+  if (hostname === undefined && prompts) hostname = checkHostname(await prompts.text("public hostname of the tunnel to this host", `${nodeId}${PLACEHOLDER_HOST_SUFFIX}`));
+  hostname ??= `${nodeId}${PLACEHOLDER_HOST_SUFFIX}`;
   const agentIds = agentIdsOf(raw);
-  const callerTokenFile = join(edgeDir, `caller-${opts.caller}.token`);
-  let callers = await previousCallers(edgeDir);
+  let callers = knownCallers;
   let newCaller: ReturnType<typeof generateCallerToken> | undefined;
   if (!callers) {
-    try {
-      newCaller = generateCallerToken(opts.caller);
-    } catch (error) {
-      throw new CliError((error as Error).message);
-    }
+    newCaller = generateCallerToken(opts.caller);
     callers = [newCaller.entry];
   }
   const { jobs, skipped } = cronJobsFromConfig(raw);
@@ -207,10 +218,13 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
     writeWrangler = prompts ? await prompts.confirm(`${wranglerPath} was not written by clawgate init; replace it (a .bak copy is kept)?`, false) : false;
     if (!writeWrangler) kept.push(wranglerPath);
   }
-  if (newCaller && (await exists(callerTokenFile))) throw new CliError(`${callerTokenFile} exists but no edge project names its caller: move it away or pass --caller`);
 
-  // 5. Write: config (backed up), store, keys, edge project.
+  // 5. Write: config (backed up), store, keys, edge project. In a terminal the operator sees the changes first.
   const configChanged = !configExisted || changes.some((c) => !c.startsWith("moved "));
+  if (configChanged && configExisted && prompts) {
+    say(`changes to ${configPath}:\n${changes.filter((c) => !c.startsWith("moved ")).map((c) => `  ${c}`).join("\n")}`);
+    if (!(await prompts.confirm(`update ${configPath} (a 0600 backup is kept)?`, true))) throw new CliError(`init stopped: ${configPath} is unchanged and nothing more was written`);
+  }
   if (configChanged) {
     if (configExisted && !migrated) await backupConfig(configPath, say);
     if (newHookToken) await writeFileStore(providerConfig.config, [{ id: HOOK_TOKEN_ID, value: newHookToken }], home);
@@ -237,6 +251,14 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
     say(`changes:\n${changes.map((c) => `  ${c}`).join("\n")}`);
   }
   say(nextSteps({ configPath, edgeDir, hostname, callerTokenFile, workerName: opts.workerName, signingKeyPending: await exists(signingKeyFile), hooksPath }));
+}
+
+/** A DNS name with at least one dot; the edge forwards to https://<it>. */
+function checkHostname(hostname: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(hostname)) {
+    throw new CliError(`--hostname must be a DNS name such as clawgate.example.com, got "${hostname}"`);
+  }
+  return hostname;
 }
 
 function minimalConfig(): Record<string, unknown> {

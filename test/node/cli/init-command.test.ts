@@ -30,6 +30,19 @@ it("refuses an invalid config with one line naming the file and line, and writes
   expect(result.stderr).toBe(`clawgate: ${config}: JSON5 syntax error at line 2, column 22: invalid character\n`);
   expect(await readdir(home)).toEqual(["openclaw.json"]);
   expect(await readFile(config, "utf8")).toBe('{\n  "gateway": { bind: @ }\n}\n');
+
+  // A field that fails validation: the file and the field, on one line.
+  await writeFile(config, JSON.stringify({ hooks: { path: "no-slash" }, gateway: { port: -1 } }), { mode: 0o600 });
+  const invalid = await cli(["init", "--yes", "--config", config]);
+  expect(invalid.code).toBe(1);
+  expect(invalid.stderr).toMatch(new RegExp(`^clawgate: ${config}: [a-z.]+: .+ \\(and 1 more: clawgate doctor lists them\\)\n$`));
+
+  // A bad answer is refused before the audit, the migration or any other write.
+  await writeFile(config, JSON.stringify({ hooks: { enabled: true, token: "plaintext-hook-token-0123456789abcdef" } }), { mode: 0o600 });
+  const badHost = await cli(["init", "--yes", "--config", config, "--hostname", "not a host"]);
+  expect(badHost.code).toBe(1);
+  expect(badHost.stderr).toBe('clawgate: --hostname must be a DNS name such as clawgate.example.com, got "not a host"\n');
+  expect(await readdir(home)).toEqual(["openclaw.json"]);
 });
 
 it("migrates a plaintext hook token into the 0600 store with a backup, binds loopback, and keeps an edge file it did not write", async () => {
