@@ -10,7 +10,7 @@
  * checkout's package.json is kept as package.json.prepack and put back by `--restore` (postpack), or by the
  * next `--pack` when a pack failed in between.
  */
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -65,6 +65,7 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     metafile: true,
     logLevel: "warning",
   });
+  await writeFile(join(outDir, "THIRD-PARTY-LICENSES.txt"), await thirdPartyLicenses([node.metafile, worker.metafile]));
   const sizes: Record<string, number> = {};
   for (const meta of [node.metafile, worker.metafile]) {
     for (const [file, output] of Object.entries(meta.outputs)) {
@@ -72,6 +73,28 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     }
   }
   return sizes;
+}
+
+/**
+ * The licenses of every package bundled into dist/ (name, version, license and its LICENSE file), because
+ * the package ships their code without their folders.
+ */
+async function thirdPartyLicenses(metafiles: readonly esbuild.Metafile[]): Promise<string> {
+  const roots = new Set<string>();
+  for (const meta of metafiles) {
+    for (const input of Object.keys(meta.inputs)) {
+      const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (m) roots.add(m[1]!);
+    }
+  }
+  const sections: string[] = [];
+  for (const root of [...roots].sort()) {
+    const pkg = JSON.parse(await readFile(join(ROOT, root, "package.json"), "utf8")) as { name: string; version: string; license?: string };
+    const licenseFile = (await readdir(join(ROOT, root))).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = licenseFile ? (await readFile(join(ROOT, root, licenseFile), "utf8")).trim() : `(no license file; package.json says ${pkg.license ?? "nothing"})`;
+    sections.push(`${pkg.name}@${pkg.version} (${pkg.license ?? "unknown"})\n\n${text}`);
+  }
+  return `clawgate bundles the following packages into dist/.\n\n${sections.join(`\n\n${"-".repeat(72)}\n\n`)}\n`;
 }
 
 const MANIFEST = join(ROOT, "package.json");

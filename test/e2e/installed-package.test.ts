@@ -91,6 +91,9 @@ it("installs a package with no TypeScript and no dependencies; clawgate --versio
   expect(manifest["private"]).toBeUndefined();
   expect(manifest["optionalDependencies"]).toBeUndefined();
   expect(manifest["engines"]).toEqual({ node: ">=22.12" });
+  // What dist/ bundles travels with its licenses.
+  const licenses = await readFile(join(installed, "dist/THIRD-PARTY-LICENSES.txt"), "utf8");
+  for (const name of ["hono", "pino", "commander", "zod", "undici"]) expect(licenses).toMatch(new RegExp(`^${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)$`, "m"));
   // The packed checkout's package.json is back after the pack.
   expect(JSON.parse(await readFile(join(dir, "source/package.json"), "utf8")).optionalDependencies).toBeDefined();
   const checkoutVersion = (JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
