@@ -41,6 +41,8 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: "linked",
+    // Maps name the source file and line for stack traces (node --enable-source-maps); the sources stay out of the package.
+    sourcesContent: false,
     legalComments: "linked",
     // Only the checkout's on-demand daemon bundle (daemon-bundle.ts) uses esbuild, never the built package.
     external: ["esbuild"],
@@ -61,6 +63,8 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     mainFields: ["module", "main"],
     external: ["cloudflare:*", "node:*"],
     sourcemap: "linked",
+    // Maps name the source file and line for stack traces (node --enable-source-maps); the sources stay out of the package.
+    sourcesContent: false,
     legalComments: "linked",
     metafile: true,
     logLevel: "warning",
