@@ -111,6 +111,8 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
   if (!CALLER_NAME_RE.test(opts.caller)) throw new CliError(`--caller must match ${CALLER_NAME_RE.source}, got "${opts.caller}"`);
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(opts.workerName)) throw new CliError(`--worker-name must be lower-case letters, digits and inner hyphens (a Worker name), got "${opts.workerName}"`);
   if (!/^[a-z][a-z0-9_-]{0,63}$/.test(opts.provider)) throw new CliError(`--provider must match ^[a-z][a-z0-9_-]{0,63}$, got "${opts.provider}"`);
+  // A --provider that cannot hold values ends here, before the migration writes anything.
+  ensureFileProvider(structuredClone(loaded.raw), opts.provider, configPath);
   const signingKeyFile = join(edgeDir, "signing-key.jwk");
   const publicKeys = (loaded.raw["clawgate"] as { edge?: { publicKeys?: unknown } } | undefined)?.edge?.publicKeys;
   const needsKey = !Array.isArray(publicKeys) || publicKeys.length === 0;
