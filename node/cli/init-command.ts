@@ -48,7 +48,8 @@ export interface InitDeps {
 
 const clackPrompts: InitPrompts = {
   async text(message, initial) {
-    const answer = await clack.text({ message, initialValue: initial });
+    // Enter alone takes the default; typing replaces it (an initialValue would be appended to).
+    const answer = await clack.text({ message, placeholder: initial, defaultValue: initial });
     if (clack.isCancel(answer)) throw new CliError("init cancelled; nothing more written");
     return String(answer);
   },

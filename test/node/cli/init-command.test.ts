@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { runCli } from "../../helpers/run-cli.ts";
+import { KEY, hasScript, runCliInPty } from "../../helpers/secrets-pty.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -135,4 +136,25 @@ it("without a terminal and without --yes it stops before doing anything", async 
   expect(result.code).toBe(1);
   expect(result.stderr).toBe("clawgate: stdin is not a terminal: pass --yes (and flags for the answers) to run init non-interactively\n");
   expect(await readdir(home)).toEqual([]);
+});
+
+if (!hasScript()) console.warn("skipping the pseudo-terminal init test: util-linux `script` is not installed");
+it.skipIf(!hasScript())("in a real terminal (@clack/prompts): migrate, name the tunnel host, confirm the config changes", async () => {
+  const config = join(home, "openclaw.json");
+  const token = "plaintext-hook-token-0123456789abcdef";
+  await writeFile(config, JSON.stringify({ hooks: { enabled: true, token } }), { mode: 0o600 });
+  const { code, output } = await runCliInPty(["init", "--config", config], {
+    env: { HOME: home, PATH: process.env["PATH"] ?? "" },
+    steps: [
+      { waitFor: /move them into a 0600 file store \(provider "clawgate"\)\?/, keys: KEY.enter },
+      { waitFor: /public hostname of the tunnel to this host/, keys: `node.example.net${KEY.enter}` },
+      { waitFor: /update .*openclaw\.json \(a 0600 backup is kept\)\?/, keys: KEY.enter },
+    ],
+    timeoutMs: 30_000,
+  });
+  expect(code, output).toBe(0);
+  expect(output).not.toContain(token);
+  expect((JSON.parse(await readFile(config, "utf8")) as { hooks: { token: unknown } }).hooks.token).toMatchObject({ source: "file", provider: "clawgate" });
+  expect(await readFile(join(home, ".clawgate/edge/wrangler.jsonc"), "utf8")).toContain('\\"origin\\":\\"https://node.example.net\\"');
+  expect(output).toContain(`wrote ${join(home, ".clawgate/edge/wrangler.jsonc")}`);
 });
