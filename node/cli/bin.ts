@@ -1,8 +1,14 @@
 #!/usr/bin/env node
 /** The `clawgate` executable: runs the CLI program and turns errors into a one-line reason and an exit code. */
 import { enablePrivateCompileCache } from "./compile-cache.ts";
+import { unsupportedNode } from "./node-version.ts";
 import { BUILT_DAEMON_ENTRY, RUNS_BUILT } from "./package-layout.ts";
 
+const tooOld = unsupportedNode(process.versions.node);
+if (tooOld) {
+  process.stderr.write(`clawgate: ${tooOld}\n`);
+  process.exit(1);
+}
 const argv = process.argv.slice(2);
 // Only the long-running daemon (its start time and memory are measured targets): every other command
 // leaves the home directory untouched, so a dry run really writes nothing.

@@ -3,7 +3,7 @@
  * prefix, then the installed `clawgate` — first on PATH, a temporary HOME, no checkout in sight — runs init
  * twice, starts the daemon, prints a service file and checks the edge project with a dry-run deploy.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, symlink, readdir, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { SUPPORTED_NODE, unsupportedNode } from "../../node/cli/node-version.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -90,7 +91,7 @@ it("installs a package with no TypeScript and no dependencies; clawgate --versio
   const manifest = JSON.parse(await readFile(join(installed, "package.json"), "utf8")) as Record<string, unknown>;
   expect(manifest["private"]).toBeUndefined();
   expect(manifest["optionalDependencies"]).toBeUndefined();
-  expect(manifest["engines"]).toEqual({ node: ">=22.12" });
+  expect(manifest["engines"]).toEqual({ node: SUPPORTED_NODE });
   // What dist/ bundles travels with its licenses.
   const licenses = await readFile(join(installed, "dist/THIRD-PARTY-LICENSES.txt"), "utf8");
   for (const name of ["hono", "pino", "commander", "zod", "undici"]) expect(licenses).toMatch(new RegExp(`^${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)$`, "m"));
@@ -98,6 +99,11 @@ it("installs a package with no TypeScript and no dependencies; clawgate --versio
   expect(JSON.parse(await readFile(join(dir, "source/package.json"), "utf8")).optionalDependencies).toBeDefined();
   const checkoutVersion = (JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
   const version = await timed("clawgate --version", () => clawgate(["--version"]));
+  // The machine's Node 20 (/usr/bin/node) gets one line, not a stack trace.
+  if (spawnSync("/usr/bin/node", ["--version"]).status === 0 && unsupportedNode(spawnSync("/usr/bin/node", ["--version"], { encoding: "utf8" }).stdout.trim())) {
+    const old = spawnSync("/usr/bin/node", [join(prefix, "bin/clawgate"), "--version"], { encoding: "utf8", env });
+    expect([old.status, old.stderr]).toEqual([1, expect.stringMatching(/^clawgate: clawgate needs Node 22\.13 or newer \(23\.4\+ on the 23 line\) for node:sqlite; this is Node v\d+\.\d+\.\d+\n$/)]);
+  }
   expect(version).toMatchObject({ code: 0, stdout: `${checkoutVersion}\n` });
   const npx = await timed("npx <tarball> --help", () => run("npx", ["--yes", "--offline", `./${basename(tarball)}`, "--help"], { env, cwd: dir, timeout: 60_000 }));
   expect(npx.stdout).toMatch(/^Usage: clawgate \[options\] \[command\]\n/);
