@@ -1,6 +1,6 @@
 /** `clawgate service print|install launchd|systemd` and `clawgate cron print`: supervision and scheduling files for the host. */
 import { constants } from "node:fs";
-import { access, mkdir, stat } from "node:fs/promises";
+import { access, mkdir, realpath, stat } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { type Command, Option } from "commander";
@@ -63,6 +63,18 @@ export async function findOnPath(name: string, pathEnv: string | undefined): Pro
   return undefined;
 }
 
+/**
+ * The Node running this command, by the name PATH gives it when that is the same binary: Homebrew's and
+ * nvm's real paths carry the version (/opt/homebrew/Cellar/node/22.x/bin/node) and vanish on an upgrade,
+ * /opt/homebrew/bin/node stays.
+ */
+async function stableNodePath(execPath: string, pathEnv: string | undefined): Promise<string> {
+  const onPath = await findOnPath("node", pathEnv);
+  if (!onPath) return execPath;
+  const [a, b] = await Promise.all([realpath(onPath).catch(() => undefined), realpath(execPath).catch(() => execPath)]);
+  return a === b ? onPath : execPath;
+}
+
 function parseKind(value: string): ServiceKind {
   if (!(SERVICE_KINDS as readonly string[]).includes(value)) throw new CliError(`service kind must be launchd or systemd, got "${value}"`);
   return value as ServiceKind;
@@ -78,7 +90,7 @@ async function buildSpec(kind: ServiceKind, opts: ServiceFlags, command: Command
   const configPath = resolveConfigPath(configFlag(command), process.env, home);
   const loaded = await loadConfigLoosely(configPath);
   const stateDir = opts.stateDir ? resolve(expandHome(opts.stateDir, home)) : resolveStateDir(undefined, loaded?.config.clawgate?.stateDir, {}, home);
-  const nodePath = resolve(opts.node ?? process.execPath);
+  const nodePath = resolve(opts.node ?? (await stableNodePath(process.execPath, process.env["PATH"])));
   const basePath = kind === "launchd" ? "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" : "/usr/local/bin:/usr/bin:/bin";
   // The daemon's own Node first, so `#!/usr/bin/env node` resolvers (clawgate resolver pass) run on it too.
   const path = opts.path ?? [dirname(nodePath), ...basePath.split(":")].filter((d, i, all) => all.indexOf(d) === i).join(":");
