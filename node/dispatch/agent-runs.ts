@@ -65,14 +65,20 @@ export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Del
     } catch {
       return ctx.giveUpDelivery(delivery, "agent", { code: "ERR_BAD_PAYLOAD", message: "the journaled payload is not JSON" });
     }
-    const agent = agents.get(payload.agentId ?? agents.defaultAgentId);
-    if (!agent) return ctx.giveUpDelivery(delivery, "agent", { code: "ERR_UNKNOWN_AGENT", message: `agent "${payload.agentId}" is not configured` });
+    const agentId = payload.agentId ?? agents.defaultAgentId;
+    // What was asked for goes on a give-up's record too, so the admin API's filters find it (?agentId=…).
+    const sessionKey = storedSessionKey(agentId, payload.sessionKey || `hook:${ctx.randomUUID()}`);
+    const asked = { agentId, sessionKey, trigger: "hook", queuedAt: now(), ...(payload.model !== undefined ? { model: payload.model } : {}) };
+    const agent = agents.get(agentId);
+    if (!agent) return ctx.giveUpDelivery(delivery, "agent", { code: "ERR_UNKNOWN_AGENT", message: `agent "${agentId}" is not configured` }, asked);
     // A retry after a failure moves to the next fallback model (OpenClaw `model: { primary, fallbacks }`).
     const candidates = payload.model !== undefined ? [payload.model] : agent.models.slice(Math.min(failedBefore, Math.max(0, agent.models.length - 1)));
-    if (!agent.runtime || candidates.length === 0) return ctx.giveUpDelivery(delivery, "agent", noModelGiveUp(agent.id));
+    if (!agent.runtime || candidates.length === 0) return ctx.giveUpDelivery(delivery, "agent", noModelGiveUp(agent.id), asked);
     const runtime = agent.runtime;
     const picked = pickModelWithinBudget(modelMemory, candidates, runtime.local, scheduler.state().budgetGb);
-    if ("giveUp" in picked) return ctx.giveUpDelivery(delivery, "agent", picked.giveUp);
+    if ("giveUp" in picked) {
+      return ctx.giveUpDelivery(delivery, "agent", picked.giveUp, { ...asked, model: picked.model, ...estimateFields(picked.estimate) });
+    }
     const { model, estimate } = picked;
     let thinking = (payload.thinking ?? agent.thinkingDefault) as ThinkingLevel | undefined;
     if (thinking !== undefined) {
@@ -81,7 +87,6 @@ export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Del
       thinking = clamped.level;
     }
     const runId = attemptRunId(delivery, attemptNo);
-    const sessionKey = storedSessionKey(agent.id, payload.sessionKey || `hook:${ctx.randomUUID()}`);
     // Bounded: Node timers overflow past 2^31 ms (~24.8 days) and would fire at once.
     const timeoutSeconds = Math.min(payload.timeoutSeconds ?? agent.timeoutSeconds, MAX_TIMEOUT_SECONDS);
     const name = payload.name ?? "Hook";
@@ -94,7 +99,7 @@ export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Del
       deliveryIds: [delivery.deliveryId],
       attempt: attemptNo,
       trigger: "hook",
-      queuedAt: now(),
+      queuedAt: asked.queuedAt,
       ...estimateFields(estimate),
     });
     const submitted = scheduler.submit({
@@ -135,7 +140,7 @@ export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Del
     ctx.queuedIds.add(runId);
     ctx.track(
       submitted.done.then((outcome) => {
-        learnPeak(modelMemory, logger, runtime, model, attempt.peakGb);
+        learnPeak(modelMemory, logger, runtime, model, attempt, outcome.status);
         ctx.queuedIds.delete(runId);
         finish({ delivery, payload, agentId: agent.id, name, failedBefore, attempt }, outcome);
       }),
@@ -143,7 +148,7 @@ export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Del
     );
   }
 
-  /** A delivery the full queue refused: run it when its wait is over, if the journal still has it pending. */
+  /** A delivery held back by a full queue: run it when its wait is over, if the journal still has it pending. */
   function retryFromJournal(deliveryId: string): void {
     ctx.held.delete(deliveryId);
     ctx.backlog.delete(deliveryId);

@@ -12,7 +12,7 @@ export interface BackfillInputs {
   readonly maxConcurrent: number;
 }
 
-/** [shadow time, GB left over for backfill at that time, run slots left over]. */
+/** [shadow time, GiB left over for backfill at that time, run slots left over]. */
 export function backfillWindow(head: Entry, t: number, reason: BlockedReason, s: BackfillInputs): [number, number, number] {
   if (reason === "probe") return [t, 0, 0];
   const locals: Entry[] = [];

@@ -22,7 +22,7 @@ export interface DispatcherLogger {
 }
 
 /** What a give-up before start knows of the run that was asked for (the agent, model, session and queue time). */
-export type AskedRun = Partial<Pick<RunRecord, "agentId" | "sessionKey" | "model" | "queuedAt" | "trigger">>;
+export type AskedRun = Partial<Pick<RunRecord, "agentId" | "sessionKey" | "model" | "queuedAt" | "trigger" | "memoryEstimateGb" | "memoryLimitGb">>;
 
 export interface DispatchContext {
   readonly journal: IntakeJournal;
@@ -41,7 +41,7 @@ export interface DispatchContext {
   readonly randomUUID: () => string;
   /** Deliveries this process holds: queued or running in the scheduler, waiting for a retry, or (wakes) waiting in a session queue. */
   readonly held: Map<string, { dueBy: number }>;
-  /** Agent deliveries the scheduler refused (queue full): they wait in the journal and count against maxQueue for `admit`. */
+  /** Agent deliveries held back by a full scheduler queue: they wait in the journal and count against maxQueue for `admit`. */
   readonly backlog: Set<string>;
   /** Runs submitted and not started yet: a graceful stop cancels them (they stay pending) before waiting. */
   readonly queuedIds: Set<string>;
@@ -156,6 +156,8 @@ export function createDispatchContext(o: DispatchContextOptions): DispatchContex
             attempt: ran + 1,
             ...(asked.trigger !== undefined ? { trigger: asked.trigger } : {}),
             ...(asked.queuedAt !== undefined ? { queuedAt: asked.queuedAt } : {}),
+            ...(asked.memoryEstimateGb !== undefined ? { memoryEstimateGb: asked.memoryEstimateGb } : {}),
+            ...(asked.memoryLimitGb !== undefined ? { memoryLimitGb: asked.memoryLimitGb } : {}),
             finishedAt: now(),
           },
           giveUp,

@@ -98,7 +98,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
           this.set({ priority: "normal" }, st.queued - st.queuedHigh);
         },
       });
-      // queued, running, reserved/budget GB, host available GB, blocked{reason}, exclusive, per-agent running,
+      // queued, running, reserved/budget GiB, host available GiB, blocked{reason}, exclusive, per-agent running,
       // runs_total{status} and decision counters: the scheduler's own set (README "Memory-aware scheduling").
       registerSchedulerMetrics(registry, () => scheduler.state());
       new Gauge({
@@ -127,7 +127,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
 export const MODEL_MEMORY_FILE = "model-memory.json";
 
 function persistentModelMemory(path: string, base: Parameters<typeof createModelMemory>[0], logger: DispatcherLogger): ModelMemory {
-  let learned: Record<string, { memoryGb: number; samples: number }> | undefined;
+  let learned: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) learned = parsed as typeof learned;
@@ -137,14 +137,24 @@ function persistentModelMemory(path: string, base: Parameters<typeof createModel
   }
   const inner = createModelMemory({ ...base, ...(learned ? { learned } : {}) });
   let writing: Promise<void> = Promise.resolve();
+  const save = () => {
+    const data = JSON.stringify(inner.snapshot());
+    writing = writing.then(() => writeFileAtomic(path, data)).catch((error: unknown) => logger.warn({ err: error, path }, "could not save learned model memory"));
+  };
   return {
     estimate: (model, hint) => inner.estimate(model, hint),
     snapshot: () => inner.snapshot(),
-    recordPeak(model, peakGb) {
-      const estimate = inner.recordPeak(model, peakGb);
-      const data = JSON.stringify(inner.snapshot());
-      writing = writing.then(() => writeFileAtomic(path, data)).catch((error: unknown) => logger.warn({ err: error, path }, "could not save learned model memory"));
+    report: (model, hint) => inner.report(model, hint),
+    learnedModels: () => inner.learnedModels(),
+    recordPeak(model, peakGb, outcome) {
+      const estimate = inner.recordPeak(model, peakGb, outcome);
+      save();
       return estimate;
+    },
+    reset(model) {
+      const had = inner.reset(model);
+      if (had) save();
+      return had;
     },
   };
 }

@@ -48,7 +48,7 @@ export interface DispatcherOptions {
   readonly retryDelayMs?: number;
   /** A pending delivery older than its due time + this, with the scheduler idle, means "dispatch stalled". Default 120 s. */
   readonly stallAfterMs?: number;
-  /** How often the journal is swept for pending deliveries the dispatcher does not hold (refused, missed). Default 30 s. */
+  /** How often the journal is swept for pending deliveries the dispatcher does not hold (held back by a full queue, missed). Default 30 s. */
   readonly sweepIntervalMs?: number;
   /**
    * False when the config has no `agents` section: the node is then an intake only — deliveries stay pending
@@ -79,7 +79,7 @@ export interface Dispatcher {
   /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
   onSecretsEvent(event: SecretsEvent): void;
   /**
-   * An operator's replay of a dead delivery (design rule 3): a `replayed` marker goes to the run log first, then
+   * An operator's replay of a dead delivery (every accepted call is done or visibly pending): a `replayed` marker goes to the run log first, then
    * the journal revives it (dead → pending) and it takes the normal path with a fresh set of attempts. Crash-safe
    * in either gap: marker without revive leaves it dead (replaying again only adds a marker); revived but not yet
    * run, the next start or sweep runs it once. Anything but a dead delivery is refused.

@@ -70,7 +70,7 @@ export function createHeartbeatRuns(ctx: DispatchContext): HeartbeatRuns {
       // Nothing can run: give the events' deliveries up visibly instead of holding them forever.
       const ids = deliveryIdsOf(events.drain(main));
       if (ids.length > 0) {
-        runLog.write(givenUpRecord({ id: ctx.randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, deliveryIds: ids, attempt: 1, trigger, finishedAt: now() }, noModelGiveUp(agent.id)));
+        runLog.write(givenUpRecord({ id: ctx.randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, deliveryIds: ids, attempt: 1, trigger, queuedAt: now(), finishedAt: now() }, noModelGiveUp(agent.id)));
         for (const id of ids) ctx.settle(id, "dead");
       }
       return;
@@ -79,7 +79,8 @@ export function createHeartbeatRuns(ctx: DispatchContext): HeartbeatRuns {
     const picked = pickModelWithinBudget(modelMemory, [model], runtime.local, scheduler.state().budgetGb);
     if ("giveUp" in picked) {
       const ids = deliveryIdsOf(events.drain(main));
-      runLog.write(givenUpRecord({ id: ctx.randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, model, deliveryIds: ids, attempt: 1, trigger, finishedAt: now() }, picked.giveUp));
+      const at = now();
+      runLog.write(givenUpRecord({ id: ctx.randomUUID(), kind: "heartbeat", agentId: agent.id, sessionKey: main, model, deliveryIds: ids, attempt: 1, trigger, queuedAt: at, finishedAt: at, ...estimateFields(picked.estimate) }, picked.giveUp));
       for (const id of ids) ctx.settle(id, "dead");
       logger.error({ agentId: agent.id, model }, picked.giveUp.message);
       return;
@@ -155,7 +156,7 @@ export function createHeartbeatRuns(ctx: DispatchContext): HeartbeatRuns {
         }
         // Cancelled while queued (shutdown): its events were never drained; their deliveries stay pending.
         if (attempt === undefined) return;
-        learnPeak(modelMemory, logger, runtime, model, attempt.peakGb);
+        learnPeak(modelMemory, logger, runtime, model, attempt, outcome.status);
         const failed = outcome.status !== "ok";
         const retryable = failed && outcome.status !== "cancelled";
         const giveUpIds = retryable ? consumed.filter((e) => e.deliveryId && e.attempts + 1 >= ctx.maxAttempts).map((e) => e.deliveryId!) : [];

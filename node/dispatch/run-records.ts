@@ -68,6 +68,7 @@ export function finishedRecord(attempt: RunAttempt, outcome: RunOutcome, extra: 
     ...(outcome.startedAt !== undefined ? { startedAt: outcome.startedAt, durationMs: outcome.finishedAt - outcome.startedAt } : {}),
     finishedAt: outcome.finishedAt,
     ...(attempt.peakGb !== undefined ? { memoryPeakGb: round(attempt.peakGb) } : {}),
+    ...(outcome.status === "memory_limit" ? { memoryLimitExceeded: true } : {}),
     ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
     ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
     ...(attempt.result ? { replyChars: attempt.result.reply.length } : {}),
@@ -83,17 +84,22 @@ export function retryDelayMs(backoffMs: number, retryAfterMs: number | undefined
   return Math.max(backoffMs, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
-/** A local runtime's measured peak corrects the model's memory estimate (hosted runs measure nothing useful). */
+/**
+ * A local runtime's measured peak is recorded for the model (hosted runs measure nothing useful); only a run that
+ * ended `ok` corrects the estimate (model-memory.ts), so a killed or failed run cannot poison what later runs reserve.
+ */
 export function learnPeak(
   modelMemory: ModelMemory,
   logger: { warn(obj: object, msg: string): void },
   runtime: AgentRuntime,
   model: string,
-  peakGb: number | undefined,
+  attempt: RunAttempt,
+  status: RunOutcome["status"],
 ): void {
+  const peakGb = attempt.peakGb;
   if (peakGb === undefined || peakGb <= 0 || !runtime.local) return;
   try {
-    modelMemory.recordPeak(model, peakGb);
+    modelMemory.recordPeak(model, peakGb, status === "ok" ? "ok" : status === "memory_limit" ? "memory_limit" : "failed");
   } catch (error) {
     logger.warn({ err: error, model }, "could not record a memory peak");
   }
@@ -118,16 +124,17 @@ export function pickModelWithinBudget(
   candidates: readonly string[],
   local: boolean,
   budgetGb: number,
-): { readonly model: string; readonly estimate: ModelEstimate } | { readonly giveUp: GiveUp; readonly model: string } {
+): { readonly model: string; readonly estimate: ModelEstimate } | { readonly giveUp: GiveUp; readonly model: string; readonly estimate: ModelEstimate } {
   for (const model of candidates) {
     const estimate = modelMemory.estimate(model, { local });
     if (estimate.memoryGb <= budgetGb) return { model, estimate };
   }
   const first = candidates[0]!;
-  const need = modelMemory.estimate(first, { local }).memoryGb;
+  const estimate = modelMemory.estimate(first, { local });
   return {
     model: first,
-    giveUp: { code: "ERR_OVER_BUDGET", message: `model "${first}" needs ~${need.toFixed(1)} GB, more than the memory budget of ${budgetGb.toFixed(1)} GB` },
+    estimate,
+    giveUp: { code: "ERR_OVER_BUDGET", message: `model "${first}" needs ~${estimate.memoryGb.toFixed(1)} GiB, more than the memory budget of ${budgetGb.toFixed(1)} GiB` },
   };
 }
 

@@ -60,7 +60,7 @@ export function createEntry(
     task,
     info,
     local: task.memoryGb > 0,
-    exclusive: task.memoryGb > 0 && task.memoryGb >= at.exclusiveAboveGb,
+    exclusive: task.memoryGb > 0 && task.memoryGb > at.exclusiveAboveGb,
     queuedAt: at.queuedAt,
     seq: at.seq,
     sessionQueue: at.sessionQueue,

@@ -17,7 +17,7 @@ export interface RunTask<R = unknown> {
   readonly agentId: string;
   readonly sessionKey: string;
   readonly priority: RunPriority;
-  /** The run's memory estimate in GB (model-memory.ts); 0 for hosted models. */
+  /** The run's memory estimate in GiB (model-memory.ts); 0 for hosted models. */
   readonly memoryGb: number;
   /** Aborts the signal after this long; the run then ends "timeout". Also bounds backfilling (see above). */
   readonly timeoutMs?: number;
@@ -54,10 +54,10 @@ export type SubmitResult<R = unknown> =
 
 /**
  * ERR_QUEUE_FULL: retry after `retryAfterSeconds` (→ 503 + Retry-After). ERR_SCHEDULER_CLOSED: shutting down.
- * ERR_EXCEEDS_BUDGET: the run's estimate is above the whole budget, so it could never start; retrying does not
+ * ERR_OVER_BUDGET: the run's estimate is above the whole budget, so it could never start; retrying does not
  * help (`retryAfterSeconds` is 0) — the operator must raise the budget or pick a smaller model.
  */
-export type SubmitRefusal = "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET";
+export type SubmitRefusal = "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_OVER_BUDGET";
 
 export interface TaskInfo {
   readonly id: string;
@@ -107,11 +107,11 @@ export interface SchedulerState {
 }
 
 export interface SchedulerOptions {
-  /** Memory the scheduler may reserve in total (GB). */
+  /** Memory the scheduler may reserve in total (GiB). */
   readonly budgetGb: number;
-  /** Runs with memoryGb ≥ this run alone among local runs. Default: Infinity (never exclusive). */
+  /** Runs with memoryGb strictly above this (GiB) run alone among local runs. Default: Infinity (never exclusive). */
   readonly exclusiveAboveGb?: number;
-  /** Measured available memory must exceed a run's estimate by this much. Default 1 GB. */
+  /** Measured available memory must exceed a run's estimate by this much (GiB). Default 1 GiB. */
   readonly headroomGb?: number;
   /** Queued tasks (not counting running ones and coalescing ones) before submit answers ERR_QUEUE_FULL. */
   readonly maxQueue: number;
@@ -147,7 +147,7 @@ export class MemoryLimitError extends Error {
   readonly limitGb: number;
   readonly peakGb: number;
   constructor(limitGb: number, peakGb: number) {
-    super(`run exceeded its memory limit of ${limitGb.toFixed(1)} GB (peak ${peakGb.toFixed(1)} GB)`);
+    super(`run exceeded its memory limit of ${limitGb.toFixed(2)} GiB (peak ${peakGb.toFixed(2)} GiB)`);
     this.name = "MemoryLimitError";
     this.limitGb = limitGb;
     this.peakGb = peakGb;

@@ -1,12 +1,12 @@
 /**
- * The memory-aware run scheduler: a p-queue-like queue whose admission rule is memory (reserved GB against a
+ * The memory-aware run scheduler: a p-queue-like queue whose admission rule is memory (reserved GiB against a
  * budget, and the host's measured available memory), with priorities, per-session serialization, per-agent and
  * global concurrency caps, exclusive heavy runs, per-run timeouts and an EASY-backfilling head-of-line policy.
  *
  * CONTRACT (stable; the dispatcher and runtimes code against it):
  * - `createScheduler(options)` validates options once (TypeError naming the option) and returns a `Scheduler`.
  * - `submit(task)` throws a TypeError only for a malformed task or an id already queued or running; it answers `{ accepted: true, done }` or
- *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET", retryAfterSeconds }`.
+ *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_OVER_BUDGET", retryAfterSeconds }`.
  *   `done` never rejects: it resolves with a `RunOutcome` whose `status` is one of
  *   "ok" | "error" | "timeout" | "memory_limit" | "cancelled".
  * - `task.run({ signal, runId })` is called at most once. The scheduler aborts `signal` on timeout, `cancel(id)`
@@ -21,12 +21,12 @@
  * - `state()` is a cheap snapshot for `/metrics` and the admin API. `onIdle()` resolves when nothing is queued
  *   or running. `close()` refuses new tasks, cancels queued ones, aborts running ones and resolves when idle.
  *
- * ADMISSION (issue 4): a run with `memoryGb > 0` starts only if
- *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GB started since that sample) ≥ memoryGb + headroomGb.
+ * ADMISSION (all figures in GiB): a run with `memoryGb > 0` starts only if
+ *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GiB started since that sample) ≥ memoryGb + headroomGb.
  * A reading is reused for `probeTtlMs`; a local run that finds it older waits for a new one (a reading is decided
  * on at least once when it arrives, however slow the probe), and until the first one, or while the probe fails, no
  * local run starts. Runs with `memoryGb === 0` (hosted models) reserve nothing and skip both memory checks.
- * Runs with `memoryGb ≥ exclusiveAboveGb` run alone among local runs (the seed's "one heavy run at a time");
+ * Runs with `memoryGb > exclusiveAboveGb` (strictly above) run alone among local runs ("one heavy run at a time");
  * hosted runs may run beside them, since they use no local model memory.
  *
  * ORDER: "high" (heartbeats, `now` wakes) before "normal" (bulk hook runs), FIFO within a priority. A session
@@ -36,7 +36,7 @@
  * HEAD OF LINE (starvation policy = EASY backfilling): the first task in order that is blocked by memory
  * becomes the head and holds a reservation in time. From the deadlines of running local runs
  * (start + timeoutMs; a run without a timeout has none) the scheduler computes the shadow time S at which the
- * head is sure to fit, and the GB left over at S after the head starts ("extra"). Another local run may start
+ * head is sure to fit, and the GiB left over at S after the head starts ("extra"). Another local run may start
  * meanwhile only if it will have ended by S (its own timeout bounds it) or fits in "extra" — so backfill can
  * never delay the head, and the head starts no later than S (plus the time runtimes take to stop on abort). If
  * the head is blocked by the probe (memory used outside clawgate), no local run backfills: it would take the
@@ -147,7 +147,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function submit<R>(task: RunTask<R>): SubmitResult<R> {
     validateTask(task);
     if (closed) return { accepted: false, code: "ERR_SCHEDULER_CLOSED", retryAfterSeconds: 60 };
-    if (task.memoryGb > budgetGb) return { accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 };
+    if (task.memoryGb > budgetGb) return { accepted: false, code: "ERR_OVER_BUDGET", retryAfterSeconds: 0 };
     if (byId.has(task.id)) throw new TypeError(`task id "${task.id}" is already queued or running`);
     if (task.coalesceKey !== undefined) {
       const existing = coalesced.get(task.coalesceKey);

@@ -263,10 +263,10 @@ describe("memory admission", () => {
 });
 
 describe("exclusive runs", () => {
-  it("a run at or above exclusiveAboveGb runs alone among local runs; hosted runs may run beside it", async () => {
+  it("a run strictly above exclusiveAboveGb runs alone among local runs; hosted runs may run beside it", async () => {
     const s = setup({ budgetGb: 64, exclusiveAboveGb: 40 });
     const small = s.submit("small", 6);
-    const big = s.submit("big", 40);
+    const big = s.submit("big", 40.5);
     await flush();
     expect(s.log).toEqual(["small"]);
     expect(s.scheduler.state().blocked).toEqual({ id: "big", reason: "exclusive" });
@@ -280,6 +280,17 @@ describe("exclusive runs", () => {
     await big.finish("ok");
     expect(s.log).toEqual(["small", "big", "hosted", "small2"]);
     await hosted.finish("ok");
+  });
+
+  it("a run exactly at exclusiveAboveGb is not exclusive: it runs beside other local runs", async () => {
+    const s = setup({ budgetGb: 64, exclusiveAboveGb: 40 });
+    const small = s.submit("small", 6);
+    const edge = s.submit("edge", 40);
+    await flush();
+    expect(s.log).toEqual(["small", "edge"]);
+    expect(s.scheduler.state().exclusiveRunning).toBe(false);
+    await small.finish("ok");
+    await edge.finish("ok");
   });
 });
 
@@ -439,7 +450,7 @@ describe("queue limit", () => {
   it("refuses a run larger than the whole budget: it could never start", () => {
     const s = setup({ budgetGb: 32 });
     const r = s.scheduler.submit({ id: "huge", agentId: "main", sessionKey: "s", priority: "normal", memoryGb: 45, run: async () => "" });
-    expect(r).toEqual({ accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 });
+    expect(r).toEqual({ accepted: false, code: "ERR_OVER_BUDGET", retryAfterSeconds: 0 });
   });
 });
 
