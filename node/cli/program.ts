@@ -34,13 +34,14 @@ export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[
   if (argv[0] === "node") {
     registerNodeCommands(program, io);
   } else {
-    const [secrets, resolver, doctor, service, deploy, intake] = await Promise.all([
+    const [secrets, resolver, doctor, service, deploy, intake, dispatch] = await Promise.all([
       import("./secrets-commands.ts"),
       import("./resolver-commands.ts"),
       import("./doctor-command.ts"),
       import("./service-commands.ts"),
       import("./deploy-commands.ts"),
       import("./intake-commands.ts"),
+      import("./dispatch-commands.ts"),
     ]);
     secrets.registerSecretsCommands(program, io);
     registerNodeCommands(program, io);
@@ -49,6 +50,7 @@ export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[
     service.registerServiceCommands(program, io);
     deploy.registerDeployCommands(program, io);
     intake.registerIntakeCommands(program, io);
+    dispatch.registerDispatchCommands(program, io);
   }
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
