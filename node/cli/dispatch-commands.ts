@@ -5,11 +5,11 @@
  */
 import type { Command } from "commander";
 import type { ModelMemoryReport } from "../dispatch/model-memory.ts";
-import { type AgentFlags, adminRequest, agentOptions, findAgent } from "./agent-client.ts";
+import { type DaemonFlags, adminRequest, daemonOptions, findDaemon } from "./daemon-client.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
 
-interface ModelsOptions extends AgentFlags {
+interface ModelsOptions extends DaemonFlags {
   json?: boolean;
   reset?: string;
 }
@@ -40,12 +40,12 @@ export function formatModels(budgetGb: number, models: readonly ModelMemoryRepor
 export function registerDispatchCommands(program: Command, io: CliIo, fetchImpl: typeof fetch = fetch): void {
   const dispatch = program.command("dispatch").description("the node daemon's dispatch: model memory estimates");
 
-  agentOptions(dispatch.command("models").description("list each model's memory estimate, hard limit and last peaks (GiB); --reset forgets one model's learning"))
+  daemonOptions(dispatch.command("models").description("list each model's memory estimate, hard limit and last peaks (GiB); --reset forgets one model's learning"))
     .option("--reset <model>", "forget what was learned about this model (its estimate goes back to the configured or derived one)")
     .option("--json", "print the answer as JSON")
     .action(async (opts: ModelsOptions, command: Command) => {
       if (opts.reset !== undefined && opts.reset.trim() === "") throw new CliError("--reset needs a model id (e.g. ollama/llama3.1:8b)");
-      const target = await findAgent(opts, command);
+      const target = await findDaemon(opts, command);
       if (opts.reset !== undefined) {
         const { status, body } = await adminRequest(target, "POST", `/models/${encodeURIComponent(opts.reset)}/reset`, { fetchImpl });
         if (status === 404 && body["ok"] === false) throw new CliError(`nothing learned about model "${opts.reset}" (list them with: clawgate dispatch models)`);

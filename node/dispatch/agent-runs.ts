@@ -5,7 +5,7 @@
  * `Hook <name>: <summary>` to the agent's main session and wakes its heartbeat (OpenClaw's hook contract).
  */
 import type { ThinkingLevel } from "../config/agents-schema.ts";
-import type { Delivery } from "../intake/intake-journal.ts";
+import type { JournalEntry } from "../intake/intake-journal.ts";
 import { mainSessionKey, storedSessionKey } from "../sessions/session-store.ts";
 import type { DispatchContext } from "./dispatch-context.ts";
 import { attemptRunId } from "./delivery-disposition.ts";
@@ -38,7 +38,7 @@ interface AgentPayloadJson {
 
 /** What a finished agent run needs besides its outcome: the delivery, its payload, and the attempt. */
 interface AgentRun {
-  readonly delivery: Delivery;
+  readonly delivery: JournalEntry;
   readonly payload: AgentPayloadJson;
   readonly agentId: string;
   readonly name: string;
@@ -51,14 +51,14 @@ const RETRY_STATUSES = new Set(["error"]);
 
 export interface AgentRuns {
   /** Runs attempt `attempt` of an agent delivery; `failedBefore` failed runs precede it (they pick the fallback model). */
-  run(delivery: Delivery, attempt: number, failedBefore: number): void;
+  run(delivery: JournalEntry, attempt: number, failedBefore: number): void;
 }
 
 /** `redispatch` hands a delivery back to the dispatcher's front door (which re-reads its disposition first). */
-export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: Delivery) => void): AgentRuns {
+export function createAgentRuns(ctx: DispatchContext, redispatch: (delivery: JournalEntry) => void): AgentRuns {
   const { scheduler, modelMemory, runLog, sessions, events, agents, logger, now } = ctx;
 
-  function run(delivery: Delivery, attemptNo: number, failedBefore: number): void {
+  function run(delivery: JournalEntry, attemptNo: number, failedBefore: number): void {
     let payload: AgentPayloadJson;
     try {
       payload = JSON.parse(delivery.payload) as AgentPayloadJson;

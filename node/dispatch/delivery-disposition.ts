@@ -2,7 +2,7 @@
  * What the run log says about a journal delivery: settle it (`done` or `dead`) or run it again as attempt n — and
  * the run ids its attempts take. A restart marks a run cut off by a crash `interrupted` before deciding.
  */
-import type { Delivery } from "../intake/intake-journal.ts";
+import type { JournalEntry } from "../intake/intake-journal.ts";
 import type { RunLog, RunRecord } from "./run-log.ts";
 
 export type Disposition = { readonly settle: "done" | "dead" } | { readonly attempt: number; readonly failedRuns: number };
@@ -13,7 +13,7 @@ export function runCount(records: readonly RunRecord[]): number {
 }
 
 /** The run id of a delivery's first attempt: the `runId` its hook answered with, else the delivery id. */
-export function runIdOf(delivery: Delivery): string {
+export function runIdOf(delivery: JournalEntry): string {
   try {
     const id = (JSON.parse(delivery.response) as { runId?: unknown }).runId;
     if (typeof id === "string" && id !== "") return id;
@@ -24,7 +24,7 @@ export function runIdOf(delivery: Delivery): string {
 }
 
 /** Attempt 1 runs as `runIdOf`, later attempts as `<that>-r<n>` (ids stay unique across retries and replays). */
-export function attemptRunId(delivery: Delivery, attempt: number): string {
+export function attemptRunId(delivery: JournalEntry, attempt: number): string {
   const base = runIdOf(delivery);
   return attempt === 1 ? base : `${base}-r${attempt}`;
 }

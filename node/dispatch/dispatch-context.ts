@@ -4,7 +4,7 @@
  * given up before any run of it started.
  */
 import type { ThinkingLevel } from "../config/agents-schema.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
 import type { SystemEventQueues } from "../sessions/system-events.ts";
 import type { AgentTable } from "./agent-table.ts";
@@ -62,7 +62,7 @@ export interface DispatchContext {
   /** The retry backoff before attempt `attempt + 1`: retryDelayMs × 2^(attempt−1). */
   backoff(attempt: number): number;
   /** Records a delivery given up before any run of it started, and settles it dead. */
-  giveUpDelivery(delivery: Delivery, kind: "agent" | "heartbeat", giveUp: GiveUp, asked?: AskedRun): void;
+  giveUpDelivery(delivery: JournalEntry, kind: "agent" | "heartbeat", giveUp: GiveUp, asked?: AskedRun): void;
 }
 
 export interface DispatchContextOptions {

@@ -10,8 +10,8 @@
  */
 import { randomUUID as nodeRandomUUID } from "node:crypto";
 import type { ThinkingLevel } from "../config/agents-schema.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
-import type { SecretsEvent } from "../secrets/secrets-runtime.ts";
+import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
+import type { SecretsEvent } from "../secrets/secrets-reloader.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
 import { mainSessionKey } from "../sessions/session-store.ts";
 import type { SystemEventQueues } from "../sessions/system-events.ts";
@@ -75,11 +75,11 @@ export interface Dispatcher {
   /** For the hook intake: refuse a new agent run while the queue is full. */
   admit(kind: "wake" | "agent"): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
   /** For the hook intake: a delivery was just journaled. */
-  onAccepted(delivery: Delivery): void;
+  onAccepted(delivery: JournalEntry): void;
   /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
   onSecretsEvent(event: SecretsEvent): void;
   /**
-   * An operator's replay of a dead delivery (every accepted call is done or visibly pending): a `replayed` marker goes to the run log first, then
+   * An operator's replay of a dead delivery (docs/cli.md, `clawgate intake replay`): a `replayed` marker goes to the run log first, then
    * the journal revives it (dead → pending) and it takes the normal path with a fresh set of attempts. Crash-safe
    * in either gap: marker without revive leaves it dead (replaying again only adds a marker); revived but not yet
    * run, the next start or sweep runs it once. Anything but a dead delivery is refused.
@@ -137,7 +137,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   // ---------------------------------------------------------------- intake
 
-  function handle(delivery: Delivery): void {
+  function handle(delivery: JournalEntry): void {
     if (ctx.closing || held.has(delivery.deliveryId) || events.hasDelivery(delivery.deliveryId)) return;
     if (delivery.kind !== "agent" && delivery.kind !== "wake") {
       return ctx.giveUpDelivery(delivery, "agent", { code: "ERR_UNKNOWN_KIND", message: `deliveries of kind "${delivery.kind}" cannot be dispatched` });
@@ -242,8 +242,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     health() {
       if (options.enabled === false) return { ok: true, oldestPendingAgeMs: null };
-      let oldest: Delivery | undefined;
-      let pending: Delivery[];
+      let oldest: JournalEntry | undefined;
+      let pending: JournalEntry[];
       try {
         pending = journal.pending(100);
       } catch {

@@ -4,7 +4,7 @@
  * events into one run of the agent's heartbeat prompt. Its record settles the wakes it consumed; a failed one
  * puts them back and tries again after a backoff, until they have had maxAttempts runs.
  */
-import type { Delivery } from "../intake/intake-journal.ts";
+import type { JournalEntry } from "../intake/intake-journal.ts";
 import { mainSessionKey } from "../sessions/session-store.ts";
 import { type SystemEvent, systemLines } from "../sessions/system-events.ts";
 import type { ResolvedAgent } from "./agent-table.ts";
@@ -32,7 +32,7 @@ interface WakePayloadJson {
 
 export interface HeartbeatRuns {
   /** Queues a wake delivery's text as a system event of the default agent's main session. */
-  wake(delivery: Delivery, failedRuns: number): void;
+  wake(delivery: JournalEntry, failedRuns: number): void;
   /** Runs (or queues, coalescing with a queued one) a heartbeat of `agent`. */
   run(agent: ResolvedAgent, trigger: HeartbeatTrigger): void;
 }
@@ -42,7 +42,7 @@ const deliveryIdsOf = (events: readonly SystemEvent[]) => events.flatMap((e) => 
 export function createHeartbeatRuns(ctx: DispatchContext): HeartbeatRuns {
   const { scheduler, modelMemory, runLog, sessions, events, agents, logger, now } = ctx;
 
-  function wake(delivery: Delivery, failedRuns: number): void {
+  function wake(delivery: JournalEntry, failedRuns: number): void {
     let payload: WakePayloadJson;
     try {
       payload = JSON.parse(delivery.payload) as WakePayloadJson;

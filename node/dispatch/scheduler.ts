@@ -21,7 +21,7 @@
  * - `state()` is a cheap snapshot for `/metrics` and the admin API. `onIdle()` resolves when nothing is queued
  *   or running. `close()` refuses new tasks, cancels queued ones, aborts running ones and resolves when idle.
  *
- * ADMISSION (all figures in GiB): a run with `memoryGb > 0` starts only if
+ * ADMISSION (docs/dispatch.md, "Memory-aware scheduling"; all figures in GiB): a run with `memoryGb > 0` starts only if
  *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GiB started since that sample) ≥ memoryGb + headroomGb.
  * A reading is reused for `probeTtlMs`; a local run that finds it older waits for a new one (a reading is decided
  * on at least once when it arrives, however slow the probe), and until the first one, or while the probe fails, no
