@@ -402,10 +402,7 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
       learned.set(model, entry);
       return build(model, true);
     },
-    reset(model) {
-      const had = learned.delete(model);
-      return had;
-    },
+    reset: (model) => learned.delete(model),
     report(model, hint) {
       const local = hint?.local === true || learned.has(model);
       const b = resolveBase(model, local);
