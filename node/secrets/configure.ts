@@ -13,7 +13,7 @@ import {
   isForbiddenSegment,
   isRecord,
   isSensitive,
-} from "./credential-paths.ts";
+} from "../config/credential-paths.ts";
 import { readDotenvFile } from "./dotenv-file.ts";
 import { formatPointer, parsePointer } from "./json-pointer.ts";
 import {
@@ -36,7 +36,7 @@ import {
   isExecId,
   refIdProblem,
   refKey,
-} from "./secret-ref.ts";
+} from "../config/secret-ref.ts";
 import { type ApplyResult, type SecretsPlan, applyPlan, writePlanFile } from "./secrets-plan.ts";
 
 /** Why configure stopped before writing anything (or, for ERR_CONFIGURE_CANCELLED, at the operator's request). */
