@@ -14,7 +14,6 @@ const KNOWN_LONG_FILES = new Map<string, string>([
   ["node/dispatch/dispatcher.ts", "split into delivery disposition, agent runs, heartbeat runs and run records on the dispatch branch"],
   ["node/dispatch/scheduler.ts", "split on the dispatch branch (its contract header stays whole)"],
   ["edge/outbox-core.ts", "split into the queue store, the retry schedule and cron + dead-man on the perf branch"],
-  ["node/secrets/configure.ts", "split into discovery, plan, store and prompts on the docs branch"],
 ]);
 
 const lineCount = (file: string) => readFileSync(join(ROOT, file), "utf8").split("\n").length - 1;
