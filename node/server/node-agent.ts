@@ -203,7 +203,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     logger,
     journal,
     metrics,
-    dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id) },
+    dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id), models: dispatch.models },
     ...(hooks ? { hooks } : {}),
   });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
