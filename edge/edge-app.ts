@@ -3,10 +3,10 @@
  * the operator API, and the scheduled handler that hands each Cron Trigger tick to the outbox.
  */
 import { Hono } from "hono";
-import { OUTBOX_NAME } from "./edge-defaults.ts";
 import { createRuntimeLoader, type EdgeRuntime, type EdgeRuntimeDeps } from "./edge-runtime.ts";
 import { createHookIntake } from "./hook-intake.ts";
 import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
+import { type OutboxStub, createOutboxRouter } from "./outbox-router.ts";
 
 export interface EdgeWorkerDeps extends EdgeRuntimeDeps {
   readonly randomUUID?: () => string;
@@ -16,7 +16,9 @@ export interface EdgeWorkerDeps extends EdgeRuntimeDeps {
 
 type AppEnv = { Bindings: Env; Variables: { runtime: EdgeRuntime } };
 
-const outboxOf = (env: Env) => env.OUTBOX.get(env.OUTBOX.idFromName(OUTBOX_NAME));
+/** The outboxes (one per node, plus the old single one still draining), reached through the runtime's config. */
+const outboxOf = (env: Env, runtime: EdgeRuntime) =>
+  createOutboxRouter(runtime.config, (name) => env.OUTBOX.get(env.OUTBOX.idFromName(name)) as unknown as OutboxStub);
 
 export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   const loadRuntime = createRuntimeLoader(deps);
@@ -40,7 +42,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
     "/",
     createHookIntake({
       runtime: (c) => c.get("runtime") as EdgeRuntime,
-      outbox: (c) => outboxOf(c.env as Env),
+      outbox: (c) => outboxOf(c.env as Env, c.get("runtime") as EdgeRuntime),
       randomUUID,
       log: logEvent,
     }),
@@ -49,7 +51,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
     OPERATOR_PREFIX,
     createOperatorApi({
       runtime: (c) => c.get("runtime") as EdgeRuntime,
-      outbox: (c) => outboxOf(c.env as Env),
+      outbox: (c) => outboxOf(c.env as Env, c.get("runtime") as EdgeRuntime),
       log: logEvent,
       ...(deps.now ? { now: deps.now } : {}),
     }),
@@ -64,8 +66,9 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   return {
     fetch: app.fetch,
     async scheduled(controller: ScheduledController, env: Env): Promise<void> {
+      let runtime: EdgeRuntime;
       try {
-        await loadRuntime(env);
+        runtime = await loadRuntime(env);
       } catch {
         return; // misconfigured: logged once by the loader, nothing delivered
       }
@@ -75,7 +78,11 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
         logEvent({ event: "cron.invalid_time", cron: controller.cron, scheduledTime: String(controller.scheduledTime) });
         return;
       }
-      const runs = await outboxOf(env).cronTick(controller.cron, controller.scheduledTime);
+      if (!runtime.config.cron.jobs.some((job) => job.schedule === controller.cron)) {
+        logEvent({ event: "cron.unmapped", cron: controller.cron, problem: "no cron job in CLAWGATE_EDGE_CONFIG has this schedule" });
+      }
+      // Each node's outbox ticks its own jobs.
+      const runs = await outboxOf(env, runtime).cronTick(controller.cron, controller.scheduledTime);
       logEvent({ event: "cron.tick", cron: controller.cron, runs });
     },
   } satisfies ExportedHandler<Env>;
