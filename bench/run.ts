@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   dispatch: () => import("./dispatch.ts"),
   runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
+  outbox: () => import("./outbox.ts"),
 };
 const FLAGS = ["--smoke", "--vs-openclaw", "--help"];
 const USAGE = `usage: npm run bench -- [--smoke] [--vs-openclaw] [${Object.keys(BENCHES).join("|")} ...]`;

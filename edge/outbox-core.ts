@@ -87,7 +87,11 @@ export class OutboxCore {
 
   /** The alarm: attempt what is due, check the dead-man's switches, forget old deliveries, re-arm. */
   async alarm(): Promise<void> {
-    await inWaves(this.#store.due(this.#now(), ALARM_BATCH), ALARM_CONCURRENCY, (row) => this.#attemptStored(row));
+    // A node found unreachable in this run is not called again in it: its other due calls count the same failure
+    // (an attempt on the schedule, as if each had been tried), so a down node with a long backlog costs one
+    // wave of connection attempts per retry step instead of one per queued call.
+    const unreachable = new Map<string, ForwardOutcome & { kind: "retry" }>();
+    await inWaves(this.#store.due(this.#now(), ALARM_BATCH), ALARM_CONCURRENCY, (row) => this.#attemptStored(row, false, unreachable));
     await this.#cron.checkDeadMen();
     this.#store.pruneDelivered(this.#now() - this.#config.keepDeliveredMs);
     await this.#reschedule();
@@ -145,12 +149,15 @@ export class OutboxCore {
   }
 
   /** One attempt of a stored delivery; a `probe` (a coalesced cron tick) that fails keeps the delivery's place in its schedule. */
-  async #attemptStored(row: DeliveryRow, probe = false): Promise<ForwardOutcome | undefined> {
+  async #attemptStored(row: DeliveryRow, probe = false, unreachable?: Map<string, ForwardOutcome & { kind: "retry" }>): Promise<ForwardOutcome | undefined> {
     const delivery = toDelivery(row);
     if (this.#inFlight.has(delivery.deliveryId)) return undefined;
     this.#inFlight.add(delivery.deliveryId);
     try {
-      const outcome = await this.#forward(delivery);
+      const known = unreachable?.get(delivery.nodeId);
+      const outcome = known ?? (await this.#forward(delivery));
+      // Unreachable or timed out (no answer at all): every other due call to this node in this run shares it.
+      if (unreachable && !known && outcome.kind === "retry" && outcome.status === undefined) unreachable.set(delivery.nodeId, outcome);
       const now = this.#now();
       const jobId = row["job_id"] as string | null;
       const attempts = Number(row["attempts"]) + 1;

@@ -119,4 +119,23 @@ describe("a node's own outbox", () => {
     expect((await h.run((core) => core.cronStatus())).map((s) => s.id)).toEqual(["mine"]);
     expect(h.node.received).toHaveLength(1);
   });
+
+  it("spends one wave of connection attempts per retry step on an unreachable node, however long its backlog; each queued call still counts the attempt", async () => {
+    const h = await outboxHarness({ nodeId: NODE.id });
+    h.node.mode = "down";
+    await h.run(async (core) => {
+      for (let i = 0; i < 20; i++) await core.enqueue(delivery(`d${i}`, NODE.id), { reason: "node unreachable" });
+    });
+    await h.fireAlarm();
+    // ALARM_CONCURRENCY (5) tried at once and failed; the other 15 due in this run share that failure.
+    expect(h.node.attempts).toHaveLength(5);
+    const pending = (await h.run((core) => core.status(100))).pending;
+    expect(pending).toHaveLength(20);
+    expect(pending.every((d) => d.attempts === 2 && d.lastError === "node unreachable")).toBe(true);
+    // Back up: everything goes out once.
+    h.node.mode = "up";
+    await h.fireAlarm();
+    expect(new Set(h.node.received.map((c) => c.claims.did)).size).toBe(20);
+    expect(h.node.received).toHaveLength(20);
+  });
 });
