@@ -115,7 +115,7 @@ export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Prom
   // WebCrypto sign — the compact JWS of RFC 7515 §7.1, which jose's jwtVerify on the node checks as before.
   const key = await importJWK(options.privateJwk, alg);
   if (!(key instanceof CryptoKey)) throw new TypeError("envelope signing key must be an asymmetric private JWK");
-  const signParams: AlgorithmIdentifier | EcdsaParams = alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
+  const signParams: { name: string; hash?: string } = alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
   const header = base64url(encoder.encode(JSON.stringify({ alg, kid, typ: ENVELOPE_TYP })));
   const now = options.now ?? Date.now;
   const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
