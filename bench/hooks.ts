@@ -401,9 +401,9 @@ async function countJournal(path: string): Promise<number> {
   }
 }
 
-/** What the agent process runs after `clawgate node start` (node/cli/agent-launch.ts): the bundle, or the sources. */
+/** What the agent process runs after `clawgate node start` (node/cli/daemon-launch.ts): the bundle, or the sources. */
 async function runningProgram(pid: number): Promise<string> {
   const args = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-  return args.some((a) => /\/clawgate-agent\/[0-9a-f]{16}\/agent-[0-9a-f]{16}\.mjs$/.test(a)) ? "the agent bundle" : "the agent from sources";
+  return args.some((a) => /\/clawgate-daemon\/[0-9a-f]{16}\/daemon-[0-9a-f]{16}\.mjs$/.test(a)) ? "the daemon bundle" : "the daemon from sources";
 }
 

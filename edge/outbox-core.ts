@@ -8,7 +8,7 @@
  */
 import type { AlertSender } from "./deadman-alert.ts";
 import type { CronJob, EdgeConfig } from "./edge-config.ts";
-import type { Delivery, ForwardOutcome, NodeAnswer, NodeForwarder } from "./node-forwarder.ts";
+import type { NodeCall, ForwardOutcome, NodeAnswer, NodeForwarder } from "./node-forwarder.ts";
 import { type CronJobStatus, type CronOutcome, CronLedger, cronDelivery, nodeOfJob } from "./outbox-cron.ts";
 import { ALARM_BATCH, ALARM_CONCURRENCY, inWaves, nextAttemptAt } from "./outbox-retry.ts";
 import { type DeliveryInfo, type DeliveryRow, type DeliveryStatus, OutboxStore, rejectionText, toDelivery } from "./outbox-store.ts";
@@ -67,7 +67,7 @@ export class OutboxCore {
    * Keeps a delivery whose first attempt (made by the caller) failed. Idempotent by delivery id: a known
    * id changes nothing and reports its current status.
    */
-  async enqueue(delivery: Delivery, failure: { readonly reason: string; readonly status?: number; readonly retryAfterSeconds?: number }, jobId?: string): Promise<{ deliveryId: string; status: DeliveryStatus }> {
+  async enqueue(delivery: NodeCall, failure: { readonly reason: string; readonly status?: number; readonly retryAfterSeconds?: number }, jobId?: string): Promise<{ deliveryId: string; status: DeliveryStatus }> {
     const existing = this.#store.statusOf(delivery.deliveryId);
     if (existing) return { deliveryId: delivery.deliveryId, status: existing };
     const now = this.#now();
@@ -80,7 +80,7 @@ export class OutboxCore {
   }
 
   /** Records a call the node refused with a final 4xx: not retried, listed with the dead letters. */
-  recordRejected(delivery: Delivery, answer: NodeAnswer, jobId?: string): void {
+  recordRejected(delivery: NodeCall, answer: NodeAnswer, jobId?: string): void {
     this.#store.upsertRejected(delivery, answer, jobId, this.#now());
     this.#log({ event: "outbox.rejected", deliveryId: delivery.deliveryId, nodeId: delivery.nodeId, status: answer.status });
   }
@@ -142,7 +142,7 @@ export class OutboxCore {
     return this.#store.deadLetters(limit);
   }
 
-  async #forward(delivery: Delivery): Promise<ForwardOutcome> {
+  async #forward(delivery: NodeCall): Promise<ForwardOutcome> {
     const node = this.#config.nodes.get(delivery.nodeId);
     if (!node) return { kind: "retry", reason: `node ${delivery.nodeId} is not configured any more` };
     return this.#forwarder.forward(node, delivery);

@@ -5,7 +5,7 @@
  */
 import type { AlertSender } from "./deadman-alert.ts";
 import type { CronJob, EdgeConfig } from "./edge-config.ts";
-import type { Delivery } from "./node-forwarder.ts";
+import type { NodeCall } from "./node-forwarder.ts";
 import { iso } from "./outbox-store.ts";
 import { ALERT_RETRY_MS } from "./outbox-retry.ts";
 
@@ -252,7 +252,7 @@ export class CronLedger {
 export const nodeOfJob = (job: CronJob, config: EdgeConfig): string => job.node ?? config.primary.id;
 
 /** The delivery a cron job's tick sends: the OpenClaw wake or agent payload for its node. */
-export function cronDelivery(job: CronJob, config: EdgeConfig, deliveryId: string): Delivery {
+export function cronDelivery(job: CronJob, config: EdgeConfig, deliveryId: string): NodeCall {
   const node = job.node !== undefined ? config.nodes.get(job.node)! : config.primary;
   const { kind, ...fields } = job.action;
   const payload = kind === "wake" ? { text: job.action.text, mode: (job.action as { mode?: string }).mode ?? "now" } : fields;

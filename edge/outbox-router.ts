@@ -6,14 +6,14 @@
  */
 import { OUTBOX_NAME, nodeOutboxName } from "./edge-defaults.ts";
 import type { EdgeConfig } from "./edge-config.ts";
-import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 import type { CronJobStatus, CronOutcome, DeliveryInfo, DeliveryStatus } from "./outbox-core.ts";
 import { nodeOfJob } from "./outbox-cron.ts";
 
 /** What one outbox Durable Object answers over RPC (edge/outbox-object.ts), `nodeId` naming the node it serves. */
 export interface OutboxStub {
-  enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: DeliveryStatus }>;
-  recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void>;
+  enqueue(delivery: NodeCall, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: DeliveryStatus }>;
+  recordRejected(delivery: NodeCall, answer: NodeAnswer): Promise<void>;
   nodeRecovered(nodeId: string): Promise<number>;
   retryNow(nodeId?: string): Promise<number>;
   status(limit: number, nodeId?: string): Promise<{ counts: Record<DeliveryStatus, number>; pending: DeliveryInfo[] }>;
@@ -24,8 +24,8 @@ export interface OutboxStub {
 }
 
 export interface OutboxRouter {
-  enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
-  recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void>;
+  enqueue(delivery: NodeCall, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
+  recordRejected(delivery: NodeCall, answer: NodeAnswer): Promise<void>;
   nodeRecovered(nodeId: string): Promise<number>;
   status(limit: number): Promise<{ counts: Record<DeliveryStatus, number>; pending: DeliveryInfo[] }>;
   deadLetters(limit: number): Promise<DeliveryInfo[]>;

@@ -3,7 +3,7 @@
  * kept until its node has it, with its attempts, schedule position and last error — and the reads the operator API
  * shows (metadata only, never a body).
  */
-import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "dead" | "rejected";
 
@@ -68,7 +68,7 @@ export class OutboxStore {
   }
 
   /** A new pending delivery whose first attempt failed, due again at `nextAttemptAt`. */
-  insertPending(delivery: Delivery, jobId: string | undefined, now: number, nextAttemptAt: number, failure: AttemptFailure): void {
+  insertPending(delivery: NodeCall, jobId: string | undefined, now: number, nextAttemptAt: number, failure: AttemptFailure): void {
     this.#sql.exec(
       `INSERT INTO deliveries (delivery_id, node_id, path, body, content_type, principal, headers, job_id, status, attempts, next_attempt_at, created_at, updated_at, last_error, last_status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, ?, ?, ?, ?, ?)`,
@@ -82,7 +82,7 @@ export class OutboxStore {
   }
 
   /** A call the node refused for good: stored (or updated) as `rejected`, never retried. */
-  upsertRejected(delivery: Delivery, answer: NodeAnswer, jobId: string | undefined, now: number): void {
+  upsertRejected(delivery: NodeCall, answer: NodeAnswer, jobId: string | undefined, now: number): void {
     this.#sql.exec(
       `INSERT INTO deliveries (delivery_id, node_id, path, body, content_type, principal, headers, job_id, status, attempts, next_attempt_at, created_at, updated_at, last_error, last_status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'rejected', 1, NULL, ?, ?, ?, ?)
@@ -186,7 +186,7 @@ export function rejectionText(answer: NodeAnswer): string {
   return typeof error === "string" ? `node answered ${answer.status}: ${error.slice(0, 200)}` : `node answered ${answer.status}`;
 }
 
-export function toDelivery(row: DeliveryRow): Delivery {
+export function toDelivery(row: DeliveryRow): NodeCall {
   return {
     deliveryId: row["delivery_id"] as string,
     nodeId: row["node_id"] as string,
@@ -217,7 +217,7 @@ function toInfo(row: DeliveryRow): DeliveryInfo {
 }
 
 /** The stored columns of a delivery, in the order of the INSERTs above (delivery_id … job_id). */
-function deliveryColumns(delivery: Delivery, jobId: string | undefined): (string | Uint8Array | null)[] {
+function deliveryColumns(delivery: NodeCall, jobId: string | undefined): (string | Uint8Array | null)[] {
   return [
     delivery.deliveryId,
     delivery.nodeId,

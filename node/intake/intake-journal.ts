@@ -16,7 +16,8 @@ export const JOURNAL_FILE = "intake.sqlite";
 
 export type DeliveryState = "pending" | "done" | "dead";
 
-export interface Delivery {
+/** One accepted delivery as the journal holds it (the edge's counterpart is `NodeCall`, edge/node-forwarder.ts). */
+export interface JournalEntry {
   /** Envelope jti, Idempotency-Key, webhook-id, or one we made. */
   readonly deliveryId: string;
   /** "wake" | "agent" | a mapped hook's action. */
@@ -32,7 +33,7 @@ export interface Delivery {
 export interface AcceptResult {
   /** False when the delivery id was already journaled: `delivery` is then the original. */
   readonly inserted: boolean;
-  readonly delivery: Delivery;
+  readonly delivery: JournalEntry;
 }
 
 /** A group commit failed: none of its deliveries is stored, and none may be acknowledged. */
@@ -58,17 +59,17 @@ export interface IntakeJournalOptions {
 
 export interface IntakeJournal {
   /** Journals one delivery in its own transaction, durable when it returns (a group in progress commits first). */
-  accept(delivery: Omit<Delivery, "state">): AcceptResult;
+  accept(delivery: Omit<JournalEntry, "state">): AcceptResult;
   /**
    * Journals one delivery in the next group commit; resolves once that commit is durable, rejects with a
    * JournalCommitError when it failed (then nothing of the group is stored).
    */
-  acceptGrouped(delivery: Omit<Delivery, "state">): Promise<AcceptResult>;
-  get(deliveryId: string): Delivery | undefined;
+  acceptGrouped(delivery: Omit<JournalEntry, "state">): Promise<AcceptResult>;
+  get(deliveryId: string): JournalEntry | undefined;
   /** Pending deliveries in arrival order: what a restart must still run. */
-  pending(limit?: number): Delivery[];
+  pending(limit?: number): JournalEntry[];
   /** Deliveries in one state, newest first (the dead-letter list an operator reads). Default limit 100. */
-  list(state: DeliveryState, limit?: number): Delivery[];
+  list(state: DeliveryState, limit?: number): JournalEntry[];
   settle(deliveryId: string, state: Exclude<DeliveryState, "pending">): boolean;
   /**
    * Dead → pending, for an operator's replay; any other state is left alone. True when it changed. The caller
@@ -89,7 +90,7 @@ interface Row {
   state: DeliveryState;
 }
 
-const toDelivery = (row: Row): Delivery => ({
+const toDelivery = (row: Row): JournalEntry => ({
   deliveryId: row.delivery_id,
   kind: row.kind,
   payload: row.payload,
@@ -149,7 +150,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   let commits = 0;
   let inserted = 0;
 
-  const insertRow = (delivery: Omit<Delivery, "state">): AcceptResult => {
+  const insertRow = (delivery: Omit<JournalEntry, "state">): AcceptResult => {
     const { changes } = insert.run(delivery.deliveryId, delivery.kind, delivery.payload, delivery.response, delivery.receivedAt);
     if (changes === 1) {
       inserted++;

@@ -2,12 +2,12 @@
 import { describe, expect, it } from "vitest";
 import type { CronJob, EdgeConfig } from "../../edge/edge-config.ts";
 import { OUTBOX_NAME, nodeOutboxName } from "../../edge/edge-defaults.ts";
-import type { Delivery } from "../../edge/node-forwarder.ts";
+import type { NodeCall } from "../../edge/node-forwarder.ts";
 import type { DeliveryInfo } from "../../edge/outbox-core.ts";
 import { type OutboxStub, createOutboxRouter } from "../../edge/outbox-router.ts";
 import { NODE, outboxHarness } from "./support/outbox-fixture.ts";
 
-const delivery = (id: string, nodeId: string): Delivery => ({
+const delivery = (id: string, nodeId: string): NodeCall => ({
   deliveryId: id,
   nodeId,
   path: "/hooks/wake",
