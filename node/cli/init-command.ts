@@ -19,9 +19,12 @@ import { WRANGLER_CONFIG_FILE, buildEdgeConfig, buildWranglerConfig, cronJobsFro
 import { openInitFiles } from "../deploy/init-files.ts";
 import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { runAudit } from "../secrets/audit.ts";
-import { defaultFileProvider, runConfigure, writeFileStore } from "../secrets/configure.ts";
+import { runConfigure } from "../secrets/configure.ts";
+import { defaultFileProvider } from "../secrets/configure-plan.ts";
+import { writeFileStore } from "../secrets/configure-store.ts";
 import { CliError } from "./cli-error.ts";
 import { type CliIo, configFlag, configOption } from "./cli-io.ts";
+import { EDGE_CONFIG_MODULE } from "./package-layout.ts";
 
 interface InitFlags {
   yes?: boolean;
@@ -301,7 +304,7 @@ async function backupConfig(configPath: string, say: (line: string) => void): Pr
 /** The edge config of an existing edge project (any author), read loosely: its callers and node hostname are kept. */
 async function previousEdgeConfig(edgeDir: string): Promise<Record<string, unknown> | undefined> {
   try {
-    return (await readEdgeProject(edgeDir)).edgeConfig;
+    return (await readEdgeProject(edgeDir, { module: EDGE_CONFIG_MODULE })).edgeConfig;
   } catch {
     return undefined;
   }

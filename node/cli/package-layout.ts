@@ -17,5 +17,7 @@ export const CLI_ENTRY = here("./cli.js", "./bin.ts");
 export const BUILT_DAEMON_ENTRY = fileURLToPath(new URL("./daemon.js", import.meta.url));
 /** The Worker `clawgate edge deploy` hands to wrangler: the built bundle, or the sources in a checkout. */
 export const WORKER_ENTRY = here("../edge/worker.js", "../../edge/index.ts");
+/** The edge's configuration check that `clawgate edge deploy` runs before wrangler (node/deploy/edge-project.ts). */
+export const EDGE_CONFIG_MODULE = here("../edge/edge-config.js", "../../edge/edge-config.ts");
 /** package.json of this clawgate (its version). */
 export const PACKAGE_JSON = here("../../package.json", "../../package.json");

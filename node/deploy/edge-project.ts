@@ -7,10 +7,26 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import JSON5 from "json5";
-import { CONFIG_VAR, EdgeConfigError, parseEdgeConfig } from "../../edge/edge-config.ts";
+import { pathToFileURL } from "node:url";
 import { parseDurationMs } from "../dispatch/heartbeat.ts";
 
 export const WRANGLER_CONFIG_FILE = "wrangler.jsonc";
+/** The var the Worker reads its configuration from (docs/edge.md). */
+export const CONFIG_VAR = "CLAWGATE_EDGE_CONFIG";
+
+/**
+ * The edge's own configuration check, loaded as an artifact of the edge (as the Worker is handed to wrangler),
+ * not imported: the two halves share no source. `module` is the path of edge/edge-config.ts in a checkout, or
+ * of the package's dist/edge/edge-config.js (node/cli/package-layout.ts).
+ */
+export interface EdgeConfigCheck {
+  readonly module: string;
+}
+
+interface EdgeConfigModule {
+  readonly CONFIG_VAR: string;
+  parseEdgeConfig(env: Readonly<Record<string, unknown>>): unknown;
+}
 /** The Worker's compatibility settings: the ones its tests run under (the repository's wrangler.toml). */
 export const COMPATIBILITY_DATE = "2026-10-01";
 
@@ -132,7 +148,7 @@ export interface EdgeProject {
  * Reads and checks an edge project without deploying anything: wrangler.jsonc parses, the edge config is valid
  * (as the Worker will parse it), and every cron job's schedule has a Cron Trigger. Errors name the file and field.
  */
-export async function readEdgeProject(dir: string): Promise<EdgeProject> {
+export async function readEdgeProject(dir: string, check: EdgeConfigCheck): Promise<EdgeProject> {
   const configFile = join(dir, WRANGLER_CONFIG_FILE);
   let text: string;
   try {
@@ -154,10 +170,12 @@ export async function readEdgeProject(dir: string): Promise<EdgeProject> {
   const varText = (doc["vars"] as Record<string, unknown> | undefined)?.[CONFIG_VAR];
   // The key only needs a private JWK's shape here; the real one is a secret the Worker reads at run time.
   const shapeOnlyKey = JSON.stringify({ kty: "OKP", crv: "Ed25519", kid: "validation", alg: "EdDSA", d: "x", x: "x" });
+  const edge = (await import(pathToFileURL(check.module).href)) as EdgeConfigModule;
+  if (edge.CONFIG_VAR !== CONFIG_VAR) throw new EdgeProjectError(`${check.module} reads ${edge.CONFIG_VAR}, not ${CONFIG_VAR}: a mismatched clawgate install`);
   try {
-    parseEdgeConfig({ [CONFIG_VAR]: varText, CLAWGATE_EDGE_SIGNING_KEY: shapeOnlyKey });
+    edge.parseEdgeConfig({ [CONFIG_VAR]: varText, CLAWGATE_EDGE_SIGNING_KEY: shapeOnlyKey });
   } catch (error) {
-    if (error instanceof EdgeConfigError) throw new EdgeProjectError(`${configFile}: vars.${error.message}`);
+    if ((error as { code?: unknown }).code === "ERR_EDGE_CONFIG") throw new EdgeProjectError(`${configFile}: vars.${(error as Error).message}`);
     throw error;
   }
   const edgeConfig = JSON.parse(varText as string) as Record<string, unknown>;

@@ -1,6 +1,8 @@
 /** The daemon's one log line per finished run (the run log keeps the record; the line is for the person watching). */
-import { RUN_FINISHED_MSG } from "../server/log-format.ts";
 import type { RunLog, RunRecord } from "./run-log.ts";
+
+/** The message of that line; node/server/log-format.ts shows it as `run <id…> <agent> <kind> <status> …`. */
+export const RUN_FINISHED_MSG = "run finished";
 
 /** Statuses that end a run (a "running" record and replay markers get no line). */
 const ENDED = new Set(["ok", "error", "timeout", "memory_limit", "cancelled", "interrupted", "skipped"]);

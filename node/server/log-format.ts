@@ -4,12 +4,10 @@
  * (`--log-format json` forces it). A finished run reads `run 1f3a2b… main heartbeat ok 12 ms "HEARTBEAT_OK"`.
  */
 import type { DestinationStream } from "pino";
+import { RUN_FINISHED_MSG } from "../dispatch/run-outcome-log.ts";
 
 export const LOG_FORMATS = ["pretty", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
-
-/** The message of the daemon's one line per finished run (node/dispatch/run-outcome-log.ts). */
-export const RUN_FINISHED_MSG = "run finished";
 
 const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 /** pino's own fields, shown in the line's head or not at all. */

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, symlink, readdir, realpath, rm, stat } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, symlink, writeFile, readdir, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -182,4 +182,10 @@ it("clawgate edge deploy --dry-run checks the edge project and builds the Worker
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/wrangler\.jsonc: valid \(Worker clawgate-edge; cron triggers: \*\/30 \* \* \* \*\)\nWorker bundle: [\d.]+ KiB \(gzip [\d.]+ KiB\); dry run, nothing uploaded\n/);
+  // The edge's own configuration check (dist/edge/edge-config.js) runs before wrangler: an http origin is refused.
+  const file = join(home, ".clawgate/edge/wrangler.jsonc");
+  await writeFile(file, (await readFile(file, "utf8")).replace(/\\"origin\\":\\"https:/, '\\"origin\\":\\"http:'));
+  const refused = await clawgate(["edge", "deploy", "--dry-run", "--wrangler", WRANGLER]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toBe(`clawgate: ${file}: vars.CLAWGATE_EDGE_CONFIG.nodes.0.origin: must be an https origin (http only for loopback) without path, query or credentials\n`);
 }, 60_000);
