@@ -22,7 +22,9 @@ import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
+import { createNodeConsole } from "../console/console-service.ts";
 import { createNodeApp } from "./node-app.ts";
+import { readinessOf } from "./readiness.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
 
@@ -196,6 +198,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const adminToken = await writeAdminToken(stateDir);
   const metrics = createNodeMetrics({ secrets, journal });
   dispatch.registerMetrics(metrics.registry);
+  const nodeConsole = createNodeConsole({
+    config: loaded.config,
+    secrets,
+    journal,
+    readiness: () => readinessOf({ secrets, journal, dispatchHealth: () => dispatch.dispatcher.health() }),
+    dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by) },
+    startedAt: Date.now(),
+    credentials: () => [adminToken, ...[secrets.snapshot().get("gateway.auth.token")].filter((t): t is string => t !== undefined)],
+    logger,
+  });
   const app = createNodeApp({
     secrets,
     adminToken,
@@ -204,6 +216,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     metrics,
     dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id) },
     ...(hooks ? { hooks } : {}),
+    console: nodeConsole,
   });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
   // listener's close can complete as soon as the last in-flight request is answered.
