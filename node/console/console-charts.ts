@@ -51,7 +51,7 @@ export function runsPerHourChart(data: RunsPerHour): Html {
   const width = 720;
   const left = 44;
   const right = 8;
-  const countTop = 8;
+  const countTop = 24;
   const countHeight = 96;
   const durTop = countTop + countHeight + 28;
   const durHeight = 64;
@@ -94,7 +94,7 @@ export function runsPerHourChart(data: RunsPerHour): Html {
   const label = `Runs per hour over the last ${hours.length} hours: ${total} finished, ${failed} failed; dots show each hour's median duration, whiskers the longest run.`;
   return html`<figure class="chart">
   <svg class="hours" viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}">
-    <text x="${left}" y="${countTop - 0}" class="axis-title" dy="-0">runs</text>
+    <text x="${left}" y="${countTop - 12}" class="axis-title">runs finished</text>
     ${gridCounts}${bars}
     <text x="${left}" y="${durTop - 10}" class="axis-title">duration (median ● longest ┃, log scale)</text>
     ${durMarks}${dots}${ticks}

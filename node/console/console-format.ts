@@ -29,11 +29,12 @@ export function formatTime(ms: number | null | undefined): string {
 export function formatSpan(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
+  const two = (big: number, bigUnit: string, small: number, smallUnit: string) => (small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit} ${small}${smallUnit}`);
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
+  if (m < 60) return two(m, "m", s % 60, "s");
   const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
+  if (h < 24) return two(h, "h", m % 60, "m");
+  return two(Math.floor(h / 24), "d", h % 24, "h");
 }
 
 /** `3m 12s ago` / `in 4m 0s`, with the exact time as a tooltip. */

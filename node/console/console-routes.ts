@@ -85,8 +85,11 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     const site = c.req.header("sec-fetch-site");
     if (site === "cross-site" || site === "same-site") return refuse(c, 403, "cross-origin requests to the console are refused (Sec-Fetch-Site)");
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      // With Referrer-Policy no-referrer a browser sends `Origin: null` on a form post; its Sec-Fetch-Site (which no page
+      // can set) then says whether the post came from this origin.
       const origin = c.req.header("origin");
-      if (origin !== undefined && origin !== `http://${c.req.header("host")}`) return refuse(c, 403, "cross-origin requests to the console are refused (Origin)");
+      const sameOrigin = origin === `http://${c.req.header("host")}` || (origin === "null" && site === "same-origin");
+      if (origin !== undefined && !sameOrigin) return refuse(c, 403, "cross-origin requests to the console are refused (Origin)");
     }
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);

@@ -12,8 +12,8 @@ export function overviewMain(o: Overview, hours: RunsPerHour): Html {
   <div class="card"><h2>Readiness</h2><p class="big">${o.ready.ok ? pill("ready", "ok") : pill("not ready", "bad")}</p>
     ${o.ready.ok ? html`<p class="muted">all checks pass</p>` : html`<ul class="reasons">${o.ready.problems.map((p) => html`<li>${p}</li>`)}</ul>`}</div>
   <div class="card"><h2>Secrets</h2><p class="big">${pill(o.secrets.health, o.secrets.health === "healthy" ? "ok" : "bad")}</p><p class="muted">snapshot v${o.secrets.version ?? "—"} · ${o.secrets.refCount} ref${o.secrets.refCount === 1 ? "" : "s"}${o.secrets.warnings ? ` · ${o.secrets.warnings} warning${o.secrets.warnings === 1 ? "" : "s"}` : ""}</p></div>
-  <div class="card"><h2>Queue</h2><p class="big num">${o.queue.queued}</p><p class="muted">queued · ${o.queue.running} running${o.queue.blocked ? ` · waiting on ${o.queue.blocked}` : ""}</p></div>
-  <div class="card"><h2>Dead deliveries</h2><p class="big num"><a href="${CONSOLE_PATH}/deliveries?state=dead">${o.deliveries.dead}</a></p><p class="muted">${o.deliveries.pending} pending · ${o.deliveries.done} done</p></div>
+  <div class="card"><h2>Queue</h2><p class="big figure">${o.queue.queued}</p><p class="muted">queued · ${o.queue.running} running${o.queue.blocked ? ` · waiting on ${o.queue.blocked}` : ""}</p></div>
+  <div class="card"><h2>Dead deliveries</h2><p class="big figure"><a href="${CONSOLE_PATH}/deliveries?state=dead">${o.deliveries.dead}</a></p><p class="muted">${o.deliveries.pending} pending · ${o.deliveries.done} done</p></div>
   <div class="card"><h2>Heartbeats</h2><p class="big">${o.heartbeats.length === 0 ? pill("none", "neutral") : overdue > 0 ? pill(`${overdue} overdue`, "bad") : pill("on time", "ok")}</p><p class="muted">${o.heartbeats.length} agent${o.heartbeats.length === 1 ? "" : "s"}</p></div>
 </div>`;
 
