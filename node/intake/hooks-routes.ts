@@ -1,5 +1,5 @@
 /**
- * The OpenClaw-compatible hook intake (openclaw-compat §5): `POST <hooks.path>/wake` and `/agent`, in the
+ * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in the
  * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
  * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
  * journaled before it is answered.
@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
@@ -35,7 +35,7 @@ export interface HooksRoutesOptions {
    */
   readonly admit?: (kind: "wake" | "agent") => Admission;
   /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
-  readonly onAccepted?: (delivery: Delivery) => void;
+  readonly onAccepted?: (delivery: JournalEntry) => void;
 }
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
