@@ -1,5 +1,5 @@
 /**
- * What the console and `clawgate status` show, gathered from the node's own parts (secrets runtime, intake journal,
+ * What the console and `clawgate status` show, gathered from the node's own parts (secrets reloader, intake journal,
  * run log, scheduler, agent table): plain JSON-able values, never a secret value or a delivery's payload unless a
  * page asks for that one payload. Built once per node; every read is a lookup or one walk of the in-memory run log.
  */
@@ -7,13 +7,13 @@ import type { AgentTable } from "../dispatch/agent-table.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
 import type { RunLog, RunRecord } from "../dispatch/run-log.ts";
 import type { Scheduler } from "../dispatch/scheduler.ts";
-import { heartbeatDeadlineMs } from "../doctor/runtime-checks.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
-import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { heartbeatDeadlineMs } from "../doctor/host-checks.ts";
+import type { IntakeJournal, JournalEntry } from "../intake/intake-journal.ts";
+import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import type { Readiness } from "../server/readiness.ts";
 
 export interface ConsoleSources {
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   readonly readiness: () => Readiness;
   readonly journal?: IntakeJournal | undefined;
   readonly dispatch?:
@@ -139,7 +139,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
     for (const r of runs) n = r.kind === "replay" ? 0 : n + 1;
     return n;
   };
-  const viewOf = (d: Delivery): DeliveryView => {
+  const viewOf = (d: JournalEntry): DeliveryView => {
     const runs = dispatch?.runs.forDelivery(d.deliveryId) ?? [];
     const lastRun = runs.findLast((r) => r.kind !== "replay");
     const reason = d.state === "dead" ? (runs.findLast((r) => r.deadReason !== undefined)?.deadReason ?? null) : (lastRun?.errorMessage ?? lastRun?.errorCode ?? null);

@@ -8,7 +8,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { tokenMatches } from "../server/admin-auth.ts";
-import { type FailureLimiter, createFailureLimiter } from "../hooks/failure-limiter.ts";
+import { type FailureLimiter, createFailureLimiter } from "../intake/failure-limiter.ts";
 import type { ConsoleData } from "./console-data.ts";
 import { CONSOLE_PATH, type Html, html, query } from "./console-format.ts";
 import { type ConsolePage, layout, notice } from "./console-layout.ts";

@@ -1,7 +1,7 @@
 /** Whether the node agent is ready for traffic, with the reasons when not: the one rule behind /readyz, the console and `clawgate status`. */
 import type { DispatchHealth } from "../dispatch/dispatcher.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
-import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 
 export interface Readiness {
   readonly ok: boolean;
@@ -10,7 +10,7 @@ export interface Readiness {
 }
 
 export interface ReadinessSources {
-  readonly secrets: Pick<SecretsRuntime, "health">;
+  readonly secrets: Pick<SecretsReloader, "health">;
   readonly journal?: Pick<IntakeJournal, "counts"> | undefined;
   readonly dispatchHealth?: (() => DispatchHealth) | undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * The console's routes in-process over real parts — a run log and intake journal in a temp dir, a secrets runtime
+ * The console's routes in-process over real parts — a run log and intake journal in a temp dir, a secrets reloader
  * whose resolution passes the test controls, a scheduler, an agent table — for route tests and the console bench.
  * Requests go through `app.request` with a loopback Host, as a browser on the host sends them.
  */
@@ -16,7 +16,7 @@ import type { ReplayResult } from "../../node/dispatch/dispatcher.ts";
 import { RUN_LOG_FILE, type RunLog, type RunRecord, openRunLog } from "../../node/dispatch/run-log.ts";
 import { type Scheduler, createScheduler } from "../../node/dispatch/scheduler.ts";
 import { type IntakeJournal, openIntakeJournal } from "../../node/intake/intake-journal.ts";
-import { type SecretsRuntime, createSecretsRuntime } from "../../node/secrets/secrets-runtime.ts";
+import { type SecretsReloader, createSecretsReloader } from "../../node/secrets/secrets-reloader.ts";
 import { readinessOf } from "../../node/server/readiness.ts";
 
 export const FIXTURE_HOST = "127.0.0.1:18789";
@@ -27,7 +27,7 @@ export interface ConsoleFixture {
   readonly app: Hono;
   readonly runLog: RunLog;
   readonly journal: IntakeJournal;
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   readonly scheduler: Scheduler;
   /** Replays asked for, by delivery id. */
   readonly replays: string[];
@@ -85,7 +85,7 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
     journal.settle(deliveryId, "dead");
   }
   let broken = false;
-  const secrets = createSecretsRuntime({
+  const secrets = createSecretsReloader({
     configPath: join(dir, "unused.json"),
     resolve: async () => {
       if (broken) throw Object.assign(new Error("provider unavailable"), { code: "ERR_FIXTURE" });

@@ -78,7 +78,7 @@ async function shot(name: string): Promise<void> {
 async function axeViolations(): Promise<string[]> {
   // Evaluated through the DevTools protocol, which the page's CSP does not govern (the console itself runs no inline code).
   await page.evaluate(await readFile(AXE, "utf8"));
-  const result = await page.evaluate(async () => (globalThis as any).axe.run(document, { resultTypes: ["violations"] }));
+  const result = await page.evaluate(async () => (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] }));
   return (result.violations as { id: string; impact: string; nodes: { target: string[] }[] }[])
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
@@ -318,7 +318,7 @@ fetch(${JSON.stringify(`${node.url}${CONSOLE_PREFIX}`)}, { credentials: "include
     for (const origin of [`http://localhost:${attackerPort}`, `http://127.0.0.1:${attackerPort}`]) {
       await other.goto(`${origin}/?target=${encodeURIComponent(`${node.url}${CONSOLE_PREFIX}`)}`);
       await expect.poll(() => other.textContent("#read")).toBe("blocked");
-      await Promise.all([other.waitForNavigation(), other.evaluate(() => (document.getElementById("f") as HTMLFormElement).submit())]);
+      await Promise.all([other.waitForNavigation(), other.evaluate(() => (globalThis as any).document.getElementById("f").submit())]);
       expect(await other.textContent("body")).toBe("cross-origin requests to the console are refused (Sec-Fetch-Site)");
     }
     await other.close();

@@ -120,7 +120,7 @@ describe("browser boundary", () => {
     fx = await createConsoleFixture({ dead: 1 });
     const { cookie } = await fx.login();
     const other = await fx.login();
-    for (const fields of [{ id: "dead-0" }, { id: "dead-0", _csrf: "guess" }, { id: "dead-0", _csrf: other.csrf }]) {
+    for (const fields of [{ id: "dead-0" }, { id: "dead-0", _csrf: "guess" }, { id: "dead-0", _csrf: other.csrf }] as Record<string, string>[]) {
       const res = await fx.request("/deliveries/replay", { ...form(fields), cookie });
       expect(res.status).toBe(403);
       expect(await res.text()).toBe("invalid or missing CSRF token");
