@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   dispatch: () => import("./dispatch.ts"),
   runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
+  console: () => import("./console.ts"),
 };
 const FLAGS = ["--smoke", "--help"];
 const USAGE = `usage: npm run bench -- [--smoke] [${Object.keys(BENCHES).join("|")} ...]`;

@@ -99,6 +99,8 @@ export interface ConsoleData {
   runs(filter: RunFilter, offset: number, limit: number): { readonly list: readonly RunRecord[]; readonly more: boolean };
   run(id: string): RunRecord | undefined;
   runsPerHour(hours: number): RunsPerHour;
+  /** The journal's deliveries by state. */
+  counts(): { readonly pending: number; readonly done: number; readonly dead: number };
   agentIds(): readonly string[];
   replay(deliveryId: string): ReplayResult;
   now(): number;
@@ -112,6 +114,15 @@ export interface RunFilter {
 }
 
 const TRANSITIONS_KEPT = 5;
+const HOUR = 3_600_000;
+
+interface Aggregates {
+  readonly key: string;
+  readonly first: number;
+  readonly buckets: readonly { readonly ok: number; readonly failed: number; readonly durations: readonly number[] }[];
+  readonly latest: ReadonlyMap<string, RunRecord>;
+  readonly alive: ReadonlyMap<string, number>;
+}
 /** Statuses that show a heartbeat machinery is alive (as `clawgate doctor` reads them). */
 const ALIVE = new Set(["ok", "skipped"]);
 const FAILED = new Set(["error", "timeout", "memory_limit", "interrupted", "cancelled"]);
@@ -130,6 +141,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
   });
   // The scheduler knows a running task's reservation, the run log its model: together, the budget by model.
   const running = new Map<string, number>();
+  let cached: Aggregates | undefined;
   dispatch?.scheduler.on("started", (task) => running.set(task.id, task.memoryGb));
   dispatch?.scheduler.on("finished", (outcome) => running.delete(outcome.id));
 
@@ -207,26 +219,20 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
     },
     run: (id) => dispatch?.runs.get(id),
     runsPerHour(hours) {
-      const t = now();
-      const hour = 3_600_000;
-      const first = Math.floor(t / hour) * hour - (hours - 1) * hour;
-      const buckets = Array.from({ length: hours }, (_, i) => ({ start: first + i * hour, ok: 0, failed: 0, durations: [] as number[] }));
-      for (const r of dispatch?.runs.list({ limit: Number.MAX_SAFE_INTEGER }) ?? []) {
-        const at = r.finishedAt ?? r.startedAt;
-        if (at === undefined || at < first) continue;
-        const bucket = buckets[Math.floor((at - first) / hour)];
-        if (!bucket) continue;
-        if (r.status === "ok") bucket.ok++;
-        else if (FAILED.has(r.status)) bucket.failed++;
-        else continue;
-        if (r.durationMs !== undefined) bucket.durations.push(r.durationMs);
-      }
+      const { buckets, first } = aggregates(now(), hours);
       return {
-        hours: buckets.map((b) => {
-          const sorted = b.durations.sort((x, y) => x - y);
-          return { start: b.start, ok: b.ok, failed: b.failed, p50Ms: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null, maxMs: sorted.at(-1) ?? null };
+        hours: buckets.map((b, i) => {
+          const sorted = [...b.durations].sort((x, y) => x - y);
+          return { start: first + i * HOUR, ok: b.ok, failed: b.failed, p50Ms: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null, maxMs: sorted.at(-1) ?? null };
         }),
       };
+    },
+    counts: () => {
+      try {
+        return journal?.counts() ?? { pending: 0, done: 0, dead: 0 };
+      } catch {
+        return { pending: 0, done: 0, dead: 0 };
+      }
     },
     agentIds: () => (dispatch ? [...dispatch.agents.agents.keys()] : []),
     replay(deliveryId) {
@@ -237,13 +243,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
 
   function heartbeats(t: number): HeartbeatView[] {
     if (!dispatch) return [];
-    const latest = new Map<string, RunRecord>();
-    const alive = new Map<string, number>();
-    for (const r of dispatch.runs.list({ kind: "heartbeat", limit: 1000 })) {
-      if (!latest.has(r.agentId)) latest.set(r.agentId, r);
-      const at = r.finishedAt ?? r.startedAt;
-      if (!alive.has(r.agentId) && ALIVE.has(r.status) && at !== undefined) alive.set(r.agentId, at);
-    }
+    const { latest, alive } = aggregates(t, 24);
     return [...dispatch.agents.agents.values()].map((agent) => {
       const everyMs = agent.heartbeat.everyMs;
       const last = latest.get(agent.id);
@@ -258,6 +258,37 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
         overdue: everyMs > 0 && t > base + heartbeatDeadlineMs(everyMs),
       };
     });
+  }
+
+  /**
+   * One walk of the run log for both the hourly chart and each agent's latest heartbeat, kept until the log changes
+   * (a run written or updated moves its status counts) or the hour turns: a page refreshed every few seconds on an
+   * idle node costs a lookup, a busy one one walk per change.
+   */
+  function aggregates(t: number, hours: number): Aggregates {
+    const first = Math.floor(t / HOUR) * HOUR - (hours - 1) * HOUR;
+    const counts = dispatch?.runs.counts() ?? {};
+    const key = `${first}|${hours}|${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(",")}`;
+    if (cached?.key === key) return cached;
+    const buckets = Array.from({ length: hours }, () => ({ ok: 0, failed: 0, durations: [] as number[] }));
+    const latest = new Map<string, RunRecord>();
+    const alive = new Map<string, number>();
+    for (const r of dispatch?.runs.list({ limit: Number.MAX_SAFE_INTEGER }) ?? []) {
+      const at = r.finishedAt ?? r.startedAt;
+      if (r.kind === "heartbeat") {
+        if (!latest.has(r.agentId)) latest.set(r.agentId, r);
+        if (!alive.has(r.agentId) && ALIVE.has(r.status) && at !== undefined) alive.set(r.agentId, at);
+      }
+      if (at === undefined || at < first) continue;
+      const bucket = buckets[Math.floor((at - first) / HOUR)];
+      if (!bucket) continue;
+      if (r.status === "ok") bucket.ok++;
+      else if (FAILED.has(r.status)) bucket.failed++;
+      else continue;
+      if (r.durationMs !== undefined) bucket.durations.push(r.durationMs);
+    }
+    cached = { key, first, buckets, latest, alive };
+    return cached;
   }
 
   function byModel(): MemoryView["byModel"] {

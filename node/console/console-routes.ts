@@ -174,7 +174,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     const filter = c.req.query("q") ?? "";
     if (filter.length > MAX_FILTER) return bad(c, "deliveries", `q must be at most ${MAX_FILTER} characters`);
     const { list, total } = data.deliveries(state as DeliveryStateFilter, filter, 200);
-    const counts = data.overview().deliveries;
+    const counts = data.counts();
     return render(c, "Deliveries", "deliveries", deliveriesMain({ state: state as DeliveryStateFilter, filter, list, total, counts, now: data.now() }));
   });
 
@@ -209,7 +209,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
 
   const deliveriesModel = (state: DeliveryStateFilter) => {
     const { list, total } = data.deliveries(state, "", 200);
-    return { state, filter: "", list, total, counts: data.overview().deliveries, now: data.now() };
+    return { state, filter: "", list, total, counts: data.counts(), now: data.now() };
   };
 
   app.get("/runs", (c) => {
