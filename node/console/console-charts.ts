@@ -48,7 +48,7 @@ export function memoryBar(memory: MemoryView): Html {
 /** Runs per hour (stacked ok / failed bars) over median and longest duration per hour (dots and whiskers). */
 export function runsPerHourChart(data: RunsPerHour): Html {
   const hours = data.hours;
-  const width = 720;
+  const width = 1040;
   const left = 44;
   const right = 8;
   const countTop = 24;

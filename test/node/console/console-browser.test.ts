@@ -288,9 +288,10 @@ fetch(${JSON.stringify(`${node.url}${CONSOLE_PREFIX}`)}, { credentials: "include
     expect(await page.textContent("h1")).toMatch(/^Run /);
     const html = await page.content();
     expect(html).not.toContain("nightly digest");
+    await shot("run-detail");
     await page.click("text=Show the delivery's stored request");
     await expect.poll(() => page.textContent("pre.payload")).toContain("[fail] nightly digest");
-    await shot("run-detail");
+    await shot("delivery");
   });
 
   it("Edge shows the outbox per node, dead letters and cron history, fetched by the node, and replays a dead letter", async () => {
