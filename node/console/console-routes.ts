@@ -257,6 +257,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     return c.redirect(`${CONSOLE_PATH}/edge${query({ replayed: id })}`, 303);
   });
 
+  app.get("/*", (c, next) => (c.req.path === `${CONSOLE_PATH}/` ? c.redirect(CONSOLE_PATH, 303) : next()));
   app.all("*", (c) => render(c, "Not found", null, html`<h1>Not found</h1><p><a href="${CONSOLE_PATH}">Back to the overview</a></p>`, false, 404));
 
   function loginPage(c: Context, error?: string, status: 200 | 401 | 403 | 429 = 200, headers: Record<string, string> = {}) {

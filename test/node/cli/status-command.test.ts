@@ -52,6 +52,8 @@ it("prints the overview and exits 0 when ready; --json gives the same data", asy
   expect(lines[5]).toBe("queue       0 queued (0 high priority) · 0 running");
   expect(lines[6]).toBe("deliveries  0 pending · 0 dead · 1 done");
   expect(lines[7]).toMatch(/^runs        \d+ ok$/);
+  // The overview is admin data: without the token the daemon refuses it.
+  expect((await fetch(`${daemon.url}/_clawgate/admin/overview`)).status).toBe(401);
   const json = JSON.parse((await status("--json")).stdout);
   expect(json).toMatchObject({ ok: true, ready: { ok: true, problems: [] }, secrets: { health: "healthy", version: 1 }, deliveries: { pending: 0, dead: 0, done: 1 } });
 }, 30_000);

@@ -140,6 +140,8 @@ describe("browser boundary", () => {
       const page = await res.text();
       expect(page).not.toMatch(/<script(?![^>]*\ssrc=)|<style|\sstyle="/);
     }
+    const slash = await fx.app.request(`${FIXTURE_ORIGIN}/_clawgate/console/`, { headers: { host: "127.0.0.1:18789", cookie } });
+    expect(slash.headers.get("location")).toBe("/_clawgate/console");
     const js = await fx.request("/assets/console.js");
     expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
     expect(await js.text()).toContain("x-clawgate-fragment");
