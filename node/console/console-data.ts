@@ -10,7 +10,12 @@ import type { Scheduler } from "../dispatch/scheduler.ts";
 import { heartbeatDeadlineMs } from "../doctor/host-checks.ts";
 import type { IntakeJournal, JournalEntry } from "../intake/intake-journal.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
-import type { Readiness } from "../server/readiness.ts";
+
+/** Ready or not, with one short phrase per problem (the daemon's /readyz rule, passed in by the daemon). */
+export interface Readiness {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
 
 export interface ConsoleSources {
   readonly secrets: SecretsReloader;

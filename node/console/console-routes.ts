@@ -7,7 +7,6 @@ import { readFileSync } from "node:fs";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { tokenMatches } from "../server/admin-auth.ts";
 import { type FailureLimiter, createFailureLimiter } from "../intake/failure-limiter.ts";
 import type { ConsoleData } from "./console-data.ts";
 import { CONSOLE_PATH, type Html, html, query } from "./console-format.ts";
@@ -27,8 +26,8 @@ export interface ConsoleLogger {
 
 export interface ConsoleRoutesOptions {
   readonly data: ConsoleData;
-  /** The tokens a login may present (the per-start admin token, the gateway token), read per login. */
-  readonly credentials: () => readonly string[];
+  /** Whether a presented token may log in (the per-start admin token or the gateway token; constant-time). */
+  readonly acceptsToken: (presented: string) => boolean;
   /** Present when `clawgate.edge.operatorUrl` and `operatorToken` are configured. */
   readonly edge?: EdgeOperatorClient | undefined;
   readonly logger: ConsoleLogger;
@@ -120,7 +119,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     const wait = limiter.retryAfter("console", t);
     if (wait > 0) return loginPage(c, `Too many failed logins; try again in ${wait} s.`, 429, { "retry-after": String(wait) });
     const token = field(form, "token")?.trim() ?? "";
-    if (token === "" || !tokenMatches(token, options.credentials())) {
+    if (token === "" || !options.acceptsToken(token)) {
       limiter.recordFailure("console", t);
       logger.warn({ event: "console.login_refused" }, "console login refused");
       return loginPage(c, "That token is not this node's admin token.", 401);

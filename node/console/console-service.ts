@@ -17,7 +17,7 @@ export interface NodeConsole {
 
 export interface NodeConsoleOptions extends ConsoleSources {
   readonly config: Config;
-  readonly credentials: () => readonly string[];
+  readonly acceptsToken: (presented: string) => boolean;
   readonly logger: ConsoleLogger;
   readonly fetch?: typeof fetch;
 }
@@ -34,6 +34,6 @@ export function createNodeConsole(options: NodeConsoleOptions): NodeConsole {
         ...(options.fetch ? { fetch: options.fetch } : {}),
       })
     : undefined;
-  const routes = createConsoleRoutes({ data, credentials: options.credentials, edge, logger: options.logger });
+  const routes = createConsoleRoutes({ data, acceptsToken: options.acceptsToken, edge, logger: options.logger });
   return { routes: routes as unknown as Hono, overview: () => data.overview() };
 }

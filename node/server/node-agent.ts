@@ -12,7 +12,7 @@ import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.t
 import { type SecretsReloader, createSecretsReloader } from "../secrets/secrets-reloader.ts";
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
-import { writeAdminToken } from "./admin-auth.ts";
+import { tokenMatches, writeAdminToken } from "./admin-auth.ts";
 import { NODE_INFO_FILE, writeNodeInfo } from "./node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -206,7 +206,10 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     readiness: () => readinessOf({ secrets, journal, dispatchHealth: () => dispatch.dispatcher.health() }),
     dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by) },
     startedAt: Date.now(),
-    credentials: () => [adminToken, ...[secrets.snapshot().get("gateway.auth.token")].filter((t): t is string => t !== undefined)],
+    acceptsToken: (presented) => {
+      const gatewayToken = secrets.snapshot().get("gateway.auth.token");
+      return tokenMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
+    },
     logger,
   });
   const app = createNodeApp({

@@ -121,7 +121,7 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
   });
   const routes = createConsoleRoutes({
     data,
-    credentials: () => [ADMIN_TOKEN],
+    acceptsToken: (presented) => presented === ADMIN_TOKEN,
     logger: { info() {}, warn() {} },
     now,
     ...options.routes,

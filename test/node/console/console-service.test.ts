@@ -23,7 +23,7 @@ it("shows no heartbeats on a node without agents, and the implicit main agent's 
       journal: f.journal,
       dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
       startedAt: Date.now() - 3_600_000,
-      credentials: () => [],
+      acceptsToken: () => false,
       logger: { info() {}, warn() {} },
     });
   expect(build({}).overview().heartbeats).toEqual([]);
