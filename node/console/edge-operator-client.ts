@@ -89,6 +89,8 @@ export interface EdgeOperatorClientOptions {
   readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
   readonly now?: () => number;
+  /** How long one answer serves every page that asks (default 2 s). */
+  readonly reuseMs?: number;
 }
 
 const OPERATOR_PREFIX = "/_clawgate";
@@ -135,42 +137,54 @@ export function createEdgeOperatorClient(options: EdgeOperatorClientOptions): Ed
     return { ok: true, value: parsed.data };
   }
 
+  // Open tabs refresh every few seconds: answers younger than this are shared, so N tabs do not make N× the edge calls.
+  const reuseMs = options.reuseMs ?? 2_000;
+  let recent: { at: number; result: Promise<EdgeResult<EdgeState>> } | undefined;
+
   return {
     url: shown,
-    async state() {
-      const [outbox, dead, cron] = await Promise.all([
-        call("GET", "/outbox?limit=1000", OutboxSchema),
-        call("GET", "/dead-letters?limit=1000", DeadLettersSchema),
-        call("GET", "/cron", CronSchema),
-      ]);
-      if (!outbox.ok) return outbox;
-      if (!dead.ok) return dead;
-      if (!cron.ok) return cron;
-      const nodes = new Map<string, { pending: number; dead: number; nextAttemptAt: string | null }>();
-      const entry = (id: string) => nodes.get(id) ?? (nodes.set(id, { pending: 0, dead: 0, nextAttemptAt: null }), nodes.get(id)!);
-      for (const d of outbox.value.pending) {
-        const n = entry(d.nodeId);
-        n.pending++;
-        if (d.nextAttemptAt && (n.nextAttemptAt === null || d.nextAttemptAt < n.nextAttemptAt)) n.nextAttemptAt = d.nextAttemptAt;
-      }
-      for (const d of dead.value.deadLetters) entry(d.nodeId).dead++;
-      for (const job of cron.value.jobs) entry(job.nodeId);
-      return {
-        ok: true,
-        value: {
-          counts: outbox.value.counts,
-          nodes: [...nodes].map(([nodeId, n]) => ({ nodeId, ...n })).sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
-          pending: outbox.value.pending,
-          dead: dead.value.deadLetters,
-          catchUp: cron.value.catchUp ?? null,
-          jobs: cron.value.jobs,
-          fetchedAt: now(),
-        },
-      };
+    state() {
+      const t = now();
+      if (recent && t - recent.at < reuseMs) return recent.result;
+      recent = { at: t, result: fetchState() };
+      return recent.result;
     },
     async replay(deliveryId) {
+      recent = undefined;
       const result = await call("POST", "/dead-letters/replay", z.looseObject({ ok: z.literal(true), deliveryId: z.string() }), { deliveryId });
       return result.ok ? { ok: true, value: { deliveryId: result.value.deliveryId } } : result;
     },
   };
+
+  async function fetchState(): Promise<EdgeResult<EdgeState>> {
+    const [outbox, dead, cron] = await Promise.all([
+      call("GET", "/outbox?limit=1000", OutboxSchema),
+      call("GET", "/dead-letters?limit=1000", DeadLettersSchema),
+      call("GET", "/cron", CronSchema),
+    ]);
+    if (!outbox.ok) return outbox;
+    if (!dead.ok) return dead;
+    if (!cron.ok) return cron;
+    const nodes = new Map<string, { pending: number; dead: number; nextAttemptAt: string | null }>();
+    const entry = (id: string) => nodes.get(id) ?? (nodes.set(id, { pending: 0, dead: 0, nextAttemptAt: null }), nodes.get(id)!);
+    for (const d of outbox.value.pending) {
+      const n = entry(d.nodeId);
+      n.pending++;
+      if (d.nextAttemptAt && (n.nextAttemptAt === null || d.nextAttemptAt < n.nextAttemptAt)) n.nextAttemptAt = d.nextAttemptAt;
+    }
+    for (const d of dead.value.deadLetters) entry(d.nodeId).dead++;
+    for (const job of cron.value.jobs) entry(job.nodeId);
+    return {
+      ok: true,
+      value: {
+        counts: outbox.value.counts,
+        nodes: [...nodes].map(([nodeId, n]) => ({ nodeId, ...n })).sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+        pending: outbox.value.pending,
+        dead: dead.value.deadLetters,
+        catchUp: cron.value.catchUp ?? null,
+        jobs: cron.value.jobs,
+        fetchedAt: now(),
+      },
+    };
+  }
 }
