@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { ADMIN_PREFIX, CONSOLE_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
+import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import { tokenMatches } from "./admin-auth.ts";
@@ -20,7 +21,7 @@ export interface NodeAppOptions {
   readonly journal?: IntakeJournal;
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
-  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult };
+  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
   /** The operator console (docs/console.md): its pages and the overview `clawgate status` reads. */
   readonly console?: { readonly routes: Hono; readonly overview: () => object };
 }
@@ -136,6 +137,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     return run ? c.json({ ok: true, run }) : c.json({ ok: false, error: "run not found" }, 404);
   });
 
+  if (options.dispatch?.models) registerModelRoutes(admin, options.dispatch.models);
   const consoleOverview = options.console?.overview;
   if (consoleOverview) admin.get("/overview", (c) => c.json({ ok: true, ...consoleOverview() }));
 
