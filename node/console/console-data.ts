@@ -5,6 +5,7 @@
  */
 import type { AgentTable } from "../dispatch/agent-table.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
+import type { ModelMemoryReport } from "../dispatch/model-memory.ts";
 import type { RunLog, RunRecord } from "../dispatch/run-log.ts";
 import type { Scheduler } from "../dispatch/scheduler.ts";
 import { heartbeatDeadlineMs } from "../doctor/host-checks.ts";
@@ -27,6 +28,8 @@ export interface ConsoleSources {
         readonly scheduler: Pick<Scheduler, "state" | "on">;
         readonly agents: AgentTable;
         readonly replay: (deliveryId: string, by: string) => ReplayResult;
+        /** Each model's memory estimate (configured or learned from measured peaks). */
+        readonly models?: { list(): { readonly models: readonly ModelMemoryReport[] } } | undefined;
       }
     | undefined;
   /** When this process started (ms): the base of a heartbeat that has not run since. */
@@ -58,6 +61,8 @@ export interface MemoryView {
   readonly totalGb: number | null;
   /** Current reservations of running runs, by model, largest first. */
   readonly byModel: readonly { readonly model: string; readonly gb: number; readonly runs: number }[];
+  /** What one run of each known model reserves, and whether that was learned from measured peaks. */
+  readonly models: readonly { readonly model: string; readonly estimateGb: number; readonly learned: boolean; readonly samples: number; readonly hardLimitGb: number | null; readonly limitKills: number }[];
 }
 
 export interface Overview {
@@ -194,7 +199,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
         },
         heartbeats: heartbeats(t),
         memory: st
-          ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, availableGb: st.availableGb, totalGb: st.totalGb, byModel: byModel() }
+          ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, availableGb: st.availableGb, totalGb: st.totalGb, byModel: byModel(), models: models() }
           : null,
         queue: { queued: st?.queued ?? 0, queuedHigh: st?.queuedHigh ?? 0, running: st?.running ?? 0, blocked: st?.blocked?.reason ?? null },
         deliveries: counts,
@@ -294,6 +299,17 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
     }
     cached = { key, first, buckets, latest, alive };
     return cached;
+  }
+
+  function models(): MemoryView["models"] {
+    return (dispatch?.models?.list().models ?? []).map((m) => ({
+      model: m.model,
+      estimateGb: m.estimateGb,
+      learned: m.learnedGb !== null,
+      samples: m.samples,
+      hardLimitGb: m.hardLimitGb,
+      limitKills: m.limitKills,
+    }));
   }
 
   function byModel(): MemoryView["byModel"] {

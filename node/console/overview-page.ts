@@ -54,7 +54,14 @@ ${o.heartbeats.map(
     "Memory budget",
     o.memory
       ? html`${memoryBar(o.memory)}
-<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}</p>`
+<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}</p>
+${
+  o.memory.models.length === 0
+    ? ""
+    : html`<table><caption class="visually-hidden">What one run of each model reserves</caption><thead><tr><th scope="col">Model</th><th scope="col" class="num">Per run</th><th scope="col">Estimate</th><th scope="col" class="num">Limit</th><th scope="col" class="num">Kills</th></tr></thead><tbody>
+${o.memory.models.map((m) => html`<tr><td class="mono">${m.model}</td><td class="num">${formatGb(m.estimateGb)}</td><td>${m.learned ? `learned (${m.samples} run${m.samples === 1 ? "" : "s"})` : "configured"}</td><td class="num">${m.hardLimitGb === null ? "—" : formatGb(m.hardLimitGb)}</td><td class="num">${m.limitKills}</td></tr>`)}
+</tbody></table>`
+}`
       : html`<p class="muted">No dispatcher on this node.</p>`,
   );
 

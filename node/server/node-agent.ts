@@ -205,7 +205,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     secrets,
     journal,
     readiness: () => readinessOf({ secrets, journal, dispatchHealth: () => dispatch.dispatcher.health() }),
-    dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by) },
+    dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by), models: dispatch.models },
     startedAt: Date.now(),
     acceptsToken: (presented) => {
       const gatewayToken = secrets.snapshot().get("gateway.auth.token");
