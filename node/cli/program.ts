@@ -24,6 +24,7 @@ const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterComman
   async () => (await import("./deploy-commands.ts")).registerDeployCommands,
   async () => (await import("./intake-commands.ts")).registerIntakeCommands,
   async () => (await import("./dispatch-commands.ts")).registerDispatchCommands,
+  async () => (await import("./status-command.ts")).registerStatusCommand,
   async () => (await import("./init-command.ts")).registerInitCommand,
   async () => (await import("./edge-deploy-command.ts")).registerEdgeDeployCommands,
 ];
