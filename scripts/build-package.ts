@@ -10,13 +10,19 @@
  * checkout's package.json is kept as package.json.prepack and put back by `--restore` (postpack), or by the
  * next `--pack` when a pack failed in between.
  */
-import { readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { cp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const OUT = join(ROOT, "dist");
+
+/**
+ * Files modules read beside themselves at run time (`new URL("assets/…", import.meta.url)`): copied so the same
+ * relative path holds from the bundles in dist/node/.
+ */
+const RUNTIME_ASSETS: readonly (readonly [from: string, to: string])[] = [["node/console/assets", "node/assets"]];
 
 /** The oldest Node the package runs on (package.json engines; node:sqlite without a flag). */
 export const NODE_TARGET = "node22.12";
@@ -70,6 +76,7 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     metafile: true,
     logLevel: "warning",
   });
+  for (const [from, to] of RUNTIME_ASSETS) await cp(join(ROOT, from), join(outDir, to), { recursive: true });
   await writeFile(join(outDir, "THIRD-PARTY-LICENSES.txt"), await thirdPartyLicenses([node.metafile, worker.metafile]));
   const sizes: Record<string, number> = {};
   for (const meta of [node.metafile, worker.metafile]) {
