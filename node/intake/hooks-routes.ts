@@ -9,7 +9,7 @@ import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
-import { tokenMatches } from "../server/admin-auth.ts";
+import { tokenMatches } from "../state/admin-token.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
 import type { SessionKeySource } from "./hook-mappings.ts";
