@@ -126,9 +126,9 @@ function procRows(): ProcRow[] {
 }
 
 /** Linux, by walking the tree from the leader (the default where the `children` files exist). */
-export function linuxTreeRss(rootPid: number, now: () => number = performance.now.bind(performance)): TreeRssReader {
+export function linuxTreeRss(rootPid: number): TreeRssReader {
   const seen = new Set<number>();
-  let scannedAt = now();
+  let scannedAt = performance.now();
   return () => {
     const counted = new Set<number>();
     let total = 0;
@@ -146,8 +146,8 @@ export function linuxTreeRss(rootPid: number, now: () => number = performance.no
     };
     walk(rootPid);
     const leaderGone = counted.size === 0;
-    if (leaderGone || now() - scannedAt >= SCAN_EVERY_MS) {
-      scannedAt = now();
+    if (leaderGone || performance.now() - scannedAt >= SCAN_EVERY_MS) {
+      scannedAt = performance.now();
       for (const member of treeMembers(procRows(), rootPid)) seen.add(member.pid);
     }
     for (const pid of seen) {

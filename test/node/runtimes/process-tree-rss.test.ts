@@ -2,11 +2,11 @@
  * Process-tree memory readers on real processes: a Linux reading walks the tree (figures against a /proc scan), counts
  * a high-water mark a member already left behind, and still finds a member of the run's group reparented away.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFile, readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { linuxTreeRss, parseChildren, parsePsRows, parseVmPeakBytes, scanProcTreeRss, treeMembers } from "../../../node/runtimes/process-tree-rss.ts";
+import { linuxTreeRss, parseChildren, parsePsRows, parseVmPeakBytes, psTreeRss, scanProcTreeRss, treeMembers } from "../../../node/runtimes/process-tree-rss.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 import { hasProc } from "../../helpers/process-tree.ts";
 
@@ -86,6 +86,22 @@ describe("process tree memory on Linux", () => {
       const b = await read();
       return b >= 120 * MIB ? b : undefined;
     }, 10_000, "the reader to count the reparented member's 120 MiB");
+    expect(bytes).toBeGreaterThanOrEqual(120 * MIB);
+  });
+});
+
+describe("process tree memory with ps (the macOS path)", () => {
+  it("reads the group's current RSS with ps", async (ctx) => {
+    const ps = await new Promise<boolean>((resolve) => execFile("ps", ["-o", "pid="], (error) => resolve(!error)));
+    if (!ps) ctx.skip("no ps on this host");
+    const { child, output } = startTree("orphan", 120);
+    await pollUntil(() => /^orphan \d+$/m.test(output()), 10_000, "the member to be started");
+    // The member left the tree but not the group: ps finds it by its group once it has filled.
+    const read = psTreeRss(child.pid!);
+    const bytes = await pollUntil(async () => {
+      const b = await read();
+      return b >= 120 * MIB ? b : undefined;
+    }, 10_000, "ps to show the member's 120 MiB");
     expect(bytes).toBeGreaterThanOrEqual(120 * MIB);
   });
 });
