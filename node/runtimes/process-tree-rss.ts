@@ -172,7 +172,7 @@ export function scanProcTreeRss(rootPid: number): TreeRssReader {
 export function psTreeRss(rootPid: number): TreeRssReader {
   return () =>
     new Promise((resolve, reject) => {
-      execFile("ps", ["-A", "-o", "pid=,ppid=,pgid=,rss="], { maxBuffer: 8 * 1024 * 1024 }, (error, stdout) => {
+      execFile("ps", ["-A", "-o", "pid=,ppid=,pgid=,rss="], { maxBuffer: 8 * 1024 * 1024, timeout: 5_000 }, (error, stdout) => {
         if (error) return reject(error);
         resolve(treeMembers(parsePsRows(stdout), rootPid).reduce((sum, r) => sum + r.rss, 0));
       });
