@@ -17,7 +17,7 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { exportJWK, generateKeyPair } from "jose";
 import { ENVELOPE_HEADER, type EnvelopeSigner, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../shared/envelope.ts";
-import { parseWakePayload } from "../shared/hook-payloads.ts";
+import { hookPayloadOf, normalizeWakePayload, parseHookBody } from "../shared/hook-payloads.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
 
 const SELF = fileURLToPath(import.meta.url);
@@ -71,7 +71,9 @@ async function baselineServer(dir: string, publicJwk: string): Promise<void> {
         const body = new Uint8Array(Buffer.concat(chunks));
         try {
           const claims = await verifier.verify(String(req.headers[ENVELOPE_HEADER]), { method: req.method!, path: req.url!, body });
-          const wake = parseWakePayload(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)));
+          const parsed = parseHookBody(body);
+          if (!parsed.ok) throw new Error(parsed.error);
+          const wake = normalizeWakePayload(hookPayloadOf(parsed.value));
           if (!wake.ok) throw new Error(wake.error);
           insert.run(claims.did ?? claims.jti, "wake", JSON.stringify(wake.value), WAKE_ANSWER, Date.now());
           res.writeHead(200, { "content-type": "application/json" }).end(WAKE_ANSWER);
