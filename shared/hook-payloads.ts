@@ -161,7 +161,7 @@ export function targetAgentId(targets: AgentTargets, agentId: string | undefined
 
 /**
  * The `hooks` policy checks and their texts (docs/openclaw-compat.md §5), the one copy: the node's compiled policy
- * (node/hooks/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
+ * (node/intake/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
  */
 export const AGENT_ID_NOT_ALLOWED = "agentId is not allowed by hooks.allowedAgentIds";
 export const SESSION_KEY_DISABLED =

@@ -20,7 +20,7 @@ import {
   UNAUTHORIZED,
 } from "../../shared/hook-answers.ts";
 import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../server/admin-auth.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
@@ -47,7 +47,7 @@ export interface HooksRoutesOptions {
    */
   readonly admit?: (kind: "wake" | "agent") => Admission;
   /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
-  readonly onAccepted?: (delivery: Delivery) => void;
+  readonly onAccepted?: (delivery: JournalEntry) => void;
 }
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };

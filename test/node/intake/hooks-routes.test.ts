@@ -11,10 +11,10 @@ import { exportJWK, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
-import { createFailureLimiter } from "../../../node/hooks/failure-limiter.ts";
-import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
-import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
-import { type Delivery, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { createFailureLimiter } from "../../../node/intake/failure-limiter.ts";
+import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
+import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
+import { type JournalEntry, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ENVELOPE_HEADER, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
 
 const TOKEN = "hook-token-0123456789abcdef";
@@ -341,7 +341,7 @@ describe("dispatcher hook points", () => {
   it("a duplicate delivery gets the original answer without asking admit or calling onAccepted", async () => {
     let full = false;
     const asked: string[] = [];
-    const accepted: Delivery[] = [];
+    const accepted: JournalEntry[] = [];
     const app = makeApp({}, {
       admit: (kind) => (asked.push(kind), full ? { ok: false, retryAfterSeconds: 5 } : { ok: true }),
       onAccepted: (d) => accepted.push(d),

@@ -6,7 +6,7 @@ export interface FailureLimiter {
   recordFailure(client: string, nowMs: number): void;
 }
 
-/** openclaw-compat §5: 20 failed attempts from one client in 60 s → 429. */
+/** docs/openclaw-compat.md §5: 20 failed attempts from one client in 60 s → 429. */
 export function createFailureLimiter(maxFailures = 20, windowMs = 60_000, maxClients = 10_000): FailureLimiter {
   const failures = new Map<string, number[]>();
   const live = (client: string, nowMs: number) => {
