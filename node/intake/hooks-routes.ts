@@ -89,7 +89,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
      * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
      * runId, nothing new queued) and is never refused by admission; only a new agent run asks `admit`.
      */
-    const enqueue = (kind: "wake" | "agent", id: string, payload: object, response: object) => {
+    const enqueue = async (kind: "wake" | "agent", id: string, payload: object, response: object) => {
       if (kind === "agent" && options.admit) {
         const original = journal.get(id);
         if (original) return answer(statusOf(original.kind), original.response);
@@ -99,13 +99,15 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           return answer(503, { ok: false, error: "queue full" }, { "retry-after": String(wait) });
         }
       }
-      const accepted = journal.accept({
-        deliveryId: id,
-        kind,
-        payload: JSON.stringify(payload),
-        response: JSON.stringify(response),
-        receivedAt: started,
-      });
+      let accepted;
+      try {
+        // Shares one commit with the deliveries around it; resolves only once this row is durable.
+        accepted = await journal.acceptGrouped({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt: started });
+      } catch (error) {
+        // Nothing of this delivery is stored, so nothing may be acknowledged: the caller (or the edge's outbox) retries.
+        logger.error({ err: error, deliveryId: id }, "intake journal commit failed");
+        return answer(503, { ok: false, error: "the delivery could not be stored; retry" }, { "retry-after": "1" });
+      }
       if (accepted.inserted && options.onAccepted) {
         // Already durable and about to be acknowledged: a failing listener must not turn that into a 5xx.
         try {
@@ -191,8 +193,8 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         const journaled = { ...rest, ...(agentId !== undefined ? { agentId } : {}), ...(model !== undefined ? { model } : {}), sessionKey: sessionKey.value, ...extra };
         return enqueue("agent", deliveryId, journaled, { ok: true, runId: randomUUID() });
       };
-      if (route === "wake") return wake(payload);
-      if (route === "agent") return agent(payload, "request");
+      if (route === "wake") return await wake(payload);
+      if (route === "agent") return await agent(payload, "request");
       // Mappings match the subpath without its edge slashes (OpenClaw's normalizeMatchPath).
       const mapping = policy.mappings.find(route.replace(/\/+$/, ""), payload);
       if (!mapping) return answerText(404, NOT_FOUND);
@@ -202,7 +204,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       if (mapped.kind === "agent" && typeof mapped.body["channel"] === "string" && !["last", ...policy.channels].includes(mapped.body["channel"].trim().toLowerCase())) {
         return answer(400, { ok: false, error: hookChannelError(policy.channels) });
       }
-      return mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping });
+      return await (mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping }));
     } finally {
       // The audit line: metadata only, never the payload or a token.
       logger.info({ audit: "hook", route: `/${route}`, mapping: mappingId, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");

@@ -7,12 +7,12 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { ConfigError } from "../config/config-errors.ts";
 import { type LoadedConfig, loadConfig, parseConfig } from "../config/config-file.ts";
-import { type CredentialMatch, envNamesFor, findCredentials, getPath, isForbiddenSegment, isRecord, isSensitive } from "./credential-paths.ts";
+import { type CredentialMatch, envNamesFor, findCredentials, getPath, isForbiddenSegment, isRecord, isSensitive } from "../config/credential-paths.ts";
 import { MissingEnvVarError, substituteEnvVars } from "./env-substitution.ts";
 import { PROVIDER_API_KEY_TYPE, type StoredKeyFile, findAuthProfileFiles, findLegacyAuthFiles, isPlaintextApiKey, readLegacyAuth } from "./legacy-auth.ts";
 import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
 import { resolveRefs } from "./resolve-refs.ts";
-import { type SecretRef, classifyCredential, isValidSecretRef, refKey } from "./secret-ref.ts";
+import { type SecretRef, classifyCredential, isValidSecretRef, refKey } from "../config/secret-ref.ts";
 
 export const SEVERITIES = ["info", "warn", "error"] as const;
 export type Severity = (typeof SEVERITIES)[number];

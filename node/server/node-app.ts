@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
+import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import { tokenMatches } from "./admin-auth.ts";
@@ -19,7 +20,7 @@ export interface NodeAppOptions {
   readonly journal?: IntakeJournal;
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
-  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult };
+  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
@@ -143,6 +144,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     return run ? c.json({ ok: true, run }) : c.json({ ok: false, error: "run not found" }, 404);
   });
 
+  if (options.dispatch?.models) registerModelRoutes(admin, options.dispatch.models);
   app.route(ADMIN_PREFIX, admin);
   if (options.hooks) app.route(options.hooks.path, options.hooks.app);
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
