@@ -43,6 +43,9 @@ afterAll(async () => {
   for (const dir of dirs) await removeDir(dir);
 });
 
+/** An array once it has an element (pollUntil waits on a truthy value, and [] is truthy). */
+const nonEmpty = <T,>(list: T[]) => (list.length > 0 ? list : undefined);
+
 const post = (path: string, body: unknown) =>
   fetch(`${clawgate!.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${NODE_HOOK_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
 
@@ -70,9 +73,9 @@ async function runs(kind: string): Promise<{ status: string; kind: string; reply
 it("forwards an agent call to the gateway's /hooks/agent and records the gateway's acceptance", async () => {
   const res = await post("/hooks/agent", { message: "summarize the deploy", name: "Deploy" });
   expect(res.status).toBe(202);
-  const accepted = await pollUntil(async () => (await replies()).filter((r) => ACCEPTED.test(r)), 60_000, "the gateway's acceptance in a transcript");
+  const accepted = await pollUntil(async () => nonEmpty((await replies()).filter((r) => ACCEPTED.test(r))), 60_000, "the gateway's acceptance in a transcript");
   expect(accepted.length).toBeGreaterThanOrEqual(1);
-  const agentRuns = await pollUntil(async () => (await runs("agent")).filter((r) => r.status === "ok"), 30_000, "an ok agent run");
+  const agentRuns = await pollUntil(async () => nonEmpty((await runs("agent")).filter((r) => r.status === "ok")), 30_000, "an ok agent run");
   expect(agentRuns).toHaveLength(1);
   expect(clawgate!.output()).not.toContain(GATEWAY_HOOK_TOKEN);
 }, 120_000);
@@ -82,6 +85,6 @@ it("forwards a wake: the heartbeat run it triggers goes to the gateway and is ac
   const res = await post("/hooks/wake", { text: "the deploy finished", mode: "now" });
   expect([res.status, await res.json()]).toEqual([200, { ok: true, mode: "now" }]);
   await pollUntil(async () => (await replies()).filter((r) => ACCEPTED.test(r)).length > before, 60_000, "a second acceptance, for the heartbeat");
-  const heartbeats = await pollUntil(async () => (await runs("heartbeat")).filter((r) => r.status === "ok"), 30_000, "an ok heartbeat run");
+  const heartbeats = await pollUntil(async () => nonEmpty((await runs("heartbeat")).filter((r) => r.status === "ok")), 30_000, "an ok heartbeat run");
   expect(heartbeats.length).toBeGreaterThanOrEqual(1);
 }, 120_000);
