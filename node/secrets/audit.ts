@@ -9,7 +9,7 @@ import { ConfigError } from "../config/config-errors.ts";
 import { type LoadedConfig, loadConfig, parseConfig } from "../config/config-file.ts";
 import { type CredentialMatch, envNamesFor, findCredentials, getPath, isForbiddenSegment, isRecord, isSensitive } from "../config/credential-paths.ts";
 import { MissingEnvVarError, substituteEnvVars } from "./env-substitution.ts";
-import { PROVIDER_API_KEY_TYPE, type StoredKeyFile, findAuthProfileFiles, findLegacyAuthFiles, isPlaintextApiKey, readLegacyAuth } from "./legacy-auth.ts";
+import { PROVIDER_API_KEY_TYPE, type StoredKeyFile, findAuthProfileFiles, findLegacyAuthFiles, isPlaintextApiKey, openclawStateDir, readLegacyAuth } from "./legacy-auth.ts";
 import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
 import { resolveRefs } from "./resolve-refs.ts";
 import { type SecretRef, classifyCredential, isValidSecretRef, refKey } from "../config/secret-ref.ts";
@@ -114,18 +114,11 @@ interface RefAssignment {
   readonly match?: CredentialMatch;
 }
 
-/**
- * OpenClaw's state dir (`OPENCLAW_STATE_DIR`, else the config's folder): `.env`, `agents/<id>/agent/auth.json` and
- * the auth-profile stores live there.
- */
-export function auditStateDir(configPath: string, env: NodeJS.ProcessEnv): string {
-  return env["OPENCLAW_STATE_DIR"]?.trim() || dirname(configPath);
-}
-
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const env = options.env ?? process.env;
   const configFile = options.configPath;
-  const stateDir = auditStateDir(configFile, env);
+  // OpenClaw's state dir: `.env`, `agents/<id>/agent/auth.json` and the auth-profile stores live there.
+  const stateDir = openclawStateDir(configFile, env);
   const findings: AuditFinding[] = [];
   const filesScanned = new Set([configFile]);
   const assignments: RefAssignment[] = [];

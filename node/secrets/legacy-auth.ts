@@ -85,6 +85,11 @@ export async function readLegacyAuth(path: string): Promise<StoredKeyFile | unde
   return { path, ...file, entries };
 }
 
+/** OpenClaw's state dir: `OPENCLAW_STATE_DIR`, else the config's folder (where `~/.openclaw/openclaw.json` keeps it). */
+export function openclawStateDir(configPath: string, env: NodeJS.ProcessEnv): string {
+  return env["OPENCLAW_STATE_DIR"]?.trim() || dirname(configPath);
+}
+
 /**
  * Every legacy `auth.json` to look at: OpenClaw's per-agent ones, `<stateDir>/agents/<agent>/agent/auth.json`, and the
  * older one beside the config. Candidates, sorted; a missing one reads as undefined.
