@@ -3,16 +3,11 @@
  * the operator API, and the scheduled handler that hands each Cron Trigger tick to the outbox.
  */
 import { Hono } from "hono";
-import { createSetupLoader, type EdgeSetup, type EdgeSetupDeps } from "./edge-setup.ts";
+import type { EdgeIo } from "./edge-io.ts";
+import { createSetupLoader, type EdgeSetup } from "./edge-setup.ts";
 import { createHookIntake } from "./hook-intake.ts";
 import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
 import { type OutboxStub, createOutboxRouter } from "./outbox-router.ts";
-
-export interface EdgeWorkerDeps extends EdgeSetupDeps {
-  readonly randomUUID?: () => string;
-  /** Structured event lines (metadata only); production: one JSON line per event on the console. */
-  readonly logEvent?: (event: Record<string, unknown>) => void;
-}
 
 type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 
@@ -20,10 +15,10 @@ type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 const outboxOf = (env: Env, setup: EdgeSetup) =>
   createOutboxRouter(setup.config, (name) => env.OUTBOX.get(env.OUTBOX.idFromName(name)) as unknown as OutboxStub);
 
-export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
-  const loadSetup = createSetupLoader(deps);
-  const logEvent = deps.logEvent ?? ((event) => console.log(JSON.stringify(event)));
-  const randomUUID = deps.randomUUID ?? (() => crypto.randomUUID());
+/** The Worker over `io`, which edge/index.ts builds once with production I/O (tests with fakes). */
+export function createEdgeWorker(io: EdgeIo) {
+  const loadSetup = createSetupLoader(io);
+  const { logEvent, randomUUID } = io;
   const app = new Hono<AppEnv>();
 
   // Fail closed: without a valid configuration every request gets the same generic 500 and nothing is forwarded.
@@ -53,7 +48,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
       setup: (c) => c.get("setup") as EdgeSetup,
       outbox: (c) => outboxOf(c.env as Env, c.get("setup") as EdgeSetup),
       log: logEvent,
-      ...(deps.now ? { now: deps.now } : {}),
+      now: io.now,
     }),
   );
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));

@@ -1,6 +1,6 @@
 /** The node daemon's HTTP routes: health, readiness, metrics and the admin API; the hook intake is mounted at `hooks.path`. */
 import { Hono } from "hono";
-import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { ADMIN_PREFIX, CONSOLE_PREFIX } from "../../shared/constants.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
@@ -9,6 +9,7 @@ import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import { tokenMatches } from "./admin-auth.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
+import { readinessOf } from "./readiness.ts";
 
 export interface NodeAppOptions {
   readonly secrets: SecretsReloader;
@@ -21,6 +22,8 @@ export interface NodeAppOptions {
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
   readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
+  /** The operator console (docs/console.md): its pages and the overview `clawgate status` reads. */
+  readonly console?: { readonly routes: Hono; readonly overview: () => object };
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
@@ -45,18 +48,8 @@ export function createNodeApp(options: NodeAppOptions): Hono {
    * the intake journal answers. Dispatch progress joins this check with the dispatcher.
    */
   app.get("/readyz", (c) => {
-    const problems: string[] = [];
-    const health = secrets.health();
-    if (health !== "healthy") problems.push(`secrets ${health}`);
-    try {
-      journal?.counts();
-    } catch {
-      problems.push("intake journal unavailable");
-    }
-    // The real path, not just "the process is up": a pending delivery overdue while nothing runs is a stall.
-    const dispatch = options.dispatch?.health();
-    if (dispatch && !dispatch.ok && dispatch.problem) problems.push(dispatch.problem);
-    return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
+    const { ok, problems } = readinessOf({ secrets, journal, dispatchHealth: options.dispatch?.health });
+    return ok ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
   });
 
   /** Prometheus text; behind the admin token (scrapers send it as a bearer credential). */
@@ -145,7 +138,11 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   });
 
   if (options.dispatch?.models) registerModelRoutes(admin, options.dispatch.models);
+  const consoleOverview = options.console?.overview;
+  if (consoleOverview) admin.get("/overview", (c) => c.json({ ok: true, ...consoleOverview() }));
+
   app.route(ADMIN_PREFIX, admin);
+  if (options.console) app.route(CONSOLE_PREFIX, options.console.routes);
   if (options.hooks) app.route(options.hooks.path, options.hooks.app);
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
   app.onError((error, c) => {
