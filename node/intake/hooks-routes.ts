@@ -21,7 +21,7 @@ import {
 } from "../../shared/hook-answers.ts";
 import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
-import { tokenMatches } from "../server/admin-auth.ts";
+import { tokenMatches } from "../state/admin-token.ts";
 import type { Logger } from "../server/logger.ts";
 import type { FailureLimiter } from "./failure-limiter.ts";
 import type { SessionKeySource } from "./hook-mappings.ts";

@@ -6,7 +6,7 @@ import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
-import { tokenMatches } from "./admin-auth.ts";
+import { tokenMatches } from "../state/admin-token.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 import { readinessOf } from "./readiness.ts";
