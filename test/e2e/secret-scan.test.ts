@@ -151,7 +151,7 @@ it("a whole session writes no secret value anywhere but its stores", async () =>
   const inQuery = await call(`/hooks/wake?token=${HOOK_TOKEN}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"text":"x"}' });
   expect(inQuery).toEqual({
     status: 400,
-    body: { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" },
+    body: "Hook token must be provided via Authorization: Bearer <token> or X-OpenClaw-Token header (query parameters are not allowed).",
   });
 
   // Both runs reach the model with the exec-held key, and end ok.
