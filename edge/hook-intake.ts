@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { MAX_DELIVERY_ID } from "../shared/envelope.ts";
 import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem } from "../shared/hook-payloads.ts";
+import { sessionScopeProblem } from "../shared/session-scope.ts";
 import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
 import type { EdgeRuntime } from "./edge-runtime.ts";
@@ -104,6 +105,9 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
         const agent = parseAgentPayload(parsed);
         if (!agent.ok) return fail(400, agent.error);
         const problem = agentIdProblem(rt.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(rt.config.hooks, agent.value.sessionKey);
+        // A key naming another agent is refused here when the target is named; the node, which knows its default agent, checks the rest.
+        const scope = agent.value.agentId !== undefined && agent.value.sessionKey !== undefined ? sessionScopeProblem(agent.value.sessionKey, agent.value.agentId) : undefined;
+        if (scope) return fail(400, scope);
         if (problem) return fail(400, problem);
         node = nodeForAgent(rt, agent.value.agentId);
         callerKey ??= agent.value.idempotencyKey;

@@ -2,6 +2,7 @@
  * Validation of the OpenClaw hook payloads (openclaw-compat §5) with OpenClaw's exact error texts; the
  * edge and the node both run it, so a bad call gets the same 400 wherever it is caught. Web-standard only.
  */
+import { MAX_DELIVERY_ID } from "./limits.ts";
 
 export type WakeMode = "now" | "next-heartbeat";
 
@@ -27,8 +28,8 @@ export interface AgentPayload {
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-/** Longest accepted idempotency key (the length later OpenClaw versions accept). */
-export const MAX_IDEMPOTENCY_KEY = 256;
+/** Longest accepted idempotency key: the delivery id limit (shared/limits.ts). */
+export const MAX_IDEMPOTENCY_KEY = MAX_DELIVERY_ID;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const fail = (error: string): Parsed<never> => ({ ok: false, error });

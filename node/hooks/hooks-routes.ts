@@ -9,9 +9,12 @@ import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
 import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
-import { tokenMatches } from "../server/admin-auth.ts";
+import { bearerToken } from "../../shared/bearer.ts";
+import { secretMatches } from "../../shared/constant-time.ts";
+import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
+import { sessionScopeProblem } from "../../shared/session-scope.ts";
+import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "../intake/tunnel-guard.ts";
 import type { Logger } from "../server/logger.ts";
-import type { FailureLimiter } from "./failure-limiter.ts";
 import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
 
@@ -22,7 +25,14 @@ export interface HooksRoutesOptions {
   readonly hookToken: () => string | undefined;
   /** Present when edge public keys are configured. */
   readonly envelopes?: EnvelopeVerifier;
-  readonly limiter: FailureLimiter;
+  /** Failed hook-token attempts per client; a correct token always passes and clears its client's count. */
+  readonly limiter: FailureWindow;
+  /** Failed envelopes per client, counted apart from token failures; a verified envelope is never throttled. */
+  readonly envelopeLimiter?: FailureWindow;
+  /** The agent a call without `agentId` runs as (session keys stay inside their agent); default "main". */
+  readonly defaultAgentId?: string;
+  /** Refuse a hook-token call that came through Cloudflare (edge keys configured, no opt-out). */
+  readonly refuseTunnelledToken?: boolean;
   readonly logger: Logger;
   readonly clientOf: (c: Context) => string;
   readonly bodyTimeoutMs?: number;
@@ -40,13 +50,15 @@ export interface HooksRoutesOptions {
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
-type Status = 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503;
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503;
 /** `body` may be JSON text already (a journaled answer, replayed verbatim). */
 const json = (c: Context, status: Status, body: object | string, headers?: Record<string, string>) =>
   c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": "application/json" });
 
 export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const { policy, journal, limiter, logger } = options;
+  const envelopeLimiter = options.envelopeLimiter ?? createFailureWindow();
+  const defaultAgentId = options.defaultAgentId ?? "main";
   const now = options.now ?? Date.now;
   const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
@@ -102,21 +114,24 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       if (url.searchParams.has("token")) {
         return answer(400, { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" });
       }
-      // 2. Who is calling.
-      const wait = limiter.retryAfter(client, now());
-      if (wait > 0) return answer(429, { ok: false, error: "too many failed attempts" }, { "retry-after": String(wait) });
+      // 2. Who is calling. A failure is counted in its own window (token or envelope); a correct credential is
+      // never throttled, so nothing without one can lock out the edge or the token's holder (docs/security.md).
+      const refuse = (window: FailureWindow, extra: object = {}) => {
+        const wait = window.blockedFor(client, now());
+        if (wait > 0) return answer(429, { ok: false, error: "too many failed attempts" }, { "retry-after": String(wait) });
+        window.recordFailure(client, now());
+        return answer(401, { ok: false, error: "unauthorized", ...extra });
+      };
       const envelope = c.req.header(ENVELOPE_HEADER);
       if (envelope === undefined) {
-        const presented = bearer(c.req.header("authorization")) ?? c.req.header("x-openclaw-token");
+        if (options.refuseTunnelledToken && cameThroughCloudflare((name) => c.req.header(name))) return answer(403, { ok: false, error: TUNNELLED_TOKEN_TEXT });
+        const presented = bearerToken(c.req.header("authorization")) ?? c.req.header("x-openclaw-token");
         const token = options.hookToken();
-        if (!presented || !token || !tokenMatches(presented, [token])) {
-          limiter.recordFailure(client, now());
-          return answer(401, { ok: false, error: "unauthorized" });
-        }
+        if (!presented || !token || !(await secretMatches(presented, [token]))) return refuse(limiter);
+        limiter.clear(client);
         principal = "hook-token";
       } else if (!options.envelopes) {
-        limiter.recordFailure(client, now());
-        return answer(401, { ok: false, error: "unauthorized" });
+        return refuse(envelopeLimiter);
       }
       // 3–4. Method, then a route at all.
       if (c.req.method !== "POST") return answer(405, { ok: false, error: "method not allowed" }, { allow: "POST" });
@@ -136,9 +151,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           principal = claims.sub;
           deliveryId = claims.did ?? claims.jti;
         } catch (error) {
-          limiter.recordFailure(client, now());
-          const code = error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED";
-          return answer(401, { ok: false, error: "unauthorized", code });
+          return refuse(envelopeLimiter, { code: error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED" });
         }
       }
       let parsed: unknown;
@@ -167,6 +180,9 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         if (problem) return answer(400, { ok: false, error: problem });
         const sessionKey = policy.sessionKeyFor(parsedAgent.value, randomUUID, source);
         if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
+        // A key the caller chose (directly or by template) stays inside the agent the call runs as.
+        const scope = source === "mapping-static" || parsedAgent.value.sessionKey === undefined ? undefined : sessionScopeProblem(sessionKey.value, parsedAgent.value.agentId ?? defaultAgentId);
+        if (scope) return answer(400, { ok: false, error: scope });
         deliveryId ??= headerKey ?? parsedAgent.value.idempotencyKey ?? randomUUID();
         return enqueue("agent", deliveryId, { ...parsedAgent.value, sessionKey: sessionKey.value, ...extra }, { ok: true, runId: randomUUID() });
       };
@@ -195,11 +211,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
 const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);
-
-function bearer(header: string | undefined): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  return m?.[1]?.trim() || undefined;
-}
 
 type BodyResult = Uint8Array | "too-large" | "timeout" | "aborted";
 

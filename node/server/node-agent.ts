@@ -15,13 +15,15 @@ import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
 import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
-import { createFailureLimiter } from "../hooks/failure-limiter.ts";
+import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
 import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
+import { createBrowserBoundary } from "./browser-boundary.ts";
 import { createNodeApp } from "./node-app.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
@@ -177,6 +179,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await stopHelpers();
     throw error;
   }
+  const clientOf = (c: Context) => getConnInfo(c).remote.address ?? "unknown";
+  let boundary;
+  try {
+    boundary = createBrowserBoundary({ bindHost: host, ...(nodeSection?.publicHostnames ? { publicHostnames: nodeSection.publicHostnames } : {}) });
+  } catch (error) {
+    journal.close();
+    await stopHelpers();
+    throw error;
+  }
   const hooks = policy.enabled
     ? {
         path: policy.path,
@@ -185,9 +196,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           journal,
           hookToken: () => secrets.snapshot().get("hooks.token"),
           ...(envelopes ? { envelopes } : {}),
-          limiter: createFailureLimiter(),
+          limiter: createFailureWindow(),
+          envelopeLimiter: createFailureWindow(),
+          defaultAgentId: dispatch.agents.defaultAgentId,
+          refuseTunnelledToken: envelopes !== undefined && loaded.config.clawgate?.edge?.allowTunnelledHookToken !== true,
           logger,
-          clientOf: (c) => getConnInfo(c).remote.address ?? "unknown",
+          clientOf,
           admit: (kind) => dispatch.dispatcher.admit(kind),
           onAccepted: (delivery) => dispatch.dispatcher.onAccepted(delivery),
         }),
@@ -204,6 +218,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     metrics,
     dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id) },
     ...(hooks ? { hooks } : {}),
+    boundary: boundary.middleware,
+    clientOf,
   });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
   // listener's close can complete as soon as the last in-flight request is answered.
@@ -221,6 +237,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     return res;
   };
   const { server, address } = await listen(fetch, host, port);
+  boundary.listening(address.port);
   // Pending deliveries from before a restart run now; new ones arrive through onAccepted.
   dispatch.dispatcher.start();
   const shownHost = host.includes(":") ? `[${host}]` : host;
