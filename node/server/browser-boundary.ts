@@ -2,9 +2,10 @@
  * The node's first check, before authentication, limiters or the body (docs/security.md, "A web page in the
  * host's browser"): loopback is no trust boundary, so a request must name this node in `Host` (DNS rebinding
  * sends the attacker's name), must not come from another origin (`Origin`, `Sec-Fetch-Site`), and must have a
- * raw path that no parser resolves to another route. Refused requests reach no limiter and change nothing.
+ * raw path that no parser resolves to another route (`refuseUnsafePaths`, in front of the HTTP server's
+ * listener). Refused requests reach no limiter and change nothing.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../../shared/path-safety.ts";
 
@@ -60,10 +61,30 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
       if (origin !== undefined && !origins.includes(origin.toLowerCase())) return json(c, 403, ORIGIN_TEXT);
       const site = c.req.header("sec-fetch-site")?.toLowerCase();
       if (site === "cross-site" || site === "same-site") return json(c, 403, FETCH_SITE_TEXT);
-      // The raw request target: the parsed URL has already resolved `..` and `%2e%2e`.
-      const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url ?? c.req.url;
-      if (!isSafeRequestPath(raw)) return json(c, 400, UNSAFE_PATH_TEXT);
       await next();
     },
+  };
+}
+
+type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
+
+/**
+ * Wraps the HTTP server's request listener: a raw path with `.`/`..` segments (also `%2e`), `//` or `\` is
+ * answered 400 before any URL parser sees it (the parsed URL would have resolved `..` already, and
+ * @hono/node-server refuses a backslash with an empty 400). Nothing else is read; no limiter is told.
+ */
+export function refuseUnsafePaths(listener: RequestListener): RequestListener {
+  const body = JSON.stringify({ ok: false, error: UNSAFE_PATH_TEXT });
+  return (incoming, outgoing) => {
+    if (isSafeRequestPath(incoming.url ?? "/")) return listener(incoming, outgoing);
+    outgoing.writeHead(400, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-store",
+      connection: "close",
+    });
+    outgoing.end(body);
   };
 }

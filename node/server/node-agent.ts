@@ -2,6 +2,7 @@
 import { rm } from "node:fs/promises";
 import { isIP } from "node:net";
 import type { AddressInfo } from "node:net";
+import { type RequestListener, type ServerOptions, createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
@@ -23,7 +24,7 @@ import { createHooksRoutes } from "../hooks/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
-import { createBrowserBoundary } from "./browser-boundary.ts";
+import { createBrowserBoundary, refuseUnsafePaths } from "./browser-boundary.ts";
 import { createNodeApp } from "./node-app.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
@@ -329,7 +330,9 @@ function listen(
   port: number,
 ): Promise<{ server: ServerType; address: AddressInfo }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, (address) => resolve({ server, address }));
+    // The raw path rule runs in front of the adapter, which would resolve `..` or refuse `\\` silently.
+    const createServer = (options: ServerOptions, listener: RequestListener) => createHttpServer(options, refuseUnsafePaths(listener));
+    const server = serve({ fetch, hostname, port, createServer: createServer as typeof createHttpServer }, (address) => resolve({ server, address }));
     server.once("error", reject);
   });
 }
