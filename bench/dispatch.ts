@@ -1,5 +1,5 @@
 /**
- * Dispatch benchmark (issue 4): 10,000 synthetic runs (hosted, 8B, 34B, 70B local) replayed through the real
+ * Dispatch benchmark (docs/benchmarks.md): 10,000 synthetic runs (hosted, 8B, 34B, 70B local) replayed through the real
  * scheduler on a simulated clock and a fake memory probe — no sleeping. Reports budget violations (checked at
  * every start), memory utilization against an offline first-fit-decreasing bound over the same trace, and the
  * scheduler's time per decision against a minimal count-based queue measured in the same run.

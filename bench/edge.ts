@@ -1,5 +1,5 @@
 /**
- * Edge benchmark (issue 5): CPU per request of each caller-auth method and of envelope signing, run
+ * Edge benchmark (docs/benchmarks.md): CPU per request of each caller-auth method and of envelope signing, run
  * in-process in Node many times (the Worker's modules imported, nothing bundled), in µs/request against the
  * Free plan's 10 ms CPU limit (target ≤ 1 ms each), with a bare SHA-256 of the same body measured in the same
  * run as the ratio baseline; and the Worker bundle (`wrangler deploy --dry-run`) gzip size ≤ 100 KiB beside a

@@ -1,5 +1,5 @@
 /**
- * Hook intake benchmark (issue 3): `POST /hooks/wake` with an edge envelope — verification, validation and
+ * Hook intake benchmark (docs/benchmarks.md): `POST /hooks/wake` with an edge envelope — verification, validation and
  * a durable journal commit — through the real node agent on loopback under autocannon, against a bare
  * `node:http` server doing the same verification (shared/envelope.ts), the same validation and the same
  * durable insert (node:sqlite, WAL, synchronous=FULL), in interleaved rounds of one run. Also the agent's
@@ -358,10 +358,10 @@ async function countJournal(path: string): Promise<number> {
   }
 }
 
-/** What the agent process runs after `clawgate node start` (node/cli/agent-launch.ts): the bundle, or the sources. */
+/** What the agent process runs after `clawgate node start` (node/cli/daemon-launch.ts): the bundle, or the sources. */
 async function runningProgram(pid: number): Promise<string> {
   const args = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-  return args.some((a) => /\/clawgate-agent\/[0-9a-f]{16}\/agent-[0-9a-f]{16}\.mjs$/.test(a)) ? "the agent bundle" : "the agent from sources";
+  return args.some((a) => /\/clawgate-daemon\/[0-9a-f]{16}\/daemon-[0-9a-f]{16}\.mjs$/.test(a)) ? "the daemon bundle" : "the daemon from sources";
 }
 
 /** RSS of the agent's child processes (the spawn host), for the record. */

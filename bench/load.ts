@@ -1,5 +1,5 @@
 /**
- * `npm run load` (issue 7): autocannon drives `POST /hooks/wake` and some `/hooks/agent` through the real edge
+ * `npm run load` (docs/proof.md): autocannon drives `POST /hooks/wake` and some `/hooks/agent` through the real edge
  * Worker (workerd via Miniflare) into a real node agent process with the demo command-runtime agent, for
  * CLAWGATE_LOAD_SECONDS (default 60), all on loopback; prints requests, errors, non-2xx, latency percentiles,
  * throughput and the node's journal counts, and exits non-zero on any error or non-2xx answer.

@@ -1,5 +1,5 @@
 /**
- * Secrets benchmark (issue: foundation and secrets engine). 1,000 refs — env 300, file 600 across 3 files,
+ * Secrets benchmark (docs/benchmarks.md). 1,000 refs — env 300, file 600 across 3 files,
  * exec 100 across 2 providers — activated by the runtime vs. a minimal script doing the same reads and
  * spawns, interleaved in one run; and `GET /healthz` p99 while reloads run back to back vs. its idle p99.
  */
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type RecordableHistogram, createHistogram } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
-import { createSecretsRuntime } from "../node/secrets/secrets-runtime.ts";
+import { createSecretsReloader } from "../node/secrets/secrets-reloader.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
 
 const CLI_BIN = fileURLToPath(new URL("../node/cli/bin.ts", import.meta.url));
@@ -143,7 +143,7 @@ async function activationFigures(fx: Fixture, { rounds }: Size): Promise<BenchFi
     return spawn(...args);
   }) as typeof spawn;
   const activate = async () => {
-    const rt = createSecretsRuntime({ configPath: fx.configPath, providerIo: { env: fx.env, exec: { spawn: countingSpawn } } });
+    const rt = createSecretsReloader({ configPath: fx.configPath, providerIo: { env: fx.env, exec: { spawn: countingSpawn } } });
     const snap = await rt.activate();
     if (snap.refCount !== 1000) throw new Error(`expected 1000 refs, got ${snap.refCount}`);
   };

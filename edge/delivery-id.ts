@@ -27,8 +27,8 @@ export async function scopedDeliveryId(principal: string, key: string): Promise<
 /**
  * A readable id is also the `clawgate-delivery-id` answer header, so it must survive as an HTTP field value
  * unchanged: visible ASCII with inner spaces, nothing a client trims (RFC 9110 §5.5). An agent payload's
- * `idempotencyKey` may hold a newline (the header then threw: a 500 after the node had the call), edge spaces
- * (trimmed: the operator could not replay by the id it was told) or non-ASCII — found by the edge fuzz campaign.
+ * `idempotencyKey` may hold a newline (the header would throw after the node had the call), edge spaces (a client
+ * trims them, so the operator could not replay by the id it was told) or non-ASCII: such ids take the digest form.
  */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 

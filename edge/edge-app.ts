@@ -6,22 +6,22 @@ import { Hono } from "hono";
 import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../shared/path-safety.ts";
 import { withSecurityHeaders } from "../shared/security-headers.ts";
 import { OUTBOX_NAME } from "./edge-defaults.ts";
-import { createRuntimeLoader, type EdgeRuntime, type EdgeRuntimeDeps } from "./edge-runtime.ts";
+import { createSetupLoader, type EdgeSetup, type EdgeSetupDeps } from "./edge-setup.ts";
 import { createHookIntake } from "./hook-intake.ts";
 import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
 
-export interface EdgeWorkerDeps extends EdgeRuntimeDeps {
+export interface EdgeWorkerDeps extends EdgeSetupDeps {
   readonly randomUUID?: () => string;
   /** Structured event lines (metadata only); production: one JSON line per event on the console. */
   readonly logEvent?: (event: Record<string, unknown>) => void;
 }
 
-type AppEnv = { Bindings: Env; Variables: { runtime: EdgeRuntime } };
+type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 
 const outboxOf = (env: Env) => env.OUTBOX.get(env.OUTBOX.idFromName(OUTBOX_NAME));
 
 export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
-  const loadRuntime = createRuntimeLoader(deps);
+  const loadSetup = createSetupLoader(deps);
   const logEvent = deps.logEvent ?? ((event) => console.log(JSON.stringify(event)));
   const randomUUID = deps.randomUUID ?? (() => crypto.randomUUID());
   const app = new Hono<AppEnv>();
@@ -38,20 +38,20 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   });
   // Fail closed: without a valid configuration every request gets the same generic 500 and nothing is forwarded.
   app.use("*", async (c, next) => {
-    let runtime: EdgeRuntime;
+    let setup: EdgeSetup;
     try {
-      runtime = await loadRuntime(c.env);
+      setup = await loadSetup(c.env);
     } catch {
       return c.json({ ok: false, error: "edge misconfigured" }, 500);
     }
-    c.set("runtime", runtime);
+    c.set("setup", setup);
     await next();
   });
-  app.get("/healthz", (c) => c.json({ ok: true, nodes: c.var.runtime.config.nodes.size }));
+  app.get("/healthz", (c) => c.json({ ok: true, nodes: c.var.setup.config.nodes.size }));
   app.route(
     "/",
     createHookIntake({
-      runtime: (c) => c.get("runtime") as EdgeRuntime,
+      setup: (c) => c.get("setup") as EdgeSetup,
       outbox: (c) => outboxOf(c.env as Env),
       randomUUID,
       log: logEvent,
@@ -60,7 +60,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   app.route(
     OPERATOR_PREFIX,
     createOperatorApi({
-      runtime: (c) => c.get("runtime") as EdgeRuntime,
+      setup: (c) => c.get("setup") as EdgeSetup,
       outbox: (c) => outboxOf(c.env as Env),
       log: logEvent,
       ...(deps.now ? { now: deps.now } : {}),
@@ -77,12 +77,12 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
     fetch: app.fetch,
     async scheduled(controller: ScheduledController, env: Env): Promise<void> {
       try {
-        await loadRuntime(env);
+        await loadSetup(env);
       } catch {
         return; // misconfigured: logged once by the loader, nothing delivered
       }
       // A tick's delivery id holds its time as ISO 8601; a time that is no instant (NaN, past Date's range) names
-      // no tick, so it is logged and skipped rather than thrown from the outbox (found by the edge fuzz campaign).
+      // no tick, so it is logged and skipped rather than thrown from the outbox.
       if (Number.isNaN(new Date(controller.scheduledTime).getTime())) {
         logEvent({ event: "cron.invalid_time", cron: controller.cron, scheduledTime: String(controller.scheduledTime) });
         return;

@@ -43,7 +43,7 @@ const HooksPath = z.string().check(z.regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$
 const NodeSchema = z.strictObject({
   id: Id,
   origin: Origin,
-  /** The node's `hooks.path` (openclaw-compat §5); default /hooks. */
+  /** The node's `hooks.path` (docs/openclaw-compat.md §5); default /hooks. */
   hooksPath: z.optional(HooksPath),
   /** Agents this node serves; `/hooks/agent` with one of them goes here. Omitted: none named explicitly. */
   agents: z.optional(z.array(Id)),
@@ -263,7 +263,7 @@ export function parseEdgeConfig(env: EnvRecord): EdgeConfig {
   }
 
   const hooks = input.hooks ?? {};
-  // The node's own start-up rule (openclaw-compat §5), so the edge cannot accept what the node refuses.
+  // The node's own start-up rule (docs/openclaw-compat.md §5), so the edge cannot accept what the node refuses.
   if (hooks.allowedSessionKeyPrefixes && hooks.defaultSessionKey === undefined && !hooks.allowedSessionKeyPrefixes.includes("hook:")) {
     throw new EdgeConfigError(`${CONFIG_VAR}.hooks.allowedSessionKeyPrefixes`, "must include 'hook:' when hooks.defaultSessionKey is unset");
   }

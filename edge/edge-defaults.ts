@@ -1,6 +1,6 @@
 /** The edge's documented defaults: body limit, forwarding timeout and the outbox retry schedule. */
 
-/** OpenClaw's `hooks.maxBodyBytes` default (openclaw-compat §5), so edge and node refuse the same bodies. */
+/** OpenClaw's `hooks.maxBodyBytes` default (docs/openclaw-compat.md §5), so edge and node refuse the same bodies. */
 export const MAX_DEFAULT_BODY_BYTES = 262_144;
 
 /**

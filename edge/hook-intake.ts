@@ -10,18 +10,18 @@ import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem 
 import { sessionScopeProblem } from "../shared/session-scope.ts";
 import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
-import type { EdgeRuntime } from "./edge-runtime.ts";
-import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+import type { EdgeSetup } from "./edge-setup.ts";
+import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 
 /** The outbox as the Worker calls it (RPC on the Durable Object stub). */
 export interface OutboxClient {
-  enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
-  recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void> | void;
+  enqueue(delivery: NodeCall, failure: { reason: string; status?: number; retryAfterSeconds?: number }): Promise<{ deliveryId: string; status: string }>;
+  recordRejected(delivery: NodeCall, answer: NodeAnswer): Promise<void> | void;
   nodeRecovered(nodeId: string): Promise<number>;
 }
 
 export interface HookIntakeDeps {
-  readonly runtime: (c: Context) => EdgeRuntime;
+  readonly setup: (c: Context) => EdgeSetup;
   readonly outbox: (c: Context) => OutboxClient;
   readonly randomUUID: () => string;
   readonly log: (event: Record<string, unknown>) => void;
@@ -49,7 +49,7 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
   const suspectNodes = new Set<string>();
   const app = new Hono();
   app.all("/hooks/*", async (c) => {
-    const rt = deps.runtime(c);
+    const setup = deps.setup(c);
     const url = new URL(c.req.url);
     const fail = (status: Status, error: string, headers?: Record<string, string>) => json(status, { ok: false, error }, headers);
     // 1. A token in the query string ends up in logs: refused with the node's text.
@@ -58,11 +58,11 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     }
     // 2. Only configured routes exist; each one names the caller auth it accepts.
     const name = url.pathname.slice("/hooks/".length);
-    const route = rt.config.routes.get(name);
-    const auth = rt.routeAuth.get(name);
+    const route = setup.config.routes.get(name);
+    const auth = setup.routeAuth.get(name);
     if (!route || !auth) return fail(404, "not found");
     // 3. The body, bounded: HMAC schemes sign the raw bytes, so it is read before authentication.
-    const body = await readBody(c.req.raw, rt.config.hooks.maxBodyBytes);
+    const body = await readBody(c.req.raw, setup.config.hooks.maxBodyBytes);
     if (body === undefined) return fail(413, "payload too large");
     // 4. Who is calling (CF-Connecting-IP is the only client address Cloudflare vouches for).
     const who = await auth.authenticate({
@@ -99,24 +99,24 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
         if (!wake.ok) return fail(400, wake.error);
         // `?node=<id>` picks the node for a wake; the payload stays OpenClaw's.
         const wanted = url.searchParams.get("node");
-        node = wanted === null ? rt.config.primary : rt.config.nodes.get(wanted);
+        node = wanted === null ? setup.config.primary : setup.config.nodes.get(wanted);
         if (!node) return fail(400, "node is not configured");
       } else {
         const agent = parseAgentPayload(parsed);
         if (!agent.ok) return fail(400, agent.error);
-        const problem = agentIdProblem(rt.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(rt.config.hooks, agent.value.sessionKey);
+        const problem = agentIdProblem(setup.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(setup.config.hooks, agent.value.sessionKey);
         // A key naming another agent is refused here when the target is named; the node, which knows its default agent, checks the rest.
         const scope = agent.value.agentId !== undefined && agent.value.sessionKey !== undefined ? sessionScopeProblem(agent.value.sessionKey, agent.value.agentId) : undefined;
         if (scope) return fail(400, scope);
         if (problem) return fail(400, problem);
-        node = nodeForAgent(rt, agent.value.agentId);
+        node = nodeForAgent(setup, agent.value.agentId);
         callerKey ??= agent.value.idempotencyKey;
       }
     } else {
-      node = route.nodeId !== undefined ? rt.config.nodes.get(route.nodeId)! : rt.config.primary;
+      node = route.nodeId !== undefined ? setup.config.nodes.get(route.nodeId)! : setup.config.primary;
     }
     const passThrough = name !== "wake" && name !== "agent";
-    const delivery: Delivery = {
+    const delivery: NodeCall = {
       deliveryId: callerKey !== undefined ? await scopedDeliveryId(who.principal, callerKey) : deps.randomUUID(),
       nodeId: node.id,
       // A pass-through call keeps its query (`{{query.x}}` in node mappings); the envelope binds it too.
@@ -131,7 +131,7 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     const tooLong = envelopeOverflow(delivery, passThrough ? url.search : "");
     if (tooLong) return fail(tooLong === "query string" ? 414 : 400, `${tooLong} is too long to forward in the node's envelope`);
     // 7. Forward; the caller gets the node's answer when it arrives in time.
-    const outcome = await rt.forwarder.forward(node, delivery);
+    const outcome = await setup.forwarder.forward(node, delivery);
     if (outcome.kind === "delivered" || outcome.kind === "rejected") {
       if (outcome.kind === "rejected") c.executionCtx.waitUntil(Promise.resolve(deps.outbox(c).recordRejected(delivery, outcome.answer)));
       if (outcome.kind === "delivered" && suspectNodes.delete(node.id)) {
@@ -186,7 +186,7 @@ function passThroughHeaders(headers: Headers): Record<string, string> {
 }
 
 /** The longest caller-shaped part of a delivery whose envelope claims (`htu`, `sub`, `did`) would not fit, else undefined. */
-function envelopeOverflow(delivery: Delivery, query: string): string | undefined {
+function envelopeOverflow(delivery: NodeCall, query: string): string | undefined {
   const principal = jsonBytes(delivery.principal);
   const deliveryId = jsonBytes(delivery.deliveryId);
   if (jsonBytes(delivery.path) + principal + deliveryId <= MAX_CALLER_CLAIM_BYTES) return undefined;
@@ -195,9 +195,9 @@ function envelopeOverflow(delivery: Delivery, query: string): string | undefined
 }
 
 /** The node that lists the agent, else the primary (which serves the default agent). */
-function nodeForAgent(rt: EdgeRuntime, agentId: string | undefined): EdgeNode {
-  if (agentId !== undefined) for (const node of rt.config.nodes.values()) if (node.agents.includes(agentId)) return node;
-  return rt.config.primary;
+function nodeForAgent(setup: EdgeSetup, agentId: string | undefined): EdgeNode {
+  if (agentId !== undefined) for (const node of setup.config.nodes.values()) if (node.agents.includes(agentId)) return node;
+  return setup.config.primary;
 }
 
 /** The body bytes, or undefined when they exceed `max`; never reads more than `max` + one chunk. */

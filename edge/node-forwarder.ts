@@ -6,8 +6,8 @@ import { ENVELOPE_HEADER, type EnvelopeSigner } from "../shared/envelope.ts";
 import { MAX_NODE_ANSWER_BYTES } from "./edge-defaults.ts";
 import type { EdgeNode } from "./edge-config.ts";
 
-/** One call as the outbox stores it: everything needed to sign and send it again. */
-export interface Delivery {
+/** One call to a node as the edge forwards it and the outbox stores it: everything needed to sign and send it again. */
+export interface NodeCall {
   readonly deliveryId: string;
   readonly nodeId: string;
   /** Path on the node, e.g. `/hooks/wake` (the envelope's `htu`). */
@@ -43,7 +43,7 @@ export interface NodeForwarderOptions {
 }
 
 export interface NodeForwarder {
-  forward(node: EdgeNode, delivery: Delivery): Promise<ForwardOutcome>;
+  forward(node: EdgeNode, delivery: NodeCall): Promise<ForwardOutcome>;
 }
 
 export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarder {
@@ -59,8 +59,8 @@ export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarde
         deliveryId: delivery.deliveryId,
       });
       // One timer per attempt, cleared once the answer is read: AbortSignal.timeout's timer stays active for the
-      // whole timeout, and workerd allows 10,000 active timeouts per request context (the edge fuzz campaign,
-      // forwarding thousands of calls in one test, ran into it: every later call read as "node unreachable").
+      // whole timeout, and workerd allows 10,000 active timeouts per request context: past that, every later call in
+      // the context would read as "node unreachable".
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new DOMException("node timeout", "TimeoutError")), options.timeoutMs);
       let response: Response;

@@ -7,7 +7,7 @@ import { bearerToken } from "../shared/bearer.ts";
 import { equalBytes, sha256Bytes } from "../shared/constant-time.ts";
 import { limiterClientKey } from "./auth/client-key.ts";
 import { type FailureLimiter, createMemoryFailureLimiter } from "./auth/failure-limiter.ts";
-import type { EdgeRuntime } from "./edge-runtime.ts";
+import type { EdgeSetup } from "./edge-setup.ts";
 import type { CronJobStatus, DeliveryInfo, DeliveryStatus } from "./outbox-core.ts";
 
 export const OPERATOR_PREFIX = "/_clawgate";
@@ -22,7 +22,7 @@ export interface OperatorOutbox {
 }
 
 export interface OperatorApiDeps {
-  readonly runtime: (c: Context) => EdgeRuntime;
+  readonly setup: (c: Context) => EdgeSetup;
   readonly outbox: (c: Context) => OperatorOutbox;
   readonly log: (event: Record<string, unknown>) => void;
   /** Failed operator logins per client (CF-Connecting-IP); default: this isolate's memory, 20 per minute. */
@@ -33,7 +33,7 @@ export interface OperatorApiDeps {
 /** The configured hex digest as bytes (64 hex digits: the config schema checked them). */
 const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 
-/** `?limit=`: a whole number from 1 to 1000, default 100 (floored: SQLite refuses a fractional LIMIT, found by the edge fuzz campaign). */
+/** `?limit=`: a whole number from 1 to 1000, default 100 (floored: SQLite refuses a fractional LIMIT). */
 const limitOf = (c: Context) => Math.min(Math.max(Math.floor(Number(c.req.query("limit") ?? "100")) || 100, 1), 1000);
 
 export function createOperatorApi(deps: OperatorApiDeps): Hono {
@@ -44,7 +44,7 @@ export function createOperatorApi(deps: OperatorApiDeps): Hono {
     const client = limiterClientKey(c.req.header("cf-connecting-ip"));
     const wait = limiter.blockedFor(client, now());
     if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
-    const expected = deps.runtime(c).config.operatorTokenSha256;
+    const expected = deps.setup(c).config.operatorTokenSha256;
     const presented = bearerToken(c.req.header("authorization"));
     // No hash configured = the operator API is off; it answers exactly like a wrong token.
     if (expected === undefined || presented === undefined || !equalBytes(await sha256Bytes(presented), hexBytes(expected))) {
@@ -76,7 +76,7 @@ export function createOperatorApi(deps: OperatorApiDeps): Hono {
     deps.log({ event: "operator.replay", deliveryId: id });
     return c.json({ ok: true, deliveryId: id, replayed: true }, 202);
   });
-  app.get("/cron", async (c) => c.json({ ok: true, catchUp: deps.runtime(c).config.cron.catchUp, jobs: await deps.outbox(c).cronStatus() }));
+  app.get("/cron", async (c) => c.json({ ok: true, catchUp: deps.setup(c).config.cron.catchUp, jobs: await deps.outbox(c).cronStatus() }));
   app.all("*", (c) => c.json({ ok: false, error: "not found" }, 404));
   return app;
 }

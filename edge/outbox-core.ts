@@ -5,7 +5,7 @@
  */
 import type { CronJob, EdgeConfig } from "./edge-config.ts";
 import type { AlertSender } from "./deadman-alert.ts";
-import type { Delivery, ForwardOutcome, NodeAnswer, NodeForwarder } from "./node-forwarder.ts";
+import type { NodeCall, ForwardOutcome, NodeAnswer, NodeForwarder } from "./node-forwarder.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "dead" | "rejected";
 
@@ -154,7 +154,7 @@ export class OutboxCore {
    * Keeps a delivery whose first attempt (made by the caller) failed. Idempotent by delivery id: a known
    * id changes nothing and reports its current status.
    */
-  async enqueue(delivery: Delivery, failure: { readonly reason: string; readonly status?: number; readonly retryAfterSeconds?: number }, jobId?: string): Promise<{ deliveryId: string; status: DeliveryStatus }> {
+  async enqueue(delivery: NodeCall, failure: { readonly reason: string; readonly status?: number; readonly retryAfterSeconds?: number }, jobId?: string): Promise<{ deliveryId: string; status: DeliveryStatus }> {
     const existing = this.#statusOf(delivery.deliveryId);
     if (existing) return { deliveryId: delivery.deliveryId, status: existing };
     const now = this.#now();
@@ -174,7 +174,7 @@ export class OutboxCore {
   }
 
   /** Records a call the node refused with a final 4xx: not retried, listed with the dead letters. */
-  recordRejected(delivery: Delivery, answer: NodeAnswer, jobId?: string): void {
+  recordRejected(delivery: NodeCall, answer: NodeAnswer, jobId?: string): void {
     const now = this.#now();
     this.#sql.exec(
       `INSERT INTO deliveries (delivery_id, node_id, path, body, content_type, principal, headers, job_id, status, attempts, next_attempt_at, created_at, updated_at, last_error, last_status)
@@ -282,7 +282,7 @@ export class OutboxCore {
     return Math.round(Math.max(seconds, retryAfterSeconds ?? 0) * 1000);
   }
 
-  async #forward(delivery: Delivery): Promise<ForwardOutcome> {
+  async #forward(delivery: NodeCall): Promise<ForwardOutcome> {
     const node = this.#config.nodes.get(delivery.nodeId);
     if (!node) return { kind: "retry", reason: `node ${delivery.nodeId} is not configured any more` };
     return this.#forwarder.forward(node, delivery);
@@ -386,8 +386,8 @@ export class OutboxCore {
       this.#sql.exec("UPDATE deliveries SET coalesced = coalesced + 1 WHERE delivery_id = ?", waitingId);
       this.#recordRun(job, scheduledTime, waitingId, "coalesced", null);
       await this.#attemptStored(waiting, true);
-      // A tick older than the kept history (cron.historySize) was pruned as soon as it was recorded: it stays
-      // "coalesced" (found by the edge fuzz campaign; `.one()` threw here).
+      // A tick older than the kept history (cron.historySize) was pruned as soon as it was recorded: its run row
+      // may be gone, so a missing row reads as "coalesced".
       const current = this.#sql.exec("SELECT outcome FROM cron_runs WHERE job_id = ? AND scheduled_at = ?", job.id, scheduledTime).toArray()[0];
       return { deliveryId: waitingId, outcome: (current?.["outcome"] as CronOutcome | undefined) ?? "coalesced" };
     }
@@ -555,7 +555,7 @@ export class OutboxCore {
 }
 
 /** The delivery a cron job's tick sends: the OpenClaw wake or agent payload for its node. */
-export function cronDelivery(job: CronJob, config: EdgeConfig, deliveryId: string): Delivery {
+export function cronDelivery(job: CronJob, config: EdgeConfig, deliveryId: string): NodeCall {
   const node = job.node !== undefined ? config.nodes.get(job.node)! : config.primary;
   const { kind, ...fields } = job.action;
   const payload = kind === "wake" ? { text: job.action.text, mode: (job.action as { mode?: string }).mode ?? "now" } : fields;
@@ -579,7 +579,7 @@ function rejectionText(answer: NodeAnswer): string {
   return typeof error === "string" ? `node answered ${answer.status}: ${error.slice(0, 200)}` : `node answered ${answer.status}`;
 }
 
-function toDelivery(row: Row): Delivery {
+function toDelivery(row: Row): NodeCall {
   return {
     deliveryId: row["delivery_id"] as string,
     nodeId: row["node_id"] as string,
@@ -610,7 +610,7 @@ function toInfo(row: Row): DeliveryInfo {
 }
 
 /** The stored columns of a delivery, in the order of the INSERTs above (delivery_id … job_id). */
-function deliveryColumns(delivery: Delivery, jobId: string | undefined): (string | Uint8Array | null)[] {
+function deliveryColumns(delivery: NodeCall, jobId: string | undefined): (string | Uint8Array | null)[] {
   return [
     delivery.deliveryId,
     delivery.nodeId,

@@ -6,8 +6,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { createAlertSender } from "./deadman-alert.ts";
 import { parseEdgeConfig } from "./edge-config.ts";
-import { buildForwarder } from "./edge-runtime.ts";
-import type { Delivery, NodeAnswer } from "./node-forwarder.ts";
+import { buildForwarder } from "./edge-setup.ts";
+import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 import { OutboxCore } from "./outbox-core.ts";
 
 export class EdgeOutbox extends DurableObject<Env> {
@@ -29,11 +29,11 @@ export class EdgeOutbox extends DurableObject<Env> {
     return this.#core;
   }
 
-  async enqueue(delivery: Delivery, failure: { reason: string; status?: number; retryAfterSeconds?: number }) {
+  async enqueue(delivery: NodeCall, failure: { reason: string; status?: number; retryAfterSeconds?: number }) {
     return (await this.#outbox()).enqueue(delivery, failure);
   }
 
-  async recordRejected(delivery: Delivery, answer: NodeAnswer): Promise<void> {
+  async recordRejected(delivery: NodeCall, answer: NodeAnswer): Promise<void> {
     (await this.#outbox()).recordRejected(delivery, answer);
   }
 

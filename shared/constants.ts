@@ -3,7 +3,7 @@
 /** The node agent's default loopback port (the same as OpenClaw's gateway, so cron lines keep working). */
 export const DEFAULT_NODE_PORT = 18789;
 
-/** Exec-provider protocol version (openclaw-compat §2). */
+/** Exec-provider protocol version (docs/openclaw-compat.md §2). */
 export const EXEC_PROTOCOL_VERSION = 1;
 
 /** Route prefix of the node agent's admin API (the CLI's reload/status), separate from hooks. */

@@ -1,5 +1,5 @@
 /**
- * Validation of the OpenClaw hook payloads (openclaw-compat §5) with OpenClaw's exact error texts; the
+ * Validation of the OpenClaw hook payloads (docs/openclaw-compat.md §5) with OpenClaw's exact error texts; the
  * edge and the node both run it, so a bad call gets the same 400 wherever it is caught. Web-standard only.
  */
 import { MAX_DELIVERY_ID } from "./limits.ts";
@@ -93,8 +93,8 @@ export function parseAgentPayload(body: unknown): Parsed<AgentPayload> {
 }
 
 /**
- * The `hooks` policy checks and their texts (openclaw-compat §5), the one copy: the node's compiled policy
- * (node/hooks/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
+ * The `hooks` policy checks and their texts (docs/openclaw-compat.md §5), the one copy: the node's compiled policy
+ * (node/intake/hooks-policy.ts) runs them, and the edge runs them again as defense in depth.
  */
 export const AGENT_ID_NOT_ALLOWED = "agentId is not allowed by hooks.allowedAgentIds";
 export const SESSION_KEY_DISABLED =

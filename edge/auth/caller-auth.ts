@@ -18,7 +18,7 @@
  *   one share one bucket):
  *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential, in any isolate
  *   that has seen it fail (one DO look-up per failure tells the others) — until the
- *   oldest failure leaves the window (openclaw-compat §5, as the node).
+ *   oldest failure leaves the window (docs/openclaw-compat.md §5, as the node).
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
  *   JWKS are shared by all isolates; without it they live in this isolate's memory only.

@@ -1,5 +1,6 @@
 /**
- * Failed-authentication limits per client at the edge, applying the shared rule (shared/failure-window.ts).
+ * Failed-authentication limits per client at the edge, applying the shared rule (shared/failure-window.ts,
+ * docs/openclaw-compat.md §5: 20 failures in 60 s → 429 + Retry-After).
  * The interface is touched only on failure, plus one in-isolate lookup per request, so a correct caller never
  * pays for a round trip; the Durable Object implementation (auth-state-object.ts) makes the count hold across
  * isolates, the memory one here is the per-isolate fallback and the unit under test.

@@ -3,14 +3,14 @@
 import { enablePrivateCompileCache } from "./compile-cache.ts";
 
 const argv = process.argv.slice(2);
-// Only the long-running agent (its start time and memory are measured targets): every other command
+// Only the long-running daemon (its start time and memory are measured targets): every other command
 // leaves the home directory untouched, so a dry run really writes nothing.
 if (argv[0] === "node" && argv[1] === "start") {
   const cacheDir = enablePrivateCompileCache() ?? (process.env["CLAWGATE_COMPILE_CACHE"] === "0" ? undefined : process.env["NODE_COMPILE_CACHE"] || undefined);
-  // Replaces this process with the agent bundle (agent-launch.ts); returns only to run from the sources.
-  const { launchAgentBundle } = await import("./agent-launch.ts");
-  const { reason } = await launchAgentBundle({ argv, cacheDir });
-  if (reason) process.stderr.write(`clawgate: running the agent from sources (${reason})\n`);
+  // Replaces this process with the daemon bundle (daemon-launch.ts); returns only to run from the sources.
+  const { launchDaemonBundle } = await import("./daemon-launch.ts");
+  const { reason } = await launchDaemonBundle({ argv, cacheDir });
+  if (reason) process.stderr.write(`clawgate: running the daemon from sources (${reason})\n`);
 }
 // Loaded after the cache is on, so the program's modules come from (or go into) it.
 const { runCli } = await import("./program.ts");

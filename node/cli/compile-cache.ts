@@ -2,7 +2,7 @@
  * Node's on-disk compile cache (module.enableCompileCache) in a private per-user directory: the CLI runs
  * from TypeScript sources, and caching the stripped and compiled modules cuts a start by ~100 ms. The
  * entry (bin.ts) is stripped before the cache can be turned on, so the type stripper still loads here;
- * `clawgate node start` therefore execs the agent bundle with NODE_COMPILE_CACHE set (agent-launch.ts).
+ * `clawgate node start` therefore execs the daemon bundle with NODE_COMPILE_CACHE set (daemon-launch.ts).
  * Never the shared tmpdir default: a cache another local user can write is code they can inject. Used by
  * `clawgate node start` only (bin.ts): other commands leave the home directory untouched.
  */

@@ -7,11 +7,11 @@ import { resolveConfigPath } from "../config/config-file.ts";
 import { expandHome } from "../config/home-path.ts";
 import { generateCallerToken, generateEdgeKeyPair } from "../deploy/edge-credentials.ts";
 import { buildTunnelConfig, defaultPathRegex } from "../deploy/tunnel-config.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 import { loadConfigLoosely } from "./service-commands.ts";
 
 interface TunnelFlags {
@@ -81,7 +81,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
     .option("--access-team <team>", "Cloudflare Access team name: cloudflared then requires a valid Access JWT")
     .addOption(new Option("--access-aud <tag...>", "Access application AUD tag(s)"))
     .option("--no-access", "print a config without Cloudflare Access (anyone who finds the hostname reaches the node's hooks path)")
-    .option("--port <n>", "node agent port (default: clawgate.node.port, else 18789)")
+    .option("--port <n>", "daemon port (default: clawgate.node.port, else 18789)")
     .option("--all-paths", "pass every path to the node (default: only the hooks path, /healthz and /readyz)")
     .action(async (opts: TunnelFlags, command: Command) => {
       const loaded = await loadConfigLoosely(resolveConfigPath(configFlag(command)));

@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
 import { formatDoctorReport } from "../doctor/doctor-finding.ts";
 import { runDoctor } from "../doctor/doctor.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 interface DoctorFlags {
   json?: boolean;
@@ -21,7 +21,7 @@ export function registerDoctorCommand(program: Command, io: CliIo): void {
     .option("--json", "print the report as JSON ({ok, summary, findings, fixed})")
     .option("--fix", "tighten file and folder permissions (chmod 600/700); never changes tokens or bindings")
     .option("--allow-exec", "run exec resolvers to check exec refs and exec-held tokens")
-    .option("--state-dir <dir>", "the agent's state dir (else $CLAWGATE_STATE_DIR, clawgate.stateDir, ~/.clawgate)")
+    .option("--state-dir <dir>", "the daemon's state dir (else $CLAWGATE_STATE_DIR, clawgate.stateDir, ~/.clawgate)")
     .action(async (opts: DoctorFlags, command: Command) => {
       const report = await runDoctor({
         configPath: resolveConfigPath(configFlag(command)),

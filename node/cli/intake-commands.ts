@@ -1,17 +1,17 @@
-/** `clawgate intake list | replay`: the operator's view of the node's intake journal and its dead-letter replay (design rule 3). */
+/** `clawgate intake list | replay`: the operator's view of the node's intake journal and its dead-letter replay (docs/cli.md). */
 import { type Command, Option } from "commander";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
-import { type AgentFlags, adminRequest, agentOptions, findAgent } from "./agent-client.ts";
+import { type DaemonFlags, adminRequest, daemonOptions, findDaemon } from "./daemon-client.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
 
-interface ListOptions extends AgentFlags {
+interface ListOptions extends DaemonFlags {
   state: "pending" | "dead";
   limit: string;
   json?: boolean;
 }
 
-interface ReplayOptions extends AgentFlags {
+interface ReplayOptions extends DaemonFlags {
   json?: boolean;
 }
 
@@ -24,16 +24,16 @@ interface ListedDelivery {
 }
 
 export function registerIntakeCommands(program: Command, io: CliIo, fetchImpl: typeof fetch = fetch): void {
-  const intake = program.command("intake").description("the node agent's intake journal: list deliveries, replay dead ones");
+  const intake = program.command("intake").description("the daemon's intake journal: list deliveries, replay dead ones");
 
-  agentOptions(intake.command("list").description("list pending (default) or dead deliveries, newest dead first"))
+  daemonOptions(intake.command("list").description("list pending (default) or dead deliveries, newest dead first"))
     .addOption(new Option("--state <state>", "which deliveries").choices(["pending", "dead"]).default("pending"))
     .option("--limit <n>", "at most this many (1-1000)", "100")
     .option("--json", "print the list as JSON")
     .action(async (opts: ListOptions, command: Command) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be an integer from 1 to 1000 (got "${opts.limit}")`);
-      const target = await findAgent(opts, command);
+      const target = await findDaemon(opts, command);
       const { status, body } = await adminRequest(target, "GET", `/intake?state=${opts.state}&limit=${limit}`, { fetchImpl });
       const raw = body[opts.state];
       if (status !== 200 || body["ok"] !== true || !Array.isArray(raw)) {
@@ -62,15 +62,15 @@ export function registerIntakeCommands(program: Command, io: CliIo, fetchImpl: t
       if (opts.state === "dead") io.stdout("replay one with: clawgate intake replay <deliveryId>\n");
     });
 
-  agentOptions(intake.command("replay").description("run a dead delivery again with a fresh set of attempts (its failed runs stay in the run log)"))
+  daemonOptions(intake.command("replay").description("run a dead delivery again with a fresh set of attempts (its failed runs stay in the run log)"))
     .argument("<deliveryId>", "the dead delivery's id (from clawgate intake list --state dead)")
-    .option("--json", "print the agent's answer as JSON")
+    .option("--json", "print the daemon's answer as JSON")
     .action(async (deliveryId: string, opts: ReplayOptions, command: Command) => {
       if (deliveryId === "") throw new CliError("deliveryId must not be empty");
-      const target = await findAgent(opts, command);
+      const target = await findDaemon(opts, command);
       // Percent-encoded: an edge-scoped id holds a "/" (<principal>/<key>).
       const { status, body } = await adminRequest(target, "POST", `/intake/${encodeURIComponent(deliveryId)}/replay`, { fetchImpl });
-      // The agent's own texts: a plain 404 "not found" is an agent without the replay route (older version).
+      // The daemon's own texts: a plain 404 "not found" is a daemon without the replay route (older version).
       if (status === 404 && body["error"] === "delivery not found") throw new CliError(`delivery not found: ${deliveryId}`);
       if (status === 409) throw new CliError(`delivery is not dead: ${deliveryId} (only dead deliveries can be replayed)`);
       if (status !== 200 || body["ok"] !== true) {

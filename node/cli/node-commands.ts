@@ -1,11 +1,11 @@
-/** `clawgate node start`: run the node agent in the foreground (supervisors: launchd, systemd). */
+/** `clawgate node start`: run the daemon in the foreground (supervisors: launchd, systemd). */
 import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
 import { createLogger } from "../server/logger.ts";
 import { type NodeAgent, startNodeAgent } from "../server/node-agent.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 interface StartOptions {
   port?: string;
@@ -15,7 +15,7 @@ interface StartOptions {
 }
 
 export function registerNodeCommands(program: Command, _io: CliIo): void {
-  const node = program.command("node").description("the node agent (loopback-only)");
+  const node = program.command("node").description("the daemon (loopback-only)");
   node
     .command("start")
     .description("resolve secrets (fail fast), then serve on loopback until SIGTERM/SIGINT; SIGHUP reloads secrets")

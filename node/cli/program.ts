@@ -1,55 +1,41 @@
 /** The `clawgate` command tree (commander): every command takes --config and answers --help. */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/config-errors.ts";
 import { SecretsActivationError } from "../secrets/secret-errors.ts";
 import { CliError } from "./cli-error.ts";
+import { type CliIo, configOption, defaultIo } from "./cli-io.ts";
 import { registerNodeCommands } from "./node-commands.ts";
 
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
-const defaultIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
-
-/** `--config PATH`; falls back to $CLAWGATE_CONFIG, then ~/.openclaw/openclaw.json. */
-export function configOption(): Option {
-  return new Option("--config <path>", "config file (else $CLAWGATE_CONFIG, else ~/.openclaw/openclaw.json)");
-}
+/** Adds one command group to the program. */
+type RegisterCommands = (program: Command, io: CliIo) => void;
 
 /**
- * The command tree. `clawgate node …` (the long-running agent) loads only its own commands: the other
- * groups' modules (prompts, plist, yaml, …) would cost the agent ~13 MB and ~50 ms for nothing.
+ * Every command group, in help order. A new group is one line here; its module imports `cli-io.ts`, never
+ * this file. Loaded on demand (see buildProgram), `node` is the one always loaded.
+ */
+const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterCommands)[] = [
+  async () => (await import("./secrets-commands.ts")).registerSecretsCommands,
+  () => registerNodeCommands,
+  async () => (await import("./resolver-commands.ts")).registerResolverCommands,
+  async () => (await import("./doctor-command.ts")).registerDoctorCommand,
+  async () => (await import("./service-commands.ts")).registerServiceCommands,
+  async () => (await import("./deploy-commands.ts")).registerDeployCommands,
+  async () => (await import("./intake-commands.ts")).registerIntakeCommands,
+];
+
+/**
+ * The command tree. `clawgate node …` (the long-running daemon) loads only its own commands: the other
+ * groups' modules (prompts, plist, yaml, …) would cost the daemon ~13 MB and ~50 ms for nothing.
  */
 export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command("clawgate")
-    .description("Run an always-on AI agent host in production: secrets, node agent, edge and supervision.")
+    .description("Run an always-on AI agent host in production: secrets, the node daemon, edge and supervision.")
     .addOption(configOption())
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  if (argv[0] === "node") {
-    registerNodeCommands(program, io);
-  } else {
-    const [secrets, resolver, doctor, service, deploy, intake] = await Promise.all([
-      import("./secrets-commands.ts"),
-      import("./resolver-commands.ts"),
-      import("./doctor-command.ts"),
-      import("./service-commands.ts"),
-      import("./deploy-commands.ts"),
-      import("./intake-commands.ts"),
-    ]);
-    secrets.registerSecretsCommands(program, io);
-    registerNodeCommands(program, io);
-    resolver.registerResolverCommands(program, io);
-    doctor.registerDoctorCommand(program, io);
-    service.registerServiceCommands(program, io);
-    deploy.registerDeployCommands(program, io);
-    intake.registerIntakeCommands(program, io);
-  }
+  const groups = argv[0] === "node" ? [registerNodeCommands] : await Promise.all(COMMAND_GROUPS.map((load) => load()));
+  for (const register of groups) register(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
@@ -78,9 +64,4 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     io.stderr(`clawgate: ${e.message ?? String(error)}${e.code ? ` (${e.code})` : ""}\n`);
     return 1;
   }
-}
-
-/** The --config of a command, falling back to the program-level option. */
-export function configFlag(command: Command): string | undefined {
-  return command.optsWithGlobals<{ config?: string }>().config;
 }

@@ -4,8 +4,8 @@ import { passResolver } from "../resolvers/pass-resolver.ts";
 import { type IdResolver, runResolver } from "../resolvers/resolver-protocol.ts";
 import { TemplateError, templateResolver } from "../resolvers/template-resolver.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configOption } from "./cli-io.ts";
 
 interface ResolverOptions {
   concurrency: string;

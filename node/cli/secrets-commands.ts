@@ -8,8 +8,8 @@ import { type Severity, SEVERITIES, auditExitCode, formatAuditReport, runAudit }
 import { type ConfigurePrompts, ConfigureError, runConfigure } from "../secrets/configure.ts";
 import { type ApplyResult, SecretsPlanError, applyPlan, readPlanFile } from "../secrets/secrets-plan.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 import { addReloadCommand } from "./reload-command.ts";
 
 /** What the commands read from the process; tests inject. */

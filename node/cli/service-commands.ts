@@ -8,7 +8,7 @@ import { type Command, Option } from "commander";
 import { type LoadedConfig, loadConfig, resolveConfigPath } from "../config/config-file.ts";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { expandHome } from "../config/home-path.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { resolveStateDir } from "../server/state-dir.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { buildCronLine } from "../service/cron-line.ts";
@@ -16,8 +16,8 @@ import { buildLaunchdPlist, launchdLogPaths } from "../service/launchd-plist.ts"
 import { DEFAULT_LAUNCHD_LABEL, SERVICE_KINDS, type ServiceKind, type ServiceSpec, defaultServiceDir, serviceFileName } from "../service/service-spec.ts";
 import { buildSystemdUnit } from "../service/systemd-unit.ts";
 import { CliError } from "./cli-error.ts";
-import type { CliIo } from "./program.ts";
-import { configFlag, configOption } from "./program.ts";
+import type { CliIo } from "./cli-io.ts";
+import { configFlag, configOption } from "./cli-io.ts";
 
 const CLI_ENTRY = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
@@ -73,7 +73,7 @@ async function buildSpec(kind: ServiceKind, opts: ServiceFlags, command: Command
   const me = userInfo().username;
   const user = opts.user ?? me;
   if (user === "root") {
-    throw new CliError("--user root: the node agent must not run as root; pass --user with a dedicated account (e.g. clawgate)");
+    throw new CliError("--user root: the daemon must not run as root; pass --user with a dedicated account (e.g. clawgate)");
   }
   const home = resolve(opts.home ?? (user === me ? homedir() : process.platform === "darwin" ? `/Users/${user}` : `/home/${user}`));
   const configPath = resolveConfigPath(configFlag(command), process.env, home);
@@ -81,7 +81,7 @@ async function buildSpec(kind: ServiceKind, opts: ServiceFlags, command: Command
   const stateDir = opts.stateDir ? resolve(expandHome(opts.stateDir, home)) : resolveStateDir(undefined, loaded?.config.clawgate?.stateDir, {}, home);
   const nodePath = resolve(opts.node ?? process.execPath);
   const basePath = kind === "launchd" ? "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" : "/usr/local/bin:/usr/bin:/bin";
-  // The agent's own Node first, so `#!/usr/bin/env node` resolvers (clawgate resolver pass) run on it too.
+  // The daemon's own Node first, so `#!/usr/bin/env node` resolvers (clawgate resolver pass) run on it too.
   const path = opts.path ?? [dirname(nodePath), ...basePath.split(":")].filter((d, i, all) => all.indexOf(d) === i).join(":");
   const budget = opts.memoryBudgetGb !== undefined ? Number(opts.memoryBudgetGb) : memoryBudgetFrom(loaded);
   return {
@@ -111,15 +111,15 @@ function render(kind: ServiceKind, spec: ServiceSpec, label: string | undefined)
 function serviceOptions(command: Command): Command {
   return command
     .addOption(configOption())
-    .option("--user <name>", "the dedicated account the agent runs as (default: you; never root)")
+    .option("--user <name>", "the dedicated account the daemon runs as (default: you; never root)")
     .option("--home <dir>", "that account's home (default: yours, or /Users/<name> | /home/<name>)")
     .option("--node <path>", "absolute path of Node ≥ 22 (default: the one running this command)")
     .option("--cli <path>", "absolute path of clawgate's node/cli/bin.ts (default: this checkout's)")
-    .option("--state-dir <dir>", "the agent's state dir (default: clawgate.stateDir, else <home>/.clawgate)")
-    .option("--path <PATH>", "PATH for the agent and its resolvers")
+    .option("--state-dir <dir>", "the daemon's state dir (default: clawgate.stateDir, else <home>/.clawgate)")
+    .option("--path <PATH>", "PATH for the daemon and its resolvers")
     .option("--label <label>", `launchd job label (default ${DEFAULT_LAUNCHD_LABEL})`)
     .option("--memory-budget-gb <n>", "systemd MemoryMax = budget + max(1 GiB, 10%) (default: clawgate.dispatch.memoryBudgetGb)")
-    .addOption(new Option("--rw-path <dir...>", "extra folders the agent may write under ProtectSystem=strict (e.g. ~/.gnupg)"));
+    .addOption(new Option("--rw-path <dir...>", "extra folders the daemon may write under ProtectSystem=strict (e.g. ~/.gnupg)"));
 }
 
 export function registerServiceCommands(program: Command, io: CliIo): void {
@@ -157,7 +157,7 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
       io.stdout(`wrote ${file}\n`);
       if (!prepared) {
         // Another user's folders: create them as that user, or the supervisor cannot open logs / ReadWritePaths.
-        io.stdout(`create the agent's folders first:\n  ${folders.map((f) => `sudo install -d -m 700 -o ${spec.user} ${f}`).join("\n  ")}\n`);
+        io.stdout(`create the daemon's folders first:\n  ${folders.map((f) => `sudo install -d -m 700 -o ${spec.user} ${f}`).join("\n  ")}\n`);
       }
       io.stdout(`load it with:\n  ${loadCommands(kind, scope, file, spec.user, opts.label ?? DEFAULT_LAUNCHD_LABEL).join("\n  ")}\n`);
     });
@@ -171,7 +171,7 @@ export function registerServiceCommands(program: Command, io: CliIo): void {
     .option("--token-file <path>", "0600 file holding the hook token (default: hook.token beside the config)")
     .option("--log <path>", "log the line appends to (default: <state-dir>/logs/cron-heartbeat.log)")
     .option("--url <url>", "the wake hook URL (default: from clawgate.node and hooks.path)")
-    .option("--state-dir <dir>", "the agent's state dir")
+    .option("--state-dir <dir>", "the daemon's state dir")
     .option("--text <text>", "the wake text", "Cron heartbeat")
     .addOption(new Option("--mode <mode>", "wake mode").choices(["now", "next-heartbeat"]).default("now"))
     .option("--curl <path>", "absolute path of curl (default: found on PATH)")

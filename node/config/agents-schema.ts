@@ -1,4 +1,4 @@
-/** zod schemas of `agents` (openclaw-compat §6–§7) and clawgate's `clawgate.dispatch` section, with the memory fields clawgate adds. */
+/** zod schemas of `agents` (docs/openclaw-compat.md §6–§7) and clawgate's `clawgate.dispatch` section, with the memory fields clawgate adds. */
 import { z } from "zod";
 
 /** OpenClaw's thinking levels, in increasing cost; "adaptive" lets the model choose (treated as the top level by caps). */

@@ -39,7 +39,7 @@ export const HookMappingSchema = z.looseObject({
   transform: z.looseObject({ module: z.string().optional(), export: z.string().optional() }).optional(),
 });
 
-/** openclaw-compat §5; `token` is a credential path (SecretInput), validated by the registry. */
+/** docs/openclaw-compat.md §5; `token` is a credential path (SecretInput), validated by the registry. */
 export const HooksSchema = z.looseObject({
   enabled: z.boolean().optional(),
   path: z.string().startsWith("/", "must start with /").optional(),

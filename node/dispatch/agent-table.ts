@@ -1,5 +1,5 @@
 /**
- * The agents the dispatcher can run, compiled once at start from `agents` (openclaw-compat §6–§7): each agent's
+ * The agents the dispatcher can run, compiled once at start from `agents` (docs/openclaw-compat.md §6–§7): each agent's
  * model, thinking default, timeout, heartbeat timing and built runtime. Without an `agents.list` there is one
  * implicit agent "main" (OpenClaw's default). Mistakes throw naming the config path.
  */

@@ -7,7 +7,7 @@ import type { Registry } from "prom-client";
 import { Gauge } from "prom-client";
 import type { Config } from "../config/config-schema.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
-import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import { createSessionStore } from "../sessions/session-store.ts";
 import { createSystemEventQueues } from "../sessions/system-events.ts";
 import { type AgentTable, compileAgentTable } from "./agent-table.ts";
@@ -35,7 +35,7 @@ export interface DispatchServiceOptions {
   readonly config: Config;
   readonly stateDir: string;
   readonly journal: IntakeJournal;
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   readonly logger: DispatcherLogger;
   readonly env?: NodeJS.ProcessEnv;
   readonly memoryProbe?: MemoryProbe;
@@ -99,7 +99,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
         },
       });
       // queued, running, reserved/budget GB, host available GB, blocked{reason}, exclusive, per-agent running,
-      // runs_total{status} and decision counters: the scheduler's own set (README "Memory-aware scheduling").
+      // runs_total{status} and decision counters: the scheduler's own set (docs/dispatch.md "Memory-aware scheduling").
       registerSchedulerMetrics(registry, () => scheduler.state());
       new Gauge({
         name: "clawgate_dispatch_oldest_pending_seconds",

@@ -8,9 +8,9 @@
  */
 import { randomUUID as nodeRandomUUID } from "node:crypto";
 import type { ThinkingLevel } from "../config/agents-schema.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
 import type { AgentRuntime, RuntimeRequest, RuntimeResult } from "../runtimes/runtime-types.ts";
-import type { SecretsEvent } from "../secrets/secrets-runtime.ts";
+import type { SecretsEvent } from "../secrets/secrets-reloader.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
 import { mainSessionKey, storedSessionKey } from "../sessions/session-store.ts";
 import { type SystemEvent, type SystemEventQueues, systemLines } from "../sessions/system-events.ts";
@@ -75,11 +75,11 @@ export interface Dispatcher {
   /** For the hook intake: refuse a new agent run while the queue is full. */
   admit(kind: "wake" | "agent"): { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
   /** For the hook intake: a delivery was just journaled. */
-  onAccepted(delivery: Delivery): void;
+  onAccepted(delivery: JournalEntry): void;
   /** SECRETS_RELOADER_DEGRADED/RECOVERED become system events of the default agent's main session. */
   onSecretsEvent(event: SecretsEvent): void;
   /**
-   * An operator's replay of a dead delivery (design rule 3): a `replayed` marker goes to the run log first, then
+   * An operator's replay of a dead delivery (docs/cli.md, `clawgate intake replay`): a `replayed` marker goes to the run log first, then
    * the journal revives it (dead → pending) and it takes the normal path with a fresh set of attempts. Crash-safe
    * in either gap: marker without revive leaves it dead (replaying again only adds a marker); revived but not yet
    * run, the next start or sweep runs it once. Anything but a dead delivery is refused.
@@ -228,7 +228,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   // ---------------------------------------------------------------- agent runs
 
-  function handleAgent(delivery: Delivery, attempt: number, failedBefore: number): void {
+  function handleAgent(delivery: JournalEntry, attempt: number, failedBefore: number): void {
     let payload: AgentPayloadJson;
     try {
       payload = JSON.parse(delivery.payload) as AgentPayloadJson;
@@ -326,7 +326,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function finishAgent(
-    delivery: Delivery,
+    delivery: JournalEntry,
     payload: AgentPayloadJson,
     agent: ResolvedAgent,
     name: string,
@@ -383,7 +383,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     else hb?.requestNow("hook");
   }
 
-  function giveUp(delivery: Delivery, kind: "agent" | "heartbeat", code: string, message: string): void {
+  function giveUp(delivery: JournalEntry, kind: "agent" | "heartbeat", code: string, message: string): void {
     // A replayed delivery already has runs: a new id keeps its earlier records (attempt 1 is `runIdOf`) intact.
     const ran = runCount(runLog.forDelivery(delivery.deliveryId));
     runLog.write({
@@ -405,7 +405,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   // ---------------------------------------------------------------- wakes and heartbeats
 
-  function handleWake(delivery: Delivery, failedRuns: number): void {
+  function handleWake(delivery: JournalEntry, failedRuns: number): void {
     let payload: WakePayloadJson;
     try {
       payload = JSON.parse(delivery.payload) as WakePayloadJson;
@@ -567,7 +567,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   // ---------------------------------------------------------------- intake
 
-  function handle(delivery: Delivery): void {
+  function handle(delivery: JournalEntry): void {
     if (closing || held.has(delivery.deliveryId) || events.hasDelivery(delivery.deliveryId)) return;
     if (delivery.kind !== "agent" && delivery.kind !== "wake") {
       return giveUp(delivery, "agent", "ERR_UNKNOWN_KIND", `deliveries of kind "${delivery.kind}" cannot be dispatched`);
@@ -600,7 +600,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     sweepTimer = setTimer(sweep, sweepIntervalMs);
   }
 
-  const runIdOf = (delivery: Delivery): string => {
+  const runIdOf = (delivery: JournalEntry): string => {
     try {
       const id = (JSON.parse(delivery.response) as { runId?: unknown }).runId;
       if (typeof id === "string" && id !== "") return id;
@@ -689,8 +689,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     health() {
       if (options.enabled === false) return { ok: true, oldestPendingAgeMs: null };
-      let oldest: Delivery | undefined;
-      let pending: Delivery[];
+      let oldest: JournalEntry | undefined;
+      let pending: JournalEntry[];
       try {
         pending = journal.pending(100);
       } catch {

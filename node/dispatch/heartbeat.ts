@@ -1,5 +1,5 @@
 /**
- * Heartbeat timing for one agent (openclaw-compat §6): periodic ticks every `heartbeat.every` ("0m" disables),
+ * Heartbeat timing for one agent (docs/openclaw-compat.md §6): periodic ticks every `heartbeat.every` ("0m" disables),
  * deferred outside `activeHours`, `now` wakes at once, and — unlike OpenClaw (#7588, #9944, #13190, #14658) — a
  * pending `next-heartbeat` event never waits longer than `maxEventDelay`, even with heartbeats disabled or a
  * tick that is far away. Every decision not to run is reported with its reason (OpenClaw #17096). Clock and

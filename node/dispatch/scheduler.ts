@@ -21,12 +21,12 @@
  * - `state()` is a cheap snapshot for `/metrics` and the admin API. `onIdle()` resolves when nothing is queued
  *   or running. `close()` refuses new tasks, cancels queued ones, aborts running ones and resolves when idle.
  *
- * ADMISSION (issue 4): a run with `memoryGb > 0` starts only if
+ * ADMISSION (docs/dispatch.md, "Memory-aware scheduling"): a run with `memoryGb > 0` starts only if
  *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GB started since that sample) ≥ memoryGb + headroomGb.
  * A reading is reused for `probeTtlMs`; a local run that finds it older waits for a new one (a reading is decided
  * on at least once when it arrives, however slow the probe), and until the first one, or while the probe fails, no
  * local run starts. Runs with `memoryGb === 0` (hosted models) reserve nothing and skip both memory checks.
- * Runs with `memoryGb ≥ exclusiveAboveGb` run alone among local runs (the seed's "one heavy run at a time");
+ * Runs with `memoryGb ≥ exclusiveAboveGb` run alone among local runs ("one heavy run at a time");
  * hosted runs may run beside them, since they use no local model memory.
  *
  * ORDER: "high" (heartbeats, `now` wakes) before "normal" (bulk hook runs), FIFO within a priority. A session

@@ -1,6 +1,6 @@
 /** Doctor checks on the config's content: binding, hooks policy, tokens (compared, never shown) and edge keys. */
 import type { LoadedConfig } from "../config/config-file.ts";
-import { DEFAULT_HOOKS_PATH } from "../hooks/hooks-policy.ts";
+import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { type ProviderIo, createProviderRegistry } from "../secrets/provider-registry.ts";
 import { resolveRefs } from "../secrets/resolve-refs.ts";
 import { classifyCredential, refKey } from "../secrets/secret-ref.ts";

@@ -1,4 +1,4 @@
-/** The shape of a doctor finding (OpenClaw's security-audit shape, openclaw-compat §8) and how a report prints. */
+/** The shape of a doctor finding (OpenClaw's security-audit shape, docs/openclaw-compat.md §8) and how a report prints. */
 
 export const DOCTOR_SEVERITIES = ["info", "warn", "critical"] as const;
 export type DoctorSeverity = (typeof DOCTOR_SEVERITIES)[number];

@@ -6,13 +6,14 @@ import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
 import { ConfigError } from "../config/config-errors.ts";
 import { runAudit } from "../secrets/audit.ts";
 import type { ProviderIo } from "../secrets/provider-registry.ts";
-import { readAdminToken, readNodeInfo } from "../server/admin-auth.ts";
+import { readAdminToken } from "../server/admin-auth.ts";
+import { readNodeInfo } from "../server/node-discovery.ts";
 import { resolveStateDir } from "../server/state-dir.ts";
 import { knownServiceFiles } from "../service/service-spec.ts";
 import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
-import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./runtime-checks.ts";
+import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./host-checks.ts";
 
 export interface DoctorIo {
   readonly env: NodeJS.ProcessEnv;
@@ -105,7 +106,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const agents = loaded?.config.agents;
   const list = agents?.list ?? [];
   if (list.length <= 1) {
-    // The default agent's own heartbeat setting wins over agents.defaults (openclaw-compat §6).
+    // The default agent's own heartbeat setting wins over agents.defaults (docs/openclaw-compat.md §6).
     const every = list[0]?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
     findings.push(...heartbeatFindings(every, state, io.now(), list.length > 0));
   } else {

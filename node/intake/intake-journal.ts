@@ -12,7 +12,8 @@ export const JOURNAL_FILE = "intake.sqlite";
 
 export type DeliveryState = "pending" | "done" | "dead";
 
-export interface Delivery {
+/** One accepted delivery as the journal holds it (the edge's counterpart is `NodeCall`, edge/node-forwarder.ts). */
+export interface JournalEntry {
   /** Envelope jti, Idempotency-Key, webhook-id, or one we made. */
   readonly deliveryId: string;
   /** "wake" | "agent" | a mapped hook's action. */
@@ -28,16 +29,16 @@ export interface Delivery {
 export interface AcceptResult {
   /** False when the delivery id was already journaled: `delivery` is then the original. */
   readonly inserted: boolean;
-  readonly delivery: Delivery;
+  readonly delivery: JournalEntry;
 }
 
 export interface IntakeJournal {
-  accept(delivery: Omit<Delivery, "state">): AcceptResult;
-  get(deliveryId: string): Delivery | undefined;
+  accept(delivery: Omit<JournalEntry, "state">): AcceptResult;
+  get(deliveryId: string): JournalEntry | undefined;
   /** Pending deliveries in arrival order: what a restart must still run. */
-  pending(limit?: number): Delivery[];
+  pending(limit?: number): JournalEntry[];
   /** Deliveries in one state, newest first (the dead-letter list an operator reads). Default limit 100. */
-  list(state: DeliveryState, limit?: number): Delivery[];
+  list(state: DeliveryState, limit?: number): JournalEntry[];
   settle(deliveryId: string, state: Exclude<DeliveryState, "pending">): boolean;
   /**
    * Dead → pending, for an operator's replay; any other state is left alone. True when it changed. The caller
@@ -57,7 +58,7 @@ interface Row {
   state: DeliveryState;
 }
 
-const toDelivery = (row: Row): Delivery => ({
+const toDelivery = (row: Row): JournalEntry => ({
   deliveryId: row.delivery_id,
   kind: row.kind,
   payload: row.payload,

@@ -38,7 +38,7 @@ export function createOpenClawRuntime(options: OpenClawRuntimeOptions): AgentRun
     async run(req: RuntimeRequest): Promise<RuntimeResult> {
       const token = options.token();
       if (!token) throw new RuntimeError("ERR_RUNTIME_AUTH", "the OpenClaw gateway hook token is not set (agents.list[].runtime.token)");
-      // OpenClaw's `/hooks/agent` body (openclaw-compat §5). The session key keeps its hook: prefix there.
+      // OpenClaw's `/hooks/agent` body (docs/openclaw-compat.md §5). The session key keeps its hook: prefix there.
       const body = {
         message: req.message,
         name: req.name ?? "Hook",

@@ -35,7 +35,7 @@ export interface AuditFinding {
   readonly provider?: string;
 }
 
-/** The report exactly as openclaw-compat §4 describes it. */
+/** The report exactly as docs/openclaw-compat.md §4 describes it. */
 export interface AuditReport {
   readonly version: 1;
   readonly status: "clean" | "findings" | "unresolved";

@@ -2,7 +2,7 @@
 
 /**
  * One credential path. `pattern` is dotted with `*` matching any object key or array index.
- * `type` is the plan-file target type (openclaw-compat §4). `envNames` are the conventional environment
+ * `type` is the plan-file target type (docs/openclaw-compat.md §4). `envNames` are the conventional environment
  * variable names for the credential, used by audit to spot `.env` plaintext and env shadowing.
  */
 export interface CredentialPathSpec {

@@ -3,7 +3,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/config-file.ts";
 import { findCredentials, isForbiddenSegment, isRecord } from "./credential-paths.ts";
-import type { SecretsWarning } from "./secrets-runtime.ts";
+import type { SecretsWarning } from "./secrets-reloader.ts";
 
 /** The plan/audit target type whose provider id is the third path segment (`models.providers.<p>.apiKey`). */
 export const PROVIDER_API_KEY_TYPE = "models.providers.apiKey";
@@ -166,7 +166,7 @@ export function scrubAuthProfiles(file: StoredKeyFile, providers: ReadonlySet<st
 }
 
 /**
- * SECRETS_REF_OVERRIDES_PLAINTEXT warnings for the runtime (openclaw-compat §3): a ref at
+ * SECRETS_REF_OVERRIDES_PLAINTEXT warnings for the runtime (docs/openclaw-compat.md §3): a ref at
  * `models.providers.<p>.apiKey` wins over a plaintext key for `<p>` still sitting in auth.json or an auth
  * profile. Unreadable stores are skipped: a warning must never stop activation.
  */

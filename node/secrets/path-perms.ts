@@ -1,5 +1,5 @@
 /**
- * Ownership and permission checks for secret files and resolver commands (openclaw-compat §2): absolute,
+ * Ownership and permission checks for secret files and resolver commands (docs/openclaw-compat.md §2): absolute,
  * a regular file, no symlink unless allowed (then the target is checked, inside trustedDirs when set),
  * owned by the current uid, and not writable — for secret files not readable either — by group or others.
  */

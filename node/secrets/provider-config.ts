@@ -1,4 +1,4 @@
-/** The `secrets` block of openclaw.json (openclaw-compat §2): providers, defaults and resolution limits. */
+/** The `secrets` block of openclaw.json (docs/openclaw-compat.md §2): providers, defaults and resolution limits. */
 import { z } from "zod";
 import { PROVIDER_ALIAS_RE } from "./secret-ref.ts";
 

@@ -37,7 +37,7 @@ export function createProviderRegistry(block: SecretsBlock, io: ProviderIo = {})
         break;
     }
   }
-  // An env ref naming the default env alias works without any provider entry (openclaw-compat §1).
+  // An env ref naming the default env alias works without any provider entry (docs/openclaw-compat.md §1).
   const defaultEnv = block.defaults.env ?? DEFAULT_ENV_PROVIDER;
   const implicitEnv = providers.has(defaultEnv) ? undefined : createEnvProvider(defaultEnv, {}, envIo);
 

@@ -1,4 +1,4 @@
-/** SecretRef and SecretInput exactly as OpenClaw defines them (openclaw-compat §1), plus the env shorthands. */
+/** SecretRef and SecretInput exactly as OpenClaw defines them (docs/openclaw-compat.md §1), plus the env shorthands. */
 import { z } from "zod";
 
 export const SECRET_SOURCES = ["env", "file", "exec"] as const;

@@ -1,4 +1,4 @@
-/** The `secrets apply` plan file (openclaw-compat §4): its zod schema, full validation before any write, and the apply engine. */
+/** The `secrets apply` plan file (docs/openclaw-compat.md §4): its zod schema, full validation before any write, and the apply engine. */
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";

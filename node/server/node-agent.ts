@@ -10,17 +10,18 @@ import { loadConfig } from "../config/config-file.ts";
 import type { ProviderIo } from "../secrets/provider-registry.ts";
 import { findOverriddenPlaintext } from "../secrets/legacy-auth.ts";
 import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.ts";
-import { type SecretsRuntime, createSecretsRuntime } from "../secrets/secrets-runtime.ts";
+import { type SecretsReloader, createSecretsReloader } from "../secrets/secrets-reloader.ts";
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
-import { NODE_INFO_FILE, writeAdminToken, writeNodeInfo } from "./admin-auth.ts";
+import { writeAdminToken } from "./admin-auth.ts";
+import { NODE_INFO_FILE, writeNodeInfo } from "./node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
 import { createFailureWindow } from "../../shared/failure-window.ts";
-import { compileHooksPolicy, HooksConfigError } from "../hooks/hooks-policy.ts";
-import { createHooksRoutes } from "../hooks/hooks-routes.ts";
+import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
+import { createHooksRoutes } from "../intake/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
@@ -63,7 +64,7 @@ export interface NodeAgent {
   readonly url: string;
   readonly port: number;
   readonly stateDir: string;
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   /**
    * Registers a step of the graceful stop (e.g. the dispatcher's drain). `close()` runs these in order
    * after the listener has stopped and in-flight requests have finished, before the journal closes.
@@ -126,7 +127,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   spawnHostStarting?.catch(() => {}); // awaited below; this only keeps a failure from being "unhandled" meanwhile
   const reloads = spawnHostStarting ? createOnDemandReloads(spawnHostStarting) : undefined;
   let firstPass = true;
-  const secrets = createSecretsRuntime({
+  const secrets = createSecretsReloader({
     configPath: options.configPath,
     logger,
     ...(reloads

@@ -1,4 +1,4 @@
-/** The node agent's HTTP routes: health, metrics, the admin API and the mounted hook intake, behind the browser boundary. */
+/** The node daemon's HTTP routes: health, readiness, metrics, the admin API and the hook intake (at `hooks.path`), behind the browser boundary. */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bearerToken } from "../../shared/bearer.ts";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
@@ -8,12 +8,12 @@ import { withSecurityHeaders } from "../../shared/security-headers.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
-import type { SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 
 export interface NodeAppOptions {
-  readonly secrets: SecretsRuntime;
+  readonly secrets: SecretsReloader;
   /** The local admin token written to the state dir at start. */
   readonly adminToken: string;
   readonly logger: Logger;
@@ -148,7 +148,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   });
 
   /**
-   * Replays a dead delivery (design rule 3): a fresh set of attempts, its earlier runs kept in the run log. The id
+   * Replays a dead delivery (docs/cli.md, `clawgate intake replay`): a fresh set of attempts, its earlier runs kept in the run log. The id
    * may hold a "/" (an edge-scoped `<principal>/<key>`): send it percent-encoded, or as is.
    */
   const replay = options.dispatch?.replay;

@@ -1,7 +1,7 @@
 /** The node agent's Prometheus metrics (prom-client): requests by route and status, auth failures, intake depth, secrets state. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
-import type { SecretsHealth, SecretsRuntime } from "../secrets/secrets-runtime.ts";
+import type { SecretsHealth, SecretsReloader } from "../secrets/secrets-reloader.ts";
 
 export interface NodeMetrics {
   readonly registry: Registry;
@@ -12,7 +12,7 @@ export interface NodeMetrics {
 const SECRETS_STATES: readonly SecretsHealth[] = ["inactive", "healthy", "degraded"];
 
 /** One registry per agent (not prom-client's global), so several agents in one test process stay apart. */
-export function createNodeMetrics(sources: { secrets: SecretsRuntime; journal?: IntakeJournal }): NodeMetrics {
+export function createNodeMetrics(sources: { secrets: SecretsReloader; journal?: IntakeJournal }): NodeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "clawgate_" });
   const requests = new Counter({

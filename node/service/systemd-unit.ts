@@ -31,8 +31,8 @@ export function buildSystemdUnit(spec: ServiceSpec): string {
     `User=${spec.user}`,
     `Environment=HOME=${spec.home}`,
     `Environment=PATH=${spec.path}`,
-    // ProtectSystem=strict makes ~/.cache read-only: keep Node's compile cache, and with it the agent bundle
-    // `clawgate node start` builds and execs (node/cli/agent-launch.ts), in the private state dir.
+    // ProtectSystem=strict makes ~/.cache read-only: keep Node's compile cache, and with it the daemon bundle
+    // `clawgate node start` builds and execs (node/cli/daemon-launch.ts), in the private state dir.
     `Environment=NODE_COMPILE_CACHE=${join(spec.stateDir, "compile-cache")}`,
     `WorkingDirectory=${spec.home}`,
     `ExecStart=${startArgs(spec).join(" ")}`,

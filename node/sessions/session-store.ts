@@ -24,7 +24,7 @@ export interface SessionStore {
   fileOf(sessionKey: string): string;
 }
 
-/** OpenClaw stores sessions as `agent:<id>:<key>` (openclaw-compat §7): `hook:<uuid>` → `agent:main:hook:<uuid>`. */
+/** OpenClaw stores sessions as `agent:<id>:<key>` (docs/openclaw-compat.md §7): `hook:<uuid>` → `agent:main:hook:<uuid>`. */
 export function storedSessionKey(agentId: string, sessionKey: string): string {
   return sessionKey.startsWith("agent:") ? sessionKey : `agent:${agentId}:${sessionKey}`;
 }

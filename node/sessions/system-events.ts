@@ -1,5 +1,5 @@
 /**
- * Per-session system-event queues (openclaw-compat §6): wakes and hook summaries wait here until the session's
+ * Per-session system-event queues (docs/openclaw-compat.md §6): wakes and hook summaries wait here until the session's
  * next heartbeat puts them into its prompt as `System:` lines. Each event remembers its journal delivery, so the
  * delivery is settled only once a run has actually consumed it.
  */

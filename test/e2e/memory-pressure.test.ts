@@ -112,7 +112,7 @@ beforeAll(async () => {
       defaults: { heartbeat: { every: "0m" }, timeoutSeconds: 60, models: { [LOCAL_MODEL]: { memoryGb: LOCAL_GB }, [HOSTED_MODEL]: {} } },
       list: [
         // The default agent (wakes run its heartbeat) is hosted: `local: false` says the server is not on this host,
-        // so its runs reserve 0 GB (README "Memory-aware scheduling"), although the test's server is on loopback.
+        // so its runs reserve 0 GB (docs/dispatch.md "Memory-aware scheduling"), although the test's server is on loopback.
         { id: "main", default: true, model: HOSTED_MODEL, runtime: { type: "openai", local: false } },
         // A local model (ollama/, loopback base URL): its runs reserve 6 GB and need the host's memory.
         { id: "box", model: LOCAL_MODEL },

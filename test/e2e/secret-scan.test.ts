@@ -1,5 +1,5 @@
 /**
- * No secret value in any output (issue 7): a realistic session of the real node agent — a file provider and an
+ * No secret value in any output (docs/proof.md): a realistic session of the real node agent — a file provider and an
  * exec provider, hook and gateway tokens and an openai runtime's apiKey as SecretRefs, hooks with good and bad
  * tokens, runs against a loopback model server, a secrets reload, a provider that breaks and recovers, the
  * operator CLI and the admin API — collecting every byte it wrote, then scanning it for each secret value

@@ -100,7 +100,7 @@ describe("caller keys are scoped by the authenticated caller", () => {
     expect(again.headers.get("clawgate-delivery-id")).toBe(first.headers.get("clawgate-delivery-id"));
   });
 
-  it("answers an agent payload idempotencyKey with a newline or edge spaces with a header equal to the node's did, never a 500 (found by the edge fuzz campaign)", async () => {
+  it("answers an agent payload idempotencyKey with a newline or edge spaces with a header equal to the node's did, never a 500", async () => {
     const { node, worker } = await twoCallers();
     for (const key of ["line\nbreak", " padded "]) {
       const res = await worker.request("/hooks/agent", post({ message: "m", idempotencyKey: key }));
@@ -210,7 +210,7 @@ describe("refusals, with the node's texts and nothing forwarded", () => {
   });
 });
 
-describe("calls whose envelope would be too large for the node (found by the edge fuzz campaign)", () => {
+describe("calls whose envelope would be too large for the node", () => {
   // The longest fixed claims the config allows: a 64-character node id (`aud`) and signing key id (`kid`).
   const longId = "n".repeat(64);
   async function longNames() {

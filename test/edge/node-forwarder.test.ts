@@ -1,14 +1,14 @@
 /** Signed forwarding in workerd: an attempt's timeout, and timers released as soon as an answer is read. */
 import { expect, it } from "vitest";
 import type { EdgeNode } from "../../edge/edge-config.ts";
-import { type Delivery, createNodeForwarder } from "../../edge/node-forwarder.ts";
+import { type NodeCall, createNodeForwarder } from "../../edge/node-forwarder.ts";
 
 const node: EdgeNode = { id: "node-1", origin: "https://node-1.test", hooksPath: "/hooks", agents: [], primary: true };
-const delivery: Delivery = { deliveryId: "d-1", nodeId: "node-1", path: "/hooks/wake", body: new TextEncoder().encode('{"text":"t"}'), contentType: "application/json", principal: "token:ci" };
+const delivery: NodeCall = { deliveryId: "d-1", nodeId: "node-1", path: "/hooks/wake", body: new TextEncoder().encode('{"text":"t"}'), contentType: "application/json", principal: "token:ci" };
 // The envelope is shared/envelope.ts's business (test/shared); here any string will do.
 const signer = { sign: async () => "envelope" };
 
-it("keeps no timer after an answer: 10,050 forwards in one request context with a 60 s timeout are all delivered (found by the edge fuzz campaign)", async () => {
+it("keeps no timer after an answer: 10,050 forwards in one request context with a 60 s timeout are all delivered", async () => {
   // workerd allows 10,000 active timeouts per request context; AbortSignal.timeout's stayed active 60 s each.
   const forwarder = createNodeForwarder({ signer, timeoutMs: 60_000, accessHeaders: {}, fetch: async () => Response.json({ ok: true }) });
   const kinds = new Map<string, number>();

@@ -78,7 +78,7 @@ describe("operator API", () => {
     expect(other.status).toBe(200);
   });
 
-  it("takes a fractional or out-of-range ?limit= as a whole number from 1 to 1000, never a 5xx (found by the edge fuzz campaign)", async () => {
+  it("takes a fractional or out-of-range ?limit= as a whole number from 1 to 1000, never a 5xx", async () => {
     const { op } = await setup();
     for (const path of ["/outbox?limit=1.5", "/dead-letters?limit=2.5", "/outbox?limit=1e9", "/dead-letters?limit=-3", "/outbox?limit=Infinity"]) {
       const res = await op(path);

@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import type { CronJob } from "../../edge/edge-config.ts";
-import type { Delivery } from "../../edge/node-forwarder.ts";
+import type { NodeCall } from "../../edge/node-forwarder.ts";
 import type { NodeMode } from "./support/fake-node.ts";
 import { fuzzParameters, fuzzTimeoutMs } from "./support/fuzz-settings.ts";
 import { NODE, type OutboxHarness, outboxHarness } from "./support/outbox-fixture.ts";
@@ -24,7 +24,7 @@ const JOBS: CronJob[] = [
 ];
 
 const deliveryId = fc.oneof(fc.constantFrom("a", "b", "c", "token:ci/x", "cron:heartbeat:*/30 * * * *@2026-11-24T08:00:00.000Z"), fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }), fc.constant("d".repeat(256)));
-const delivery: fc.Arbitrary<Delivery> = fc.record({
+const delivery: fc.Arbitrary<NodeCall> = fc.record({
   deliveryId,
   nodeId: fc.constantFrom(NODE.id, NODE.id, "node-gone"),
   path: fc.constantFrom("/hooks/wake", "/hooks/agent", "/hooks/github?x=1"),

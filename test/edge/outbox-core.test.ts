@@ -1,10 +1,10 @@
 /** The outbox over real Durable Object SQLite storage: retry schedule, dead letters and replay, cron catch-up, dead-man's switch. */
 import { describe, expect, it } from "vitest";
 import type { CronJob } from "../../edge/edge-config.ts";
-import type { Delivery } from "../../edge/node-forwarder.ts";
+import type { NodeCall } from "../../edge/node-forwarder.ts";
 import { NODE, outboxHarness } from "./support/outbox-fixture.ts";
 
-const delivery = (id: string, text = "hello"): Delivery => ({
+const delivery = (id: string, text = "hello"): NodeCall => ({
   deliveryId: id,
   nodeId: NODE.id,
   path: "/hooks/wake",
@@ -80,8 +80,7 @@ describe("outbox deliveries", () => {
 
   it("another delivery getting through pulls forward what waits for an unreachable node, not what the node answered 503/429", async () => {
     // A busy node (503 "queue full", Retry-After) still takes wakes. If each wake that got through pulled every
-    // waiting agent call forward, each would meet another 503 and spend its attempts until it was a dead letter
-    // (found while loading the chaos e2e test with a slow model).
+    // waiting agent call forward, each would meet another 503 and spend its attempts until it was a dead letter.
     const h = await outboxHarness();
     const start = h.clock.now;
     await h.run((core) => core.enqueue(delivery("busy"), { reason: "node answered 503", status: 503, retryAfterSeconds: 30 }));
@@ -112,7 +111,7 @@ describe("cron ticks", () => {
     expect(await h.run((core) => core.cronTick("0 0 * * *", t))).toEqual([]);
   });
 
-  it("answers a tick older than the kept history, while a delivery waits, as coalesced instead of throwing (found by the edge fuzz campaign)", async () => {
+  it("answers a tick older than the kept history, while a delivery waits, as coalesced instead of throwing", async () => {
     const h = await outboxHarness({ jobs: [heartbeat()] });
     h.node.mode = "down";
     const t0 = h.clock.now;

@@ -102,7 +102,7 @@ it("a dead delivery is listed by `intake list --state dead`, replayed by `intake
 it("says clearly when no agent runs, and refuses a bad --state or --limit naming the option", async () => {
   const none = await cli("list");
   expect(none.code).toBe(1);
-  expect(none.stderr).toBe(`clawgate: no running node agent found (no ${join(dir, "state")}/node.json); start one with: clawgate node start\n`);
+  expect(none.stderr).toBe(`clawgate: no running daemon found (no ${join(dir, "state")}/node.json); start one with: clawgate node start\n`);
   const badState = await cli("list", "--state", "zombie");
   expect(badState.code).not.toBe(0);
   expect(badState.stderr).toMatch(/option '--state <state>' argument 'zombie' is invalid\. Allowed choices are pending, dead/);

@@ -129,7 +129,7 @@ describe("secrets reload", () => {
     await writeSecret(SECRET, 0o666);
     const result = await runCli(["secrets", "reload", "--config", configPath, "--state-dir", stateDir]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("reload failed; the agent keeps its last-known-good secrets");
+    expect(result.stderr).toContain("reload failed; the daemon keeps its last-known-good secrets");
     expect(await status(agent.url)).toMatchObject({ version: 1, health: "degraded" });
     expect(agent.output().stdout).toContain("SECRETS_RELOADER_DEGRADED");
   });
@@ -145,14 +145,14 @@ describe("secrets reload", () => {
     agent = await startNodeProcess(baseArgs(), { env: rootEnv });
     const result = await runCli(["secrets", "reload", "--url", agent.url, "--token", "wrong"]);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`clawgate: the node agent at ${agent.url} refused the admin token (401)`);
+    expect(result.stderr.trim()).toBe(`clawgate: the daemon at ${agent.url} refused the admin token (401)`);
   });
 
   it("says clearly when no agent runs", async () => {
     const result = await runCli(["secrets", "reload", "--config", configPath, "--state-dir", stateDir]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      `clawgate: no running node agent found (no ${stateDir}/node.json); start one with: clawgate node start`,
+      `clawgate: no running daemon found (no ${stateDir}/node.json); start one with: clawgate node start`,
     );
   });
 });

@@ -59,7 +59,7 @@ describe("clawgate service print launchd", () => {
   it("refuses root, a relative path and an unknown kind, each with one line naming the problem", async () => {
     const root = await runCli(["service", "print", "launchd", "--user", "root", "--config", configPath]);
     expect(root.code).toBe(1);
-    expect(root.stderr).toBe("clawgate: --user root: the node agent must not run as root; pass --user with a dedicated account (e.g. clawgate)\n");
+    expect(root.stderr).toBe("clawgate: --user root: the daemon must not run as root; pass --user with a dedicated account (e.g. clawgate)\n");
     const spaced = await runCli([...serviceArgs("systemd"), "--state-dir", "/srv/my state"]);
     expect(spaced.code).toBe(1);
     expect(spaced.stderr).toBe('clawgate: stateDir must not contain spaces, quotes, %, $ or \\: "/srv/my state"\n');

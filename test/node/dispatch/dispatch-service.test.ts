@@ -8,12 +8,12 @@ import { Registry } from "prom-client";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { MODEL_MEMORY_FILE, createDispatchService } from "../../../node/dispatch/dispatch-service.ts";
 import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
-import type { SecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import type { SecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
 const silent = { info() {}, warn() {}, error() {} };
-const secrets = { snapshot: () => ({ get: () => undefined }), onEvent: () => () => {} } as unknown as SecretsRuntime;
+const secrets = { snapshot: () => ({ get: () => undefined }), onEvent: () => () => {} } as unknown as SecretsReloader;
 const probe = async () => ({ availableGb: 16, totalGb: 16 });
 let dir: string | undefined;
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
@@ -74,7 +74,7 @@ it("registers the scheduler's gauges beside its own: host memory, blocked reason
   service.dispatcher.onAccepted(d.delivery);
   await pollUntil(() => journal.get("m1")?.state === "done", 5_000, "the run");
   const text = await registry.metrics();
-  // The reading the run was admitted on, and the scheduler's counters (README "Memory-aware scheduling": Observability).
+  // The reading the run was admitted on, and the scheduler's counters (docs/dispatch.md "Memory-aware scheduling": Observability).
   expect(text).toMatch(/^clawgate_dispatch_host_available_gb 16$/m);
   expect(text).toMatch(/^clawgate_dispatch_queued 0$/m);
   expect(text).toMatch(/^clawgate_dispatch_runs_total\{status="ok"\} 1$/m);

@@ -361,7 +361,7 @@ describe("dispatcher", () => {
   });
 });
 
-describe("dispatcher replay (design rule 3: a dead delivery can be replayed)", () => {
+describe("dispatcher replay (a dead delivery can be replayed)", () => {
   const failing = { defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, runtime: { type: "openai", maxAttempts: 1 } } };
   /** Model calls for the delivery's message: how often it actually ran. */
   const hello = () => server.chatRequests().filter((r) => r.body.messages.at(-1).content === "hello").length;

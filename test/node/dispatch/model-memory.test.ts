@@ -18,7 +18,7 @@ describe("deriveMemoryGb", () => {
 describe("the shipped table", () => {
   const mm = createModelMemory();
 
-  it("knows Llama 3 8B and 70B at Ollama's default Q4_K_M (70B above 40 GB, as the seed says)", () => {
+  it("knows Llama 3 8B and 70B at Ollama's default Q4_K_M (70B above 40 GB, as docs/dispatch.md says)", () => {
     const small = mm.estimate("ollama/llama3.1:8b");
     const big = mm.estimate("ollama/llama3.3:70b");
     expect(small.source).toBe("table");

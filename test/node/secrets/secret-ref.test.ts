@@ -1,4 +1,4 @@
-/** SecretRef and SecretInput rules of openclaw-compat §1: shapes, regexes, shorthands and the ref key. */
+/** SecretRef and SecretInput rules of docs/openclaw-compat.md §1: shapes, regexes, shorthands and the ref key. */
 import { describe, expect, it } from "vitest";
 import {
   SecretInputSchema,

@@ -13,10 +13,10 @@ import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { createFailureWindow } from "../../../shared/failure-window.ts";
-import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
-import { createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
+import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
+import { createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
 import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
-import { createSecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import { createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { createNodeApp } from "../../../node/server/node-app.ts";
 import { createNodeMetrics } from "../../../node/server/node-metrics.ts";
 import { ENVELOPE_HEADER, type EnvelopeSigner, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
@@ -64,7 +64,7 @@ beforeAll(async () => {
     hooks: { enabled: true, token: "${HOOK_TOKEN}", maxBodyBytes: 4096, allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:"], allowedAgentIds: ["main"], mappings },
   };
   await writeFile(configPath, JSON.stringify(raw));
-  const secrets = createSecretsRuntime({ configPath, providerIo: { env: { HOOK_TOKEN: TOKEN } } });
+  const secrets = createSecretsReloader({ configPath, providerIo: { env: { HOOK_TOKEN: TOKEN } } });
   await secrets.activate();
   const policy = compileHooksPolicy(ConfigSchema.parse(raw), { hookToken: TOKEN });
   const logger = pino({ level: "silent" });

@@ -13,7 +13,7 @@ import { createScheduler } from "../../../node/dispatch/scheduler.ts";
 import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { createSessionStore } from "../../../node/sessions/session-store.ts";
 import { createSystemEventQueues } from "../../../node/sessions/system-events.ts";
-import { createSecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import { createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { createNodeApp } from "../../../node/server/node-app.ts";
 import { createNodeMetrics } from "../../../node/server/node-metrics.ts";
 
@@ -36,7 +36,7 @@ async function setup(options: { dispatch?: boolean } = {}) {
   const configPath = join(dir, "openclaw.json");
   await writeFile(configPath, JSON.stringify({ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY}" } } } }));
   const env: NodeJS.ProcessEnv = { OPENAI_API_KEY: "sk-test-value" };
-  const secrets = createSecretsRuntime({ configPath, providerIo: { env } });
+  const secrets = createSecretsReloader({ configPath, providerIo: { env } });
   await secrets.activate();
   const metrics = createNodeMetrics({ secrets, journal });
   // A real dispatcher over the same journal, never started: replay marks and revives, and nothing runs.

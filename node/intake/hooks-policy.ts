@@ -1,5 +1,5 @@
 /**
- * The `hooks` policy compiled once at start (openclaw-compat §5): path, body limit, who may be targeted,
+ * The `hooks` policy compiled once at start (docs/openclaw-compat.md §5): path, body limit, who may be targeted,
  * which session keys a caller may choose, and the model allowlist. Invalid combinations refuse to start.
  */
 import type { Config } from "../config/config-schema.ts";

@@ -1,10 +1,10 @@
-/** `clawgate node start` execs itself as the agent bundle (same pid, compile cache on), or says why it runs from sources. */
+/** `clawgate node start` execs itself as the daemon bundle (same pid, compile cache on), or says why it runs from sources. */
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { AGENT_BUNDLE_DIR } from "../../../node/cli/agent-bundle.ts";
-import { launchAgentBundle } from "../../../node/cli/agent-launch.ts";
+import { DAEMON_BUNDLE_DIR } from "../../../node/cli/daemon-bundle.ts";
+import { launchDaemonBundle } from "../../../node/cli/daemon-launch.ts";
 import { writeNodeConfig } from "../../helpers/node-config.ts";
 import { type NodeProcess, startNodeProcess } from "../../helpers/node-process.ts";
 
@@ -34,19 +34,19 @@ const bundle = (path: string) => async () => ({ path, built: false });
 
 it("execs node with the caller's node options, the bundle and the same arguments, compile cache on", async () => {
   const { calls, execve } = recorder();
-  await launchAgentBundle({
+  await launchDaemonBundle({
     argv: ["node", "start", "--port", "0"],
     cacheDir: "/cache/dir",
     env: { PATH: "/bin", CLAWGATE_ALLOW_ROOT: "1" },
     execPath: "/opt/node",
     execArgv: ["--import", "x.mjs"],
     execve,
-    ensureBundle: bundle("/cache/dir/clawgate-agent/agent-0123456789abcdef.mjs"),
+    ensureBundle: bundle("/cache/dir/clawgate-daemon/daemon-0123456789abcdef.mjs"),
   });
   expect(calls).toEqual([
     {
       file: "/opt/node",
-      args: ["/opt/node", "--import", "x.mjs", "/cache/dir/clawgate-agent/agent-0123456789abcdef.mjs", "node", "start", "--port", "0"],
+      args: ["/opt/node", "--import", "x.mjs", "/cache/dir/clawgate-daemon/daemon-0123456789abcdef.mjs", "node", "start", "--port", "0"],
       env: { PATH: "/bin", CLAWGATE_ALLOW_ROOT: "1", NODE_COMPILE_CACHE: "/cache/dir" },
     },
   ]);
@@ -55,22 +55,22 @@ it("execs node with the caller's node options, the bundle and the same arguments
 it("runs from sources: silently when turned off, with a one-line reason when the bundle or execve is missing", async () => {
   const { calls, execve } = recorder();
   const base = { argv: ["node", "start"], execve, ensureBundle: bundle("/b.mjs") };
-  expect(await launchAgentBundle({ ...base, cacheDir: "/c", env: { CLAWGATE_AGENT_BUNDLE: "0" } })).toEqual({});
-  expect(await launchAgentBundle({ ...base, cacheDir: undefined, env: {} })).toEqual({});
-  expect(await launchAgentBundle({ ...base, cacheDir: "/c", env: {}, execve: undefined })).toEqual({
+  expect(await launchDaemonBundle({ ...base, cacheDir: "/c", env: { CLAWGATE_DAEMON_BUNDLE: "0" } })).toEqual({});
+  expect(await launchDaemonBundle({ ...base, cacheDir: undefined, env: {} })).toEqual({});
+  expect(await launchDaemonBundle({ ...base, cacheDir: "/c", env: {}, execve: undefined })).toEqual({
     reason: `process.execve is not available in Node ${process.version} (needs ≥ 22.15 on Linux or macOS)`,
   });
   const failing = async () => {
     throw new Error("esbuild is not installed (npm ci installs it)\nmore detail");
   };
-  expect(await launchAgentBundle({ ...base, cacheDir: "/c", env: {}, ensureBundle: failing })).toEqual({
+  expect(await launchDaemonBundle({ ...base, cacheDir: "/c", env: {}, ensureBundle: failing })).toEqual({
     reason: "esbuild is not installed (npm ci installs it)",
   });
   const refusing = (): void => {
     throw Object.assign(new Error("ENOENT: no such file"), { code: "ENOENT" });
   };
-  expect(await launchAgentBundle({ ...base, cacheDir: "/c", env: {}, execve: refusing })).toEqual({
-    reason: "could not exec the agent bundle: ENOENT: no such file",
+  expect(await launchDaemonBundle({ ...base, cacheDir: "/c", env: {}, execve: refusing })).toEqual({
+    reason: "could not exec the daemon bundle: ENOENT: no such file",
   });
   expect(calls).toEqual([]);
 });
@@ -78,7 +78,7 @@ it("runs from sources: silently when turned off, with a one-line reason when the
 async function startAgent(env: NodeJS.ProcessEnv): Promise<{ pid: number; cmdline: string[]; environ: string[] }> {
   const configPath = await writeNodeConfig(dir, { hooks: "hook-token-launch-0123456789" }, { hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } } });
   agent = await startNodeProcess(["--config", configPath, "--port", "0", "--state-dir", join(dir, "state")], {
-    env: { CLAWGATE_ALLOW_ROOT: "1", XDG_CACHE_HOME: join(dir, "xdg-cache"), NODE_COMPILE_CACHE: "", CLAWGATE_AGENT_BUNDLE: "", CLAWGATE_COMPILE_CACHE: "", ...env },
+    env: { CLAWGATE_ALLOW_ROOT: "1", XDG_CACHE_HOME: join(dir, "xdg-cache"), NODE_COMPILE_CACHE: "", CLAWGATE_DAEMON_BUNDLE: "", CLAWGATE_COMPILE_CACHE: "", ...env },
     timeoutMs: 30_000,
   });
   const pid = agent.child.pid!;
@@ -100,7 +100,7 @@ it.each([
   const { cmdline, environ } = await startAgent(resolved);
   // execve kept the pid the supervisor (here: the test) started; the process now runs the bundle.
   const cacheDir = expectedCacheDir();
-  expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, AGENT_BUNDLE_DIR)}/[0-9a-f]{16}/agent-[0-9a-f]{16}\\.mjs$`));
+  expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, DAEMON_BUNDLE_DIR)}/[0-9a-f]{16}/daemon-[0-9a-f]{16}\\.mjs$`));
   expect(cmdline.slice(2, 4)).toEqual(["node", "start"]);
   expect(environ).toContain(`NODE_COMPILE_CACHE=${cacheDir}`);
   expect(agent!.output().stderr).toBe("");

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type LoadedConfig, loadConfig, parseConfig } from "../../../node/config/config-file.ts";
 import { SecretsActivationError } from "../../../node/secrets/secret-errors.ts";
-import { type SecretsEvent, createSecretsRuntime } from "../../../node/secrets/secrets-runtime.ts";
+import { type SecretsEvent, createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 
 let dir: string;
@@ -52,7 +52,7 @@ async function writeConfig(extra: Record<string, unknown> = {}) {
 
 function runtime(options: { loadConfig?: (p: string) => Promise<LoadedConfig> } = {}) {
   const events: SecretsEvent[] = [];
-  const rt = createSecretsRuntime({ configPath, providerIo: { env }, ...options });
+  const rt = createSecretsReloader({ configPath, providerIo: { env }, ...options });
   rt.onEvent((e) => events.push(e));
   return { rt, events };
 }
@@ -130,7 +130,7 @@ describe("exec providers", () => {
       spawns++;
       return spawn(...args);
     }) as typeof spawn;
-    const rt = createSecretsRuntime({ configPath, providerIo: { env, exec: { spawn: countingSpawn } } });
+    const rt = createSecretsReloader({ configPath, providerIo: { env, exec: { spawn: countingSpawn } } });
     const snap = await rt.activate();
     expect(spawns).toBe(2);
     expect(snap.refCount).toBe(50);
@@ -207,7 +207,7 @@ describe("reload", () => {
   });
 
   it("reports warnings from plaintext a ref overrides", async () => {
-    const rt = createSecretsRuntime({
+    const rt = createSecretsReloader({
       configPath,
       providerIo: { env },
       findOverriddenPlaintext: async (_loaded, refPaths) =>

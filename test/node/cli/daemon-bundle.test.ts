@@ -1,11 +1,11 @@
-/** The agent bundle: real esbuild builds of a small project, run by a real node; rebuilt on any input change, never stale. */
+/** The daemon bundle: real esbuild builds of a small project, run by a real node; rebuilt on any input change, never stale. */
 import { execFile } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { AGENT_BUNDLE_DIR, AgentBundleError, ensureAgentBundle } from "../../../node/cli/agent-bundle.ts";
+import { DAEMON_BUNDLE_DIR, DaemonBundleError, ensureDaemonBundle } from "../../../node/cli/daemon-bundle.ts";
 
 const run = promisify(execFile);
 let dir: string;
@@ -39,7 +39,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const ensure = () => ensureAgentBundle({ cacheDir, entryPoint: join(src, "main.ts"), pruneAfterMs: 0 });
+const ensure = () => ensureDaemonBundle({ cacheDir, entryPoint: join(src, "main.ts"), pruneAfterMs: 0 });
 
 async function runBundle(path: string): Promise<Record<string, string>> {
   const { stdout } = await run(process.execPath, [path], { cwd: dir });
@@ -49,7 +49,7 @@ async function runBundle(path: string): Promise<Record<string, string>> {
 it("builds once, runs as if from the sources, and is reused while nothing changes", async () => {
   const first = await ensure();
   expect(first.built).toBe(true);
-  expect(first.path.startsWith(join(cacheDir, AGENT_BUNDLE_DIR))).toBe(true);
+  expect(first.path.startsWith(join(cacheDir, DAEMON_BUNDLE_DIR))).toBe(true);
   expect(await runBundle(first.path)).toEqual({
     label: "first",
     lazy: "lazy-1",
@@ -58,7 +58,7 @@ it("builds once, runs as if from the sources, and is reused while nothing change
     where: join(src, "node_modules", "cjs-pkg"),
   });
   // Private: the bundle runs as the agent.
-  expect((await stat(join(cacheDir, AGENT_BUNDLE_DIR))).mode & 0o777).toBe(0o700);
+  expect((await stat(join(cacheDir, DAEMON_BUNDLE_DIR))).mode & 0o777).toBe(0o700);
   expect((await stat(first.path)).mode & 0o777).toBe(0o600);
   // The lazy module stays outside the bundle: loaded from its source when first used.
   expect(await readFile(first.path, "utf8")).not.toContain("lazy-1");
@@ -102,32 +102,32 @@ it("rebuilds a truncated bundle or an unreadable manifest instead of running the
 });
 
 it("refuses a bundle directory others can write to, and reports a build error with its file and line", async () => {
-  await mkdir(join(cacheDir, AGENT_BUNDLE_DIR), { mode: 0o700 });
-  await chmod(join(cacheDir, AGENT_BUNDLE_DIR), 0o777);
+  await mkdir(join(cacheDir, DAEMON_BUNDLE_DIR), { mode: 0o700 });
+  await chmod(join(cacheDir, DAEMON_BUNDLE_DIR), 0o777);
   const refused = await ensure().catch((e: unknown) => e);
-  expect(refused).toBeInstanceOf(AgentBundleError);
-  expect((refused as AgentBundleError).code).toBe("ERR_AGENT_BUNDLE");
-  expect((refused as Error).message).toBe(`${join(cacheDir, AGENT_BUNDLE_DIR)} is not private to this user (owner or group/other write permission): not building code there`);
+  expect(refused).toBeInstanceOf(DaemonBundleError);
+  expect((refused as DaemonBundleError).code).toBe("ERR_DAEMON_BUNDLE");
+  expect((refused as Error).message).toBe(`${join(cacheDir, DAEMON_BUNDLE_DIR)} is not private to this user (owner or group/other write permission): not building code there`);
 
-  await chmod(join(cacheDir, AGENT_BUNDLE_DIR), 0o700);
+  await chmod(join(cacheDir, DAEMON_BUNDLE_DIR), 0o700);
   await writeFile(join(src, "dep.ts"), "export const message: string = ;\n");
   const broken = await ensure().catch((e: unknown) => e);
-  expect(broken).toBeInstanceOf(AgentBundleError);
-  expect((broken as Error).message).toMatch(/^the agent bundle did not build: Unexpected ";" \(.*dep\.ts:1\)$/);
-  const [entryDir, ...others] = await readdir(join(cacheDir, AGENT_BUNDLE_DIR));
+  expect(broken).toBeInstanceOf(DaemonBundleError);
+  expect((broken as Error).message).toMatch(/^the daemon bundle did not build: Unexpected ";" \(.*dep\.ts:1\)$/);
+  const [entryDir, ...others] = await readdir(join(cacheDir, DAEMON_BUNDLE_DIR));
   expect(others).toEqual([]);
-  expect(await readdir(join(cacheDir, AGENT_BUNDLE_DIR, entryDir!))).toEqual([]);
+  expect(await readdir(join(cacheDir, DAEMON_BUNDLE_DIR, entryDir!))).toEqual([]);
 });
 
 it("keeps one bundle per entry point: two checkouts sharing a cache never run each other's code", async () => {
   const other = join(src, "other.ts");
   await writeFile(other, 'console.log(JSON.stringify({ label: "other" }));\n');
   const a = await ensure();
-  const b = await ensureAgentBundle({ cacheDir, entryPoint: other, pruneAfterMs: 0 });
+  const b = await ensureDaemonBundle({ cacheDir, entryPoint: other, pruneAfterMs: 0 });
   expect(b.built).toBe(true);
   expect(dirname(b.path)).not.toBe(dirname(a.path));
   expect((await runBundle(b.path)).label).toBe("other");
   // Each is still fresh after the other was built (and nothing of one was pruned by the other).
   expect(await ensure()).toEqual({ path: a.path, built: false });
-  expect(await ensureAgentBundle({ cacheDir, entryPoint: other })).toEqual({ path: b.path, built: false });
+  expect(await ensureDaemonBundle({ cacheDir, entryPoint: other })).toEqual({ path: b.path, built: false });
 });

@@ -10,7 +10,7 @@ import {
   heartbeatFindings,
   parseEvery,
   probeAgent,
-} from "../../../node/doctor/runtime-checks.ts";
+} from "../../../node/doctor/host-checks.ts";
 
 const MIN = 60_000;
 const NOW = Date.parse("2026-11-24T12:00:00Z");

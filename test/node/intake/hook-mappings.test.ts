@@ -1,8 +1,8 @@
 /** hooks.mappings compiled at start: matching by path and source, template rendering, and what refuses a start. */
 import { describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
-import { type HookMappingConfig, type MappingRequest, compileHookMappings } from "../../../node/hooks/hook-mappings.ts";
-import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
+import { type HookMappingConfig, type MappingRequest, compileHookMappings } from "../../../node/intake/hook-mappings.ts";
+import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 9, 30);
 const request = (payload: Record<string, unknown>, extra: Partial<MappingRequest> = {}): MappingRequest => ({

@@ -1,5 +1,5 @@
 /**
- * The OpenClaw-compatible hook intake (openclaw-compat §5): `POST <hooks.path>/wake` and `/agent`, in the
+ * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in the
  * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
  * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
  * journaled before it is answered.
@@ -8,12 +8,12 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
-import type { Delivery, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { bearerToken } from "../../shared/bearer.ts";
 import { secretMatches } from "../../shared/constant-time.ts";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
 import { sessionScopeProblem } from "../../shared/session-scope.ts";
-import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "../intake/tunnel-guard.ts";
+import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "./tunnel-guard.ts";
 import type { Logger } from "../server/logger.ts";
 import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
@@ -45,7 +45,7 @@ export interface HooksRoutesOptions {
    */
   readonly admit?: (kind: "wake" | "agent") => Admission;
   /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
-  readonly onAccepted?: (delivery: Delivery) => void;
+  readonly onAccepted?: (delivery: JournalEntry) => void;
 }
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
@@ -225,7 +225,11 @@ function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResul
   if (declared > max) return Promise.resolve("too-large");
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
   let stream: Readable;
-  if (incoming instanceof Readable) stream = incoming;
+  if (incoming instanceof Readable) {
+    // The token check awaits a digest, so the client may already have hung up mid-body: no event will come.
+    if (incoming.destroyed && (incoming as { complete?: boolean }).complete === false) return Promise.resolve("aborted");
+    stream = incoming;
+  }
   else if (c.req.raw.body) stream = Readable.fromWeb(c.req.raw.body as import("node:stream/web").ReadableStream);
   else return Promise.resolve(new Uint8Array());
   return new Promise<BodyResult>((resolve) => {

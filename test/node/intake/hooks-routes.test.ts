@@ -1,4 +1,4 @@
-/** The hook intake in-process (app.request): openclaw-compat §5's order of checks, texts and statuses, idempotency, envelopes. */
+/** The hook intake in-process (app.request): docs/openclaw-compat.md §5's order of checks, texts and statuses, idempotency, envelopes. */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,9 +8,9 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
 import { createFailureWindow } from "../../../shared/failure-window.ts";
-import { compileHooksPolicy } from "../../../node/hooks/hooks-policy.ts";
-import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/hooks/hooks-routes.ts";
-import { type Delivery, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
+import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
+import { type JournalEntry, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import { ENVELOPE_HEADER, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
 
 const TOKEN = "hook-token-0123456789abcdef";
@@ -312,7 +312,7 @@ describe("dispatcher hook points", () => {
   it("a duplicate delivery gets the original answer without asking admit or calling onAccepted", async () => {
     let full = false;
     const asked: string[] = [];
-    const accepted: Delivery[] = [];
+    const accepted: JournalEntry[] = [];
     const app = makeApp({}, {
       admit: (kind) => (asked.push(kind), full ? { ok: false, retryAfterSeconds: 5 } : { ok: true }),
       onAccepted: (d) => accepted.push(d),

@@ -1,13 +1,13 @@
 /**
  * `clawgate node start` replaces itself (process.execve: the same pid, so supervisors, pid files and signals
- * see no difference) with the agent bundle, Node's compile cache on from the first module. Every way of
- * starting the agent (service files, `npm start`, the CLI) goes through here, so what runs is what the
- * idle-RSS benchmark measures. When the bundle cannot be had, the agent runs from the sources in this
+ * see no difference) with the daemon bundle, Node's compile cache on from the first module. Every way of
+ * starting the daemon (service files, `npm start`, the CLI) goes through here, so what runs is what the
+ * idle-RSS benchmark measures. When the bundle cannot be had, the daemon runs from the sources in this
  * process, as before.
  */
-import { type AgentBundle, ensureAgentBundle } from "./agent-bundle.ts";
+import { type DaemonBundle, ensureDaemonBundle } from "./daemon-bundle.ts";
 
-export interface AgentLaunchOptions {
+export interface DaemonLaunchOptions {
   /** The arguments after the script (`node start …`). */
   readonly argv: readonly string[];
   /** The compile-cache directory in use (private, or the operator's NODE_COMPILE_CACHE); none: no bundle. */
@@ -16,21 +16,21 @@ export interface AgentLaunchOptions {
   readonly execPath?: string;
   readonly execArgv?: readonly string[];
   readonly execve?: ((file: string, args: readonly string[], env: NodeJS.ProcessEnv) => void) | undefined;
-  readonly ensureBundle?: (cacheDir: string) => Promise<AgentBundle>;
+  readonly ensureBundle?: (cacheDir: string) => Promise<DaemonBundle>;
 }
 
 /**
- * Execs the bundle and never returns, or returns why the agent runs from sources instead: no reason for a
- * choice (CLAWGATE_AGENT_BUNDLE=0, no compile cache), a one-line reason when something is missing or failed.
+ * Execs the bundle and never returns, or returns why the daemon runs from sources instead: no reason for a
+ * choice (CLAWGATE_DAEMON_BUNDLE=0, no compile cache), a one-line reason when something is missing or failed.
  */
-export async function launchAgentBundle(options: AgentLaunchOptions): Promise<{ reason?: string }> {
+export async function launchDaemonBundle(options: DaemonLaunchOptions): Promise<{ reason?: string }> {
   const env = options.env ?? process.env;
-  if (env["CLAWGATE_AGENT_BUNDLE"] === "0" || options.cacheDir === undefined) return {};
+  if (env["CLAWGATE_DAEMON_BUNDLE"] === "0" || options.cacheDir === undefined) return {};
   const execve = "execve" in options ? options.execve : process.execve?.bind(process);
   if (!execve) return { reason: `process.execve is not available in Node ${process.version} (needs ≥ 22.15 on Linux or macOS)` };
-  let bundle: AgentBundle;
+  let bundle: DaemonBundle;
   try {
-    bundle = await (options.ensureBundle ?? ((cacheDir) => ensureAgentBundle({ cacheDir })))(options.cacheDir);
+    bundle = await (options.ensureBundle ?? ((cacheDir) => ensureDaemonBundle({ cacheDir })))(options.cacheDir);
   } catch (error) {
     return { reason: (error as Error).message.split("\n")[0]! };
   }
@@ -43,7 +43,7 @@ export async function launchAgentBundle(options: AgentLaunchOptions): Promise<{ 
     // as the spawn host, their TypeScript sources).
     execve(execPath, args, { ...env, NODE_COMPILE_CACHE: options.cacheDir });
   } catch (error) {
-    return { reason: `could not exec the agent bundle: ${(error as Error).message.split("\n")[0]}` };
+    return { reason: `could not exec the daemon bundle: ${(error as Error).message.split("\n")[0]}` };
   }
   return { reason: "process.execve returned" };
 }

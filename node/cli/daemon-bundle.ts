@@ -1,7 +1,7 @@
 /**
- * The node agent as one esbuild bundle in its private cache directory, built on demand and rebuilt as soon
+ * The daemon as one esbuild bundle in its private cache directory, built on demand and rebuilt as soon
  * as any file it was built from changes (a start never runs stale code). Measured idle (bench/hooks.ts):
- * a JavaScript entry means the agent never loads Node's TypeScript stripper (−15 MB resident), and one
+ * a JavaScript entry means the daemon never loads Node's TypeScript stripper (−15 MB resident), and one
  * module instead of ~300 (records, source text, the ESM loader's pages) another −18 MB.
  */
 import { createHash } from "node:crypto";
@@ -11,22 +11,24 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 
 /** The subdirectory of the compile-cache directory that holds the bundles: one folder per entry point (checkout). */
-export const AGENT_BUNDLE_DIR = "clawgate-agent";
+export const DAEMON_BUNDLE_DIR = "clawgate-daemon";
 const MANIFEST = "current.json";
+/** Bundle files are `daemon-<16 hex digits of their sha-256>.mjs`. */
+const BUNDLE_PREFIX = "daemon-";
 /** Part of every manifest: bumped when the build options change, so an older bundle never passes as fresh. */
 const BUILD_FORMAT = 1;
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export class AgentBundleError extends Error {
-  override readonly name = "AgentBundleError";
-  readonly code = "ERR_AGENT_BUNDLE";
+export class DaemonBundleError extends Error {
+  override readonly name = "DaemonBundleError";
+  readonly code = "ERR_DAEMON_BUNDLE";
 }
 
 interface Manifest {
   readonly format: number;
   readonly entryPoint: string;
   readonly node: string;
-  /** File name of the bundle, `agent-<sha-256 prefix of its content>.mjs`. */
+  /** File name of the bundle, `daemon-<sha-256 prefix of its content>.mjs`. */
   readonly entry: string;
   /** Every file the bundle was built from (absolute path) → what it was when esbuild read it. */
   readonly inputs: Record<string, InputStamp>;
@@ -35,7 +37,7 @@ interface Manifest {
 /**
  * A file's identity, taken before esbuild reads it: any write, replacement or rename changes the change
  * time (ctime, which no one can set back, unlike the mtime npm and tar restore), so an equal stamp means
- * the bytes esbuild bundled. The sha-256 is for the record (`clawgate-agent/current.json`).
+ * the bytes esbuild bundled. The sha-256 is for the record (`clawgate-daemon/current.json`).
  */
 interface InputStamp {
   readonly ino: number;
@@ -44,16 +46,16 @@ interface InputStamp {
   readonly sha256: string;
 }
 
-export interface AgentBundleOptions {
-  /** The compile-cache directory (private to this user); the bundle goes into `clawgate-agent/<entry point hash>/`. */
+export interface DaemonBundleOptions {
+  /** The compile-cache directory (private to this user); the bundle goes into `clawgate-daemon/<entry point hash>/`. */
   readonly cacheDir: string;
-  /** The module to bundle (default node/cli/agent-main.ts). */
+  /** The module to bundle (default node/cli/daemon-main.ts). */
   readonly entryPoint?: string;
-  /** Older bundles than this are removed after a rebuild (default 60 s; a starting agent may still exec one). */
+  /** Older bundles than this are removed after a rebuild (default 60 s; a starting daemon may still exec one). */
   readonly pruneAfterMs?: number;
 }
 
-export interface AgentBundle {
+export interface DaemonBundle {
   /** Absolute path of the bundle to run. */
   readonly path: string;
   /** True when this call had to build it. */
@@ -67,17 +69,17 @@ async function stampOf(file: string): Promise<Omit<InputStamp, "sha256">> {
   return { ino: Number(info.ino), size: Number(info.size), ctimeNs: String(info.ctimeNs) };
 }
 
-/** The path of a fresh bundle of the agent, building one when none matches the sources. */
-export async function ensureAgentBundle(options: AgentBundleOptions): Promise<AgentBundle> {
-  const entryPoint = options.entryPoint ?? join(ROOT, "node/cli/agent-main.ts");
+/** The path of a fresh bundle of the daemon, building one when none matches the sources. */
+export async function ensureDaemonBundle(options: DaemonBundleOptions): Promise<DaemonBundle> {
+  const entryPoint = options.entryPoint ?? join(ROOT, "node/cli/daemon-main.ts");
   // Two checkouts sharing one cache each keep their own bundle (neither ever passes for the other's).
-  const dir = join(options.cacheDir, AGENT_BUNDLE_DIR, sha256(Buffer.from(entryPoint)).slice(0, 16));
-  // Checked before anything in it is trusted, not only when building: what is in it runs as the agent.
-  await ensurePrivateDir(join(options.cacheDir, AGENT_BUNDLE_DIR));
+  const dir = join(options.cacheDir, DAEMON_BUNDLE_DIR, sha256(Buffer.from(entryPoint)).slice(0, 16));
+  // Checked before anything in it is trusted, not only when building: what is in it runs as the daemon.
+  await ensurePrivateDir(join(options.cacheDir, DAEMON_BUNDLE_DIR));
   await ensurePrivateDir(dir);
   const fresh = await freshBundle(dir, entryPoint);
   if (fresh) return { path: fresh, built: false };
-  return { path: await buildAgentBundle(dir, entryPoint, options.pruneAfterMs ?? 60_000), built: true };
+  return { path: await buildDaemonBundle(dir, entryPoint, options.pruneAfterMs ?? 60_000), built: true };
 }
 
 /** The manifest's bundle when the bundle and every input still hash as recorded; otherwise undefined. */
@@ -88,7 +90,7 @@ async function freshBundle(dir: string, entryPoint: string): Promise<string | un
   } catch {
     return undefined; // none yet (or unreadable): build
   }
-  if (manifest.format !== BUILD_FORMAT || manifest.entryPoint !== entryPoint || manifest.node !== process.version || !/^agent-[0-9a-f]{16}\.mjs$/.test(String(manifest.entry))) {
+  if (manifest.format !== BUILD_FORMAT || manifest.entryPoint !== entryPoint || manifest.node !== process.version || !/^daemon-[0-9a-f]{16}\.mjs$/.test(String(manifest.entry))) {
     return undefined;
   }
   const path = join(dir, manifest.entry);
@@ -97,7 +99,7 @@ async function freshBundle(dir: string, entryPoint: string): Promise<string | un
     ...Object.keys(manifest.inputs).map((file) => stampOf(file).catch(() => undefined)),
   ]);
   // The bundle's own content too: a truncated or edited bundle is rebuilt, never run.
-  if (!own?.startsWith(manifest.entry.slice(6, 22))) return undefined;
+  if (!own?.startsWith(manifest.entry.slice(BUNDLE_PREFIX.length, BUNDLE_PREFIX.length + 16))) return undefined;
   for (const [i, recorded] of Object.values(manifest.inputs).entries()) {
     const now = stamps[i];
     if (!now || now.ino !== recorded.ino || now.size !== recorded.size || now.ctimeNs !== recorded.ctimeNs) return undefined;
@@ -105,13 +107,13 @@ async function freshBundle(dir: string, entryPoint: string): Promise<string | un
   return path;
 }
 
-async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: number): Promise<string> {
+async function buildDaemonBundle(dir: string, entryPoint: string, pruneAfterMs: number): Promise<string> {
   const inputs: Record<string, InputStamp> = {};
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");
   } catch (error) {
-    throw new AgentBundleError("esbuild is not installed (npm ci installs it)", { cause: error });
+    throw new DaemonBundleError("esbuild is not installed (npm ci installs it)", { cause: error });
   }
   let result;
   try {
@@ -119,7 +121,7 @@ async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: n
       entryPoints: [entryPoint],
       bundle: true,
       write: false,
-      outfile: join(dir, "agent.mjs"),
+      outfile: join(dir, "daemon.mjs"),
       platform: "node",
       format: "esm",
       target: `node${process.versions.node.split(".")[0]}`,
@@ -137,10 +139,10 @@ async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: n
   } catch (error) {
     const first = (error as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : "";
-    throw new AgentBundleError(`the agent bundle did not build: ${first?.text ?? (error as Error).message}${where}`, { cause: error });
+    throw new DaemonBundleError(`the daemon bundle did not build: ${first?.text ?? (error as Error).message}${where}`, { cause: error });
   }
   const bytes = result.outputFiles[0]!.contents;
-  const entry = `agent-${sha256(bytes).slice(0, 16)}.mjs`;
+  const entry = `daemon-${sha256(bytes).slice(0, 16)}.mjs`;
   await writeAtomic(join(dir, entry), bytes);
   const manifest: Manifest = { format: BUILD_FORMAT, entryPoint, node: process.version, entry, inputs };
   await writeAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
@@ -152,7 +154,7 @@ async function buildAgentBundle(dir: string, entryPoint: string, pruneAfterMs: n
  * Bundled modules keep behaving as if they ran from their source files: `import.meta.url` (`.filename`,
  * `.dirname`) is the source file's, so spawn-host-main.ts and the reload worker are found beside it;
  * CommonJS `__dirname` is the source folder; dynamic `import()`s stay lazy and load their targets from the
- * sources when first used (undici for model calls, the non-agent CLI commands). Stamps every file esbuild
+ * sources when first used (undici for model calls, the non-daemon CLI commands). Stamps every file esbuild
  * is given.
  */
 function sourceLocations(inputs: Record<string, InputStamp>): Plugin {
@@ -190,13 +192,13 @@ function sourceLocations(inputs: Record<string, InputStamp>): Plugin {
   };
 }
 
-/** The bundle directory must be ours and closed to others: what is in it runs as the agent. */
+/** The bundle directory must be ours and closed to others: what is in it runs as the daemon. */
 async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await stat(dir);
   const uid = process.getuid?.();
   if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) {
-    throw new AgentBundleError(`${dir} is not private to this user (owner or group/other write permission): not building code there`);
+    throw new DaemonBundleError(`${dir} is not private to this user (owner or group/other write permission): not building code there`);
   }
 }
 
@@ -210,7 +212,7 @@ async function writeAtomic(path: string, data: Uint8Array | string): Promise<voi
 async function pruneOld(dir: string, keep: string, afterMs: number): Promise<void> {
   const now = Date.now();
   for (const name of await readdir(dir)) {
-    if (name === keep || !/^agent-[0-9a-f]{16}\.mjs$/.test(name)) continue;
+    if (name === keep || !/^daemon-[0-9a-f]{16}\.mjs$/.test(name)) continue;
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
     if (info && now - info.mtimeMs >= afterMs) await rm(path, { force: true });

@@ -39,7 +39,7 @@ export interface SecretsLogger {
   error(obj: object, msg: string): void;
 }
 
-export interface SecretsRuntimeOptions {
+export interface SecretsReloaderOptions {
   readonly configPath: string;
   /**
    * One full resolution pass. Default: in this thread with `loadConfig`/`providerIo`; the node agent
@@ -67,7 +67,7 @@ export interface ReloadResult {
 
 export type SecretsHealth = "inactive" | "healthy" | "degraded";
 
-export interface SecretsRuntime {
+export interface SecretsReloader {
   /** First activation: throws SecretsActivationError (or a ConfigError) and leaves the runtime inactive. */
   activate(): Promise<SecretsSnapshot>;
   /** Re-read the config and re-resolve; on any failure the last-known-good snapshot stays. Serialized. */
@@ -82,7 +82,7 @@ export interface SecretsRuntime {
 const DEGRADED_MESSAGE = "Secret resolution failed; runtime remains on last-known-good snapshot.";
 const RECOVERED_MESSAGE = "Secret resolution recovered; runtime is on a fresh snapshot.";
 
-export function createSecretsRuntime(options: SecretsRuntimeOptions): SecretsRuntime {
+export function createSecretsReloader(options: SecretsReloaderOptions): SecretsReloader {
   const now = options.now ?? (() => new Date());
   const logger = options.logger;
   const listeners = new Set<(event: SecretsEvent) => void>();

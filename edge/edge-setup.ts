@@ -8,42 +8,42 @@ import { compileCallerAuth, type CallerAuth } from "./auth/caller-auth.ts";
 import { CONFIG_VAR, EdgeConfigError, parseEdgeConfig, type EdgeConfig } from "./edge-config.ts";
 import { createNodeForwarder, type NodeForwarder } from "./node-forwarder.ts";
 
-export interface EdgeRuntime {
+export interface EdgeSetup {
   readonly config: EdgeConfig;
   readonly forwarder: NodeForwarder;
   /** Compiled caller authentication per route name. */
   readonly routeAuth: ReadonlyMap<string, CallerAuth>;
 }
 
-export interface EdgeRuntimeDeps {
+export interface EdgeSetupDeps {
   /** Outbound fetch for the node, JWKS and alert calls; production: the global fetch. */
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
 
-export type RuntimeLoader = (env: object) => Promise<EdgeRuntime>;
+export type SetupLoader = (env: object) => Promise<EdgeSetup>;
 
 /** One loader per set of dependencies; its cache is keyed by the env object, so a new deployment starts over. */
-export function createRuntimeLoader(deps: EdgeRuntimeDeps = {}): RuntimeLoader {
-  const cache = new WeakMap<object, Promise<EdgeRuntime>>();
+export function createSetupLoader(deps: EdgeSetupDeps = {}): SetupLoader {
+  const cache = new WeakMap<object, Promise<EdgeSetup>>();
   const log = deps.log ?? ((line: string) => console.error(line));
   return (env) => {
-    let runtime = cache.get(env);
-    if (!runtime) {
-      runtime = buildRuntime(env as Record<string, unknown>, deps);
+    let setup = cache.get(env);
+    if (!setup) {
+      setup = buildSetup(env as Record<string, unknown>, deps);
       // The one log line per isolate: the field at fault, never a value.
-      runtime.catch((error: unknown) => {
+      setup.catch((error: unknown) => {
         const field = error instanceof EdgeConfigError ? error.message : "unexpected error while loading the configuration";
         log(`clawgate edge misconfigured, refusing every request: ${field}`);
       });
-      cache.set(env, runtime);
+      cache.set(env, setup);
     }
-    return runtime;
+    return setup;
   };
 }
 
-async function buildRuntime(env: Record<string, unknown>, deps: EdgeRuntimeDeps): Promise<EdgeRuntime> {
+async function buildSetup(env: Record<string, unknown>, deps: EdgeSetupDeps): Promise<EdgeSetup> {
   const config = parseEdgeConfig(env);
   const forwarder = await buildForwarder(config, deps);
   const routeAuth = new Map<string, CallerAuth>();
@@ -59,7 +59,7 @@ async function buildRuntime(env: Record<string, unknown>, deps: EdgeRuntimeDeps)
 }
 
 /** One envelope signer per node (the envelope's `aud` is the node id), all with the edge's one key. */
-export async function buildForwarder(config: EdgeConfig, deps: EdgeRuntimeDeps = {}): Promise<NodeForwarder> {
+export async function buildForwarder(config: EdgeConfig, deps: EdgeSetupDeps = {}): Promise<NodeForwarder> {
   const forwarders = new Map<string, NodeForwarder>();
   for (const node of config.nodes.values()) {
     let signer;
