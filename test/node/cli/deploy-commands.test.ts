@@ -38,7 +38,7 @@ describe("clawgate tunnel print", () => {
         hostname: "node.example.com",
         path: "^(/in\\.hooks/.*|/healthz|/readyz)$",
         service: "http://127.0.0.1:18800",
-        originRequest: { access: { required: true, teamName: "acme", audTag: ["aud1", "aud2"] } },
+        originRequest: { httpHostHeader: "127.0.0.1:18800", access: { required: true, teamName: "acme", audTag: ["aud1", "aud2"] } },
       },
       { service: "http_status:404" },
     ]);
@@ -53,7 +53,7 @@ describe("clawgate tunnel print", () => {
     const all = await runCli(["tunnel", "print", "--config", join(dir, "none.json"), "--hostname", "n.example.org", "--all-paths", "--no-access"]);
     expect(all.code).toBe(0);
     const config = parseYaml(all.stdout) as { ingress: Record<string, unknown>[] };
-    expect(config.ingress[0]).toEqual({ hostname: "n.example.org", service: "http://127.0.0.1:18789" });
+    expect(config.ingress[0]).toEqual({ hostname: "n.example.org", service: "http://127.0.0.1:18789", originRequest: { httpHostHeader: "127.0.0.1:18789" } });
     expect(config.ingress.at(-1)).toEqual({ service: "http_status:404" });
 
     const half = await runCli(["tunnel", "print", "--config", configPath, "--hostname", "n.example.org", "--access-team", "acme"]);

@@ -31,8 +31,9 @@ it("--no-access prints the config and warns on stderr; --no-access with Access f
     "clawgate: warning: --no-access: anyone who finds the tunnel hostname reaches the node's hooks path; only the node's own checks stand in the way\n",
   );
   const config = parseYaml(run.stdout) as { ingress: Record<string, unknown>[] };
-  expect(config.ingress[0]).toMatchObject({ hostname: "node.example.com", service: "http://127.0.0.1:18800" });
-  expect(config.ingress[0]).not.toHaveProperty("originRequest");
+  // cloudflared presents the loopback name the node's browser boundary accepts, and checks no Access JWT.
+  expect(config.ingress[0]).toMatchObject({ hostname: "node.example.com", service: "http://127.0.0.1:18800", originRequest: { httpHostHeader: "127.0.0.1:18800" } });
+  expect(config.ingress[0]!["originRequest"]).not.toHaveProperty("access");
   const both = await runCli(["tunnel", "print", "--config", configPath, "--hostname", "n.example.com", "--no-access", "--access-team", "acme", "--access-aud", "a1"]);
   expect(both.code).toBe(1);
   expect(both.stderr).toBe("clawgate: --no-access contradicts --access-team/--access-aud: pass one or the other\n");
