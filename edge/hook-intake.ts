@@ -79,8 +79,9 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     }
     // 5. Method.
     if (c.req.method !== "POST") return fail(405, "method not allowed", { allow: "POST" });
-    // 6. Delivery id: the verified webhook-id, else Idempotency-Key, else the payload's (each scoped by the
-    // principal below, so two callers never share one), else a fresh one.
+    // 6. Delivery id: the one a verified signature covers (an unsigned key never overrides it), else
+    // Idempotency-Key, else the payload's (each scoped by the principal below, so two callers never share one),
+    // else a fresh one.
     const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
     if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_DELIVERY_ID)) {
       return fail(400, `Idempotency-Key must be 1 to ${MAX_DELIVERY_ID} characters`);

@@ -8,8 +8,9 @@
  *   with a secret value. Call it once per isolate per route.
  * - `authenticate(req)` never throws for any request input; any one accepting method suffices:
  *   `{ ok: true, principal, deliveryId? }` — principals `token:<name>`, `jwt:<iss>#<sub>`, `access:<team>#<email or
- *   common_name>`, `hmac:<scheme>:<name>`, `ip:<cidr>`; `deliveryId` is the signed `webhook-id` of a
- *   Standard Webhooks call (use it as the delivery id: a retry by the sender carries the same one).
+ *   common_name>`, `hmac:<scheme>:<name>`, `ip:<cidr>`; `deliveryId` comes from what an HMAC signature
+ *   covers (Standard Webhooks' `webhook-id`; GitHub, Stripe, Slack: the signed event id or the signed
+ *   content's digest), so a replayed copy is the same delivery; use it before any unsigned key.
  *   `{ ok: false, status, error, code, retryAfterSeconds? }` — 401 `unauthorized` (no or a wrong
  *   credential), 403 `forbidden` (the route accepts only IP allowlists and the client is outside them),
  *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
