@@ -148,6 +148,8 @@ describe("browser boundary", () => {
     const cases: [string, Record<string, string>, string][] = [
       ["/hooks/wake", noCorsPost("https://evil.example", "cross-site"), ORIGIN_TEXT],
       ["/hooks/wake", noCorsPost(`http://localhost:${port + 1}`, "cross-site"), ORIGIN_TEXT],
+      // A sandboxed iframe or a file:// page sends the opaque origin "null".
+      ["/hooks/wake", { origin: "null", "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" }, ORIGIN_TEXT],
       ["/hooks/wake", { "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors" }, FETCH_SITE_TEXT],
       [`${ADMIN_PREFIX}/intake`, imgGet("cross-site"), FETCH_SITE_TEXT],
       ["/metrics", imgGet("same-site"), FETCH_SITE_TEXT],
