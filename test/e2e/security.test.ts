@@ -8,7 +8,7 @@
 import { createHash, createHmac, generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { type IncomingMessage, type Server, createServer, request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign as githubSign } from "@octokit/webhooks-methods";
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { fileRef, writeNodeConfig } from "../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../helpers/node-process.ts";
+import { type AlertSink, startAlertSink } from "./support/alert-sink.ts";
 import { type EdgeInstance, startEdge } from "./support/edge-miniflare.ts";
 
 const CALLER_TOKEN = "cg_security-caller-token-0123456789abcdef";
@@ -35,8 +36,7 @@ let dir: string;
 let node: NodeProcess;
 let nodePort: number;
 let edge: EdgeInstance;
-let alertServer: Server;
-const alerts: { text: string }[] = [];
+let alertSink: AlertSink;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -67,16 +67,7 @@ beforeAll(async () => {
   node = await startNodeProcess(["--config", join(dir, "openclaw.json"), "--port", "0", "--state-dir", join(dir, "state")], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
   nodePort = Number(new URL(node.url).port);
 
-  alertServer = createServer((req: IncomingMessage, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      alerts.push(JSON.parse(body) as { text: string });
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
-  const alertPort = (alertServer.address() as { port: number }).port;
+  alertSink = await startAlertSink();
 
   const bearer = { type: "bearer", tokens: [{ name: "sec", sha256: sha256(CALLER_TOKEN) }] };
   const config = {
@@ -106,7 +97,7 @@ beforeAll(async () => {
     CLAWGATE_EDGE_CONFIG: JSON.stringify(config),
     CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid, alg: "EdDSA" }),
     CLAWGATE_OPERATOR_TOKEN_SHA256: sha256(OPERATOR_TOKEN),
-    CLAWGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${alertPort}/alert`,
+    CLAWGATE_ALERT_WEBHOOK_URL: alertSink.url,
     GITHUB_SECRET,
     STRIPE_SECRET,
     SLACK_SECRET,
@@ -118,7 +109,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.dispose();
   await node?.stop("SIGKILL");
-  await new Promise((resolve) => alertServer?.close(resolve));
+  await alertSink?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -271,7 +262,7 @@ describe("the edge's own checks", () => {
     const key = "<!channel> & <https://evil.example|click>";
     const res = await post("/hooks/agent", JSON.stringify({ message: "m", agentId: "ghost" }), { authorization: `Bearer ${CALLER_TOKEN}`, "idempotency-key": key });
     expect(res.status).toBe(202);
-    const alert = await pollUntil(() => alerts.find((a) => a.text.includes("gave up")), 20_000, "the dead-letter alert");
+    const alert = await pollUntil(() => alertSink.alerts.find((a) => a.text.includes("gave up")), 20_000, "the dead-letter alert");
     expect(alert.text).toContain("token:sec/&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;");
     expect(alert.text).not.toMatch(/[<>]/);
   }, 30_000);
