@@ -16,7 +16,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["test/node/**/*.test.ts", "test/shared/**/*.test.ts", "test/e2e/**/*.test.ts", "test/bench/**/*.test.ts"],
+          include: ["test/node/**/*.test.ts", "test/shared/**/*.test.ts", "test/e2e/**/*.test.ts", "test/bench/**/*.test.ts", "test/architecture/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
           hookTimeout: 30_000,

@@ -17,16 +17,17 @@ export interface RunBenchesOptions extends BenchOptions {
  */
 export async function runBenches(benches: ReadonlyArray<readonly [string, () => Promise<Bench>]>, options: RunBenchesOptions): Promise<BenchRow[]> {
   const { smoke, progress, now = () => performance.now() } = options;
+  const benchOptions = { smoke, ...(options.vsOpenclaw ? { vsOpenclaw: true } : {}) };
   const rows: BenchRow[] = [];
   for (const [name, load] of benches) {
     progress(`running bench ${name}${smoke ? " (smoke)" : ""} ...`);
     if (!smoke) {
-      for (const figure of await (await load())({ smoke })) rows.push({ bench: name, ...figure });
+      for (const figure of await (await load())(benchOptions)) rows.push({ bench: name, ...figure });
       continue;
     }
     const started = now();
     try {
-      for (const figure of await (await load())({ smoke })) rows.push({ bench: name, ...figure });
+      for (const figure of await (await load())(benchOptions)) rows.push({ bench: name, ...figure });
     } catch (err) {
       const reason = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
       rows.push({ bench: name, figure: "runs to the end", kind: "correctness", value: 0, unit: "", target: "no error", baseline: "absolute", pass: false, detail: `threw: ${reason}` });

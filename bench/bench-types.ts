@@ -30,6 +30,8 @@ export interface BenchOptions {
    * finish in about a minute, and proves it still runs end to end; full sizes and env overrides are ignored.
    */
   readonly smoke: boolean;
+  /** `--vs-openclaw`: the hooks bench also loads the real OpenClaw gateway when its install is present. */
+  readonly vsOpenclaw?: boolean;
 }
 
 export type Bench = (options: BenchOptions) => Promise<readonly BenchFigure[]>;

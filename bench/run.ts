@@ -9,15 +9,17 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   dispatch: () => import("./dispatch.ts"),
   runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
+  outbox: () => import("./outbox.ts"),
 };
-const FLAGS = ["--smoke", "--help"];
-const USAGE = `usage: npm run bench -- [--smoke] [${Object.keys(BENCHES).join("|")} ...]`;
+const FLAGS = ["--smoke", "--vs-openclaw", "--help"];
+const USAGE = `usage: npm run bench -- [--smoke] [--vs-openclaw] [${Object.keys(BENCHES).join("|")} ...]`;
 
 // Lenient parse plus our own check of each token: node's strict mode would suggest quoting the flag as a
 // positional, which here would be read as a bench name.
 const { tokens } = parseArgs({ args: process.argv.slice(2), strict: false, allowPositionals: true, tokens: true });
 const requested: string[] = [];
 let smoke = false;
+let vsOpenclaw = false;
 for (const token of tokens) {
   if (token.kind === "positional") requested.push(token.value);
   else if (token.kind === "option-terminator") continue;
@@ -26,7 +28,8 @@ for (const token of tokens) {
   else if (token.rawName === "--help") {
     console.log(USAGE);
     process.exit(0);
-  } else smoke = true;
+  } else if (token.rawName === "--vs-openclaw") vsOpenclaw = true;
+  else smoke = true;
 }
 const unknown = requested.filter((n) => !(n in BENCHES));
 if (unknown.length > 0) usageError(`unknown benchmark: ${unknown.join(", ")} (known: ${Object.keys(BENCHES).join(", ")})`);
@@ -34,7 +37,7 @@ if (unknown.length > 0) usageError(`unknown benchmark: ${unknown.join(", ")} (kn
 const selected = requested.length > 0 ? requested : Object.keys(BENCHES);
 const rows = await runBenches(
   selected.map((name) => [name, async () => (await BENCHES[name]!()).default] as const),
-  { smoke, progress: (line) => console.error(line) },
+  { smoke, vsOpenclaw, progress: (line) => console.error(line) },
 );
 
 const report = renderReport(rows, { smoke });

@@ -5,10 +5,10 @@
 import { Hono } from "hono";
 import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../shared/path-safety.ts";
 import { withSecurityHeaders } from "../shared/security-headers.ts";
-import { OUTBOX_NAME } from "./edge-defaults.ts";
 import { createSetupLoader, type EdgeSetup, type EdgeSetupDeps } from "./edge-setup.ts";
 import { createHookIntake } from "./hook-intake.ts";
 import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
+import { type OutboxStub, createOutboxRouter } from "./outbox-router.ts";
 
 export interface EdgeWorkerDeps extends EdgeSetupDeps {
   readonly randomUUID?: () => string;
@@ -18,7 +18,9 @@ export interface EdgeWorkerDeps extends EdgeSetupDeps {
 
 type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 
-const outboxOf = (env: Env) => env.OUTBOX.get(env.OUTBOX.idFromName(OUTBOX_NAME));
+/** The outboxes (one per node, plus the old single one still draining), reached through the setup's config. */
+const outboxOf = (env: Env, setup: EdgeSetup) =>
+  createOutboxRouter(setup.config, (name) => env.OUTBOX.get(env.OUTBOX.idFromName(name)) as unknown as OutboxStub);
 
 export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   const loadSetup = createSetupLoader(deps);
@@ -52,7 +54,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
     "/",
     createHookIntake({
       setup: (c) => c.get("setup") as EdgeSetup,
-      outbox: (c) => outboxOf(c.env as Env),
+      outbox: (c) => outboxOf(c.env as Env, c.get("setup") as EdgeSetup),
       randomUUID,
       log: logEvent,
     }),
@@ -61,7 +63,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
     OPERATOR_PREFIX,
     createOperatorApi({
       setup: (c) => c.get("setup") as EdgeSetup,
-      outbox: (c) => outboxOf(c.env as Env),
+      outbox: (c) => outboxOf(c.env as Env, c.get("setup") as EdgeSetup),
       log: logEvent,
       ...(deps.now ? { now: deps.now } : {}),
     }),
@@ -76,8 +78,9 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
   return {
     fetch: app.fetch,
     async scheduled(controller: ScheduledController, env: Env): Promise<void> {
+      let setup: EdgeSetup;
       try {
-        await loadSetup(env);
+        setup = await loadSetup(env);
       } catch {
         return; // misconfigured: logged once by the loader, nothing delivered
       }
@@ -87,7 +90,11 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
         logEvent({ event: "cron.invalid_time", cron: controller.cron, scheduledTime: String(controller.scheduledTime) });
         return;
       }
-      const runs = await outboxOf(env).cronTick(controller.cron, controller.scheduledTime);
+      if (!setup.config.cron.jobs.some((job) => job.schedule === controller.cron)) {
+        logEvent({ event: "cron.unmapped", cron: controller.cron, problem: "no cron job in CLAWGATE_EDGE_CONFIG has this schedule" });
+      }
+      // Each node's outbox ticks its own jobs.
+      const runs = await outboxOf(env, setup).cronTick(controller.cron, controller.scheduledTime);
       logEvent({ event: "cron.tick", cron: controller.cron, runs });
     },
   } satisfies ExportedHandler<Env>;

@@ -12,5 +12,11 @@ export const SVIX_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1_800, 7_
 /** The largest node answer the edge relays or records; a hook answer is a few hundred bytes. */
 export const MAX_NODE_ANSWER_BYTES = 65_536;
 
-/** The one outbox Durable Object's name (`idFromName`): every failed delivery and cron tick lives there. */
+/**
+ * The single outbox Durable Object's name (`idFromName`) of earlier versions, which held every node's calls and
+ * cron ticks. It still drains what it holds and is listed by the operator API; nothing new is queued there.
+ */
 export const OUTBOX_NAME = "outbox";
+
+/** Each node's own outbox Durable Object (`idFromName`): its queued calls, its cron jobs and their dead-man's switches. */
+export const nodeOutboxName = (nodeId: string) => `outbox:node:${nodeId}`;

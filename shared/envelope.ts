@@ -9,7 +9,6 @@ import { MAX_DELIVERY_ID } from "./limits.ts";
 import { decodeProtectedHeader } from "jose/decode/protected_header";
 import * as errors from "jose/errors";
 import { importJWK } from "jose/key/import";
-import { SignJWT } from "jose/jwt/sign";
 import { jwtVerify } from "jose/jwt/verify";
 import type { JWK } from "jose";
 
@@ -80,10 +79,7 @@ const encoder = new TextEncoder();
 /** base64url (no padding) SHA-256 of the body bytes. */
 export async function bodySha256(body: Uint8Array | string): Promise<string> {
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  let binary = "";
-  for (const byte of digest) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)));
 }
 
 export interface EnvelopeSignerOptions {
@@ -114,7 +110,13 @@ export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Prom
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_ENVELOPE_LIFETIME_S) {
     throw new TypeError(`envelope lifetimeSeconds must be an integer from 1 to ${MAX_ENVELOPE_LIFETIME_S}`);
   }
+  // Everything that is the same for every envelope is done here, once: the key imported (jose checks the JWK),
+  // the protected header serialised and encoded. A signature is then one JSON.stringify, one body digest and one
+  // WebCrypto sign — the compact JWS of RFC 7515 §7.1, which jose's jwtVerify on the node checks as before.
   const key = await importJWK(options.privateJwk, alg);
+  if (!(key instanceof CryptoKey)) throw new TypeError("envelope signing key must be an asymmetric private JWK");
+  const signParams: { name: string; hash?: string } = alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
+  const header = base64url(encoder.encode(JSON.stringify({ alg, kid, typ: ENVELOPE_TYP })));
   const now = options.now ?? Date.now;
   const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
 
@@ -125,18 +127,30 @@ export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Prom
       if (did !== undefined && (did === "" || did.length > MAX_DELIVERY_ID)) {
         throw new TypeError(`envelope deliveryId must be 1 to ${MAX_DELIVERY_ID} characters`);
       }
-      const claims = { htm: request.method.toUpperCase(), htu: request.path, bsh: await bodySha256(request.body) };
-      return new SignJWT(did === undefined ? claims : { ...claims, did })
-        .setProtectedHeader({ alg, kid, typ: ENVELOPE_TYP })
-        .setIssuer(ENVELOPE_ISSUER)
-        .setAudience(options.nodeId)
-        .setSubject(request.principal)
-        .setJti(request.jti ?? randomUUID())
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + lifetime)
-        .sign(key);
+      const claims: Omit<EnvelopeClaims, "did"> & { did?: string } = {
+        htm: request.method.toUpperCase(),
+        htu: request.path,
+        bsh: await bodySha256(request.body),
+        iss: ENVELOPE_ISSUER,
+        aud: options.nodeId,
+        sub: request.principal,
+        jti: request.jti ?? randomUUID(),
+        iat,
+        exp: iat + lifetime,
+      };
+      if (did !== undefined) claims.did = did;
+      const input = `${header}.${base64url(encoder.encode(JSON.stringify(claims)))}`;
+      const signature = new Uint8Array(await crypto.subtle.sign(signParams, key, encoder.encode(input)));
+      return `${input}.${base64url(signature)}`;
     },
   };
+}
+
+/** base64url without padding (RFC 7515 §2). */
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** Remembers envelope ids until they expire, so each envelope is accepted once. */

@@ -100,7 +100,7 @@ export const AgentsSchema = z
 
 /**
  * `clawgate.dispatch`: the node's memory budget and queue. `memoryBudgetGb` defaults to total memory minus
- * `reserveGb` (default: the larger of 4 GB and 15 % of total, left to the OS); `maxThinking` caps thinking
+ * `reserveGb` (default: the larger of 4 GiB and 15 % of total, left to the OS); every *Gb key is in GiB; `maxThinking` caps thinking
  * levels (a request above it is clamped, with a log line — friendlier to cron jobs than a refusal).
  */
 export const DispatchSchema = z
@@ -117,8 +117,8 @@ export const DispatchSchema = z
     retryDelaySeconds: z.number().positive().max(3600).optional(),
   })
   .superRefine((d, ctx) => {
-    if (d.memoryBudgetGb !== undefined && d.exclusiveAboveGb !== undefined && d.exclusiveAboveGb > d.memoryBudgetGb) {
-      ctx.addIssue({ code: "custom", path: ["exclusiveAboveGb"], message: "must not exceed memoryBudgetGb (no run could ever be exclusive)" });
+    if (d.memoryBudgetGb !== undefined && d.exclusiveAboveGb !== undefined && d.exclusiveAboveGb >= d.memoryBudgetGb) {
+      ctx.addIssue({ code: "custom", path: ["exclusiveAboveGb"], message: "must be below memoryBudgetGb (only a run strictly above it is exclusive, and no run exceeds the budget)" });
     }
   });
 

@@ -1,6 +1,6 @@
 /** zod schemas of the openclaw.json sections clawgate reads; every other section is kept untouched. */
 import { z } from "zod";
-import { SecretsBlockSchema } from "../secrets/provider-config.ts";
+import { SecretsBlockSchema } from "./provider-config.ts";
 import { AgentsSchema, DispatchSchema } from "./agents-schema.ts";
 
 export const GatewaySchema = z.looseObject({

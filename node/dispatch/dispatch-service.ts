@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { type ModelMemory, createModelMemory } from "./model-memory.ts";
+import type { ModelMemoryAdmin } from "./model-routes.ts";
 import { type RunLog, openRunLog } from "./run-log.ts";
 import { type Scheduler, createScheduler } from "./scheduler.ts";
 import { registerSchedulerMetrics } from "./scheduler-metrics.ts";
@@ -27,6 +28,8 @@ export interface DispatchService {
   readonly scheduler: Scheduler;
   readonly runLog: RunLog;
   readonly agents: AgentTable;
+  /** Model memory for the admin API and `clawgate dispatch models`: list, and reset one model's learning. */
+  readonly models: ModelMemoryAdmin;
   /** Adds the dispatch gauges to the agent's registry. */
   registerMetrics(registry: Registry): void;
 }
@@ -80,12 +83,26 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     enabled: config.agents !== undefined,
   });
   secrets.onEvent((event) => dispatcher.onSecretsEvent(event));
+  const models: ModelMemoryAdmin = {
+    list() {
+      // Every model the daemon knows: the catalog, the agents' models (local when their runtime is), anything learned.
+      const local = new Map<string, boolean>();
+      for (const m of Object.keys(settings.modelMemory.models ?? {})) local.set(m, false);
+      for (const a of agents.agents.values()) {
+        for (const m of [...a.models, ...(a.heartbeat.model !== undefined ? [a.heartbeat.model] : [])]) local.set(m, (local.get(m) ?? false) || a.runtime?.local === true);
+      }
+      for (const m of modelMemory.learnedModels()) local.set(m, true);
+      return { budgetGb: settings.budgetGb, models: [...local].sort(([a], [b]) => a.localeCompare(b)).map(([m, l]) => modelMemory.report(m, { local: l })) };
+    },
+    reset: (model) => modelMemory.reset(model),
+  };
 
   return {
     dispatcher,
     scheduler,
     runLog,
     agents,
+    models,
     registerMetrics(registry) {
       new Gauge({
         name: "clawgate_dispatch_queue_depth",
@@ -98,7 +115,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
           this.set({ priority: "normal" }, st.queued - st.queuedHigh);
         },
       });
-      // queued, running, reserved/budget GB, host available GB, blocked{reason}, exclusive, per-agent running,
+      // queued, running, reserved/budget GiB, host available GiB, blocked{reason}, exclusive, per-agent running,
       // runs_total{status} and decision counters: the scheduler's own set (docs/dispatch.md "Memory-aware scheduling").
       registerSchedulerMetrics(registry, () => scheduler.state());
       new Gauge({
@@ -107,6 +124,26 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
         registers: [registry],
         collect() {
           this.set((dispatcher.health().oldestPendingAgeMs ?? 0) / 1000);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_model_estimate_gb",
+        help: "Each model's memory estimate (GiB): what a run of it reserves now (configured, derived or learned; never above its hard limit).",
+        labelNames: ["model"] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const m of models.list().models) this.set({ model: m.model }, m.estimateGb);
+        },
+      });
+      new Gauge({
+        name: "clawgate_dispatch_model_limit_kills",
+        help: "Runs of each model killed for crossing its hard memory limit (status memory_limit), since its learning was last reset.",
+        labelNames: ["model"] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const m of models.list().models) this.set({ model: m.model }, m.limitKills);
         },
       });
       new Gauge({
@@ -127,7 +164,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
 export const MODEL_MEMORY_FILE = "model-memory.json";
 
 function persistentModelMemory(path: string, base: Parameters<typeof createModelMemory>[0], logger: DispatcherLogger): ModelMemory {
-  let learned: Record<string, { memoryGb: number; samples: number }> | undefined;
+  let learned: Record<string, unknown> | undefined;
   try {
     const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) learned = parsed as typeof learned;
@@ -137,14 +174,24 @@ function persistentModelMemory(path: string, base: Parameters<typeof createModel
   }
   const inner = createModelMemory({ ...base, ...(learned ? { learned } : {}) });
   let writing: Promise<void> = Promise.resolve();
+  const save = () => {
+    const data = JSON.stringify(inner.snapshot());
+    writing = writing.then(() => writeFileAtomic(path, data)).catch((error: unknown) => logger.warn({ err: error, path }, "could not save learned model memory"));
+  };
   return {
     estimate: (model, hint) => inner.estimate(model, hint),
     snapshot: () => inner.snapshot(),
-    recordPeak(model, peakGb) {
-      const estimate = inner.recordPeak(model, peakGb);
-      const data = JSON.stringify(inner.snapshot());
-      writing = writing.then(() => writeFileAtomic(path, data)).catch((error: unknown) => logger.warn({ err: error, path }, "could not save learned model memory"));
+    report: (model, hint) => inner.report(model, hint),
+    learnedModels: () => inner.learnedModels(),
+    recordPeak(model, peakGb, outcome) {
+      const estimate = inner.recordPeak(model, peakGb, outcome);
+      save();
       return estimate;
+    },
+    reset(model) {
+      const had = inner.reset(model);
+      if (had) save();
+      return had;
     },
   };
 }

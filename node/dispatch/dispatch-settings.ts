@@ -37,7 +37,7 @@ export const DEFAULT_HEADROOM_GB = 1;
 export const DEFAULT_PROBE_TTL_MS = 1000;
 export const DEFAULT_RETRY_DELAY_SECONDS = 5;
 
-/** The OS's share when `reserveGb` is not set: the larger of 4 GB and 15 % of physical memory. */
+/** The OS's share when `reserveGb` is not set: the larger of 4 GiB and 15 % of physical memory. */
 export function defaultReserveGb(totalGb: number): number {
   return Math.max(4, totalGb * 0.15);
 }
@@ -54,12 +54,12 @@ export function resolveDispatchSettings(input: { agents?: AgentsConfig | undefin
   let budgetGb: number;
   if (d.memoryBudgetGb !== undefined) {
     if (d.memoryBudgetGb > totalGb) {
-      throw new DispatchConfigError("clawgate.dispatch.memoryBudgetGb", `${d.memoryBudgetGb} GB exceeds this host's ${totalGb.toFixed(1)} GB of memory`);
+      throw new DispatchConfigError("clawgate.dispatch.memoryBudgetGb", `${d.memoryBudgetGb} GiB exceeds this host's ${totalGb.toFixed(1)} GiB of memory`);
     }
     budgetGb = d.memoryBudgetGb;
   } else {
     budgetGb = totalGb - reserveGb;
-    if (!(budgetGb > 0)) throw new DispatchConfigError("clawgate.dispatch.reserveGb", `${reserveGb} GB leaves no memory for runs on this ${totalGb.toFixed(1)} GB host`);
+    if (!(budgetGb > 0)) throw new DispatchConfigError("clawgate.dispatch.reserveGb", `${reserveGb} GiB leaves no memory for runs on this ${totalGb.toFixed(1)} GiB host`);
   }
   const perAgent: Record<string, number> = {};
   for (const a of input.agents?.list ?? []) if (a.maxConcurrent !== undefined) perAgent[a.id] = a.maxConcurrent;

@@ -1,8 +1,11 @@
 /**
  * Per-model memory estimates for the scheduler: configured `memoryGb`, or derived from parameters,
  * quantization and context (weights + KV cache per 1k tokens × context + runtime overhead) with a shipped table
- * of common local models; hosted models need ≈ 0 local memory. Measured peaks correct the estimate, and each run
- * gets a hard limit that the command runtime enforces (→ status "memory_limit").
+ * of common local models; hosted models need ≈ 0 local memory. Every figure is in GiB (2^30 bytes). Each run gets a
+ * hard limit that the command runtime enforces (→ status "memory_limit"); it comes from the configured or first
+ * estimate, never from learning. Measured peaks of runs that ended `ok` correct the estimate, which never rises
+ * above the hard limit; a killed or failed run teaches nothing but is remembered (last peaks, limit kills), so a
+ * runaway cannot raise what later runs reserve. docs/dispatch.md describes the rules.
  */
 
 /** Per-model memory settings, as in `agents.defaults.models["<provider>/<model>"]` (clawgate additions). */
@@ -20,6 +23,47 @@ export interface ModelMemorySettings {
 }
 
 export type EstimateSource = "config" | "derived" | "table" | "hosted" | "learned" | "unknown";
+
+/** How the run whose peak is recorded ended: only `ok` runs teach the estimate. */
+export type PeakOutcome = "ok" | "failed" | "memory_limit";
+
+/** One recorded peak (GiB, rounded to 0.001) and how its run ended. */
+export interface RecordedPeak {
+  readonly peakGb: number;
+  readonly outcome: PeakOutcome;
+}
+
+/** What is learned about one model (persisted in `<stateDir>/model-memory.json`). */
+export interface LearnedModel {
+  /** The learned estimate (GiB); absent until an `ok` run taught one. */
+  memoryGb?: number;
+  /** Peaks that taught the estimate (`ok` runs). */
+  samples: number;
+  /** Runs killed for crossing the hard limit. */
+  limitKills?: number;
+  /** The last peaks, oldest first (at most LAST_PEAKS). */
+  lastPeaks?: RecordedPeak[];
+}
+
+/** Peaks kept per model for `clawgate dispatch models`. */
+export const LAST_PEAKS = 5;
+
+/** One model's memory picture, for `clawgate dispatch models` and the doctor. */
+export interface ModelMemoryReport {
+  readonly model: string;
+  /** The estimate before learning (GiB) and where it came from. */
+  readonly baseGb: number;
+  readonly baseSource: EstimateSource;
+  /** The learned estimate (GiB), or null when no `ok` run has taught one. */
+  readonly learnedGb: number | null;
+  readonly samples: number;
+  /** What the scheduler reserves now (GiB). */
+  readonly estimateGb: number;
+  /** The hard limit of one run (GiB; null = none, a hosted model). */
+  readonly hardLimitGb: number | null;
+  readonly limitKills: number;
+  readonly lastPeaks: readonly RecordedPeak[];
+}
 
 export interface ModelEstimate {
   readonly model: string;
@@ -50,17 +94,26 @@ export interface ModelMemoryOptions {
   readonly floorFraction?: number;
   /** Estimate for a model known to run locally but found nowhere (config, table, id). Default 8 GiB. */
   readonly unknownLocalGb?: number;
-  /** Learned estimates from an earlier `snapshot()` (to survive restarts). */
-  readonly learned?: Readonly<Record<string, { readonly memoryGb: number; readonly samples: number }>>;
+  /** Learned estimates from an earlier `snapshot()` (to survive restarts); malformed entries are ignored. */
+  readonly learned?: Readonly<Record<string, unknown>>;
 }
 
 export interface ModelMemory {
   /** The current estimate; `hint.local` says the runtime is local (command runtime, loopback server). */
   estimate(model: string, hint?: { readonly local?: boolean }): ModelEstimate;
-  /** Records a measured peak (GiB, process-tree RSS) and returns the corrected estimate. */
-  recordPeak(model: string, peakGb: number): ModelEstimate;
+  /**
+   * Records a measured peak (GiB, process-tree RSS) of a run that ended `outcome` and returns the estimate after
+   * it. Only an `ok` run's peak moves the estimate, and never above the hard limit.
+   */
+  recordPeak(model: string, peakGb: number, outcome?: PeakOutcome): ModelEstimate;
+  /** Forgets what was learned about `model` (estimate, peaks, limit kills); false when nothing was. */
+  reset(model: string): boolean;
+  /** One model's memory picture; `hint.local` as for `estimate`. */
+  report(model: string, hint?: { readonly local?: boolean }): ModelMemoryReport;
+  /** The models something was learned about. */
+  learnedModels(): string[];
   /** Learned values, to persist and pass back as `learned`. */
-  snapshot(): Record<string, { memoryGb: number; samples: number }>;
+  snapshot(): Record<string, LearnedModel>;
 }
 
 /** Bits per weight of common GGUF quantizations (llama.cpp's own figures, including block scales). */
@@ -201,9 +254,26 @@ export function deriveMemoryGb(input: { params: number; quant: string; contextK:
   return weightsGb + kvPer1k * input.contextK + OVERHEAD_BASE_GB + OVERHEAD_FRACTION * weightsGb;
 }
 
-interface Learned {
-  memoryGb: number;
-  samples: number;
+/** A persisted entry, or null when it is not one (an unreadable file must not stop the daemon). */
+function learnedEntry(raw: unknown): LearnedModel | null {
+  if (typeof raw !== "object" || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  const samples = r["samples"];
+  if (!Number.isInteger(samples) || (samples as number) < 0) return null;
+  const out: LearnedModel = { samples: samples as number };
+  const gb = r["memoryGb"];
+  if (typeof gb === "number" && Number.isFinite(gb) && gb >= 0 && (samples as number) > 0) out.memoryGb = gb;
+  const kills = r["limitKills"];
+  if (Number.isInteger(kills) && (kills as number) > 0) out.limitKills = kills as number;
+  if (Array.isArray(r["lastPeaks"])) {
+    out.lastPeaks = (r["lastPeaks"] as unknown[])
+      .filter((p): p is RecordedPeak => {
+        const q = p as { peakGb?: unknown; outcome?: unknown } | null;
+        return typeof q?.peakGb === "number" && Number.isFinite(q.peakGb) && (q.outcome === "ok" || q.outcome === "failed" || q.outcome === "memory_limit");
+      })
+      .slice(-LAST_PEAKS);
+  }
+  return out;
 }
 
 export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory {
@@ -224,9 +294,10 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
     const b = baseFromSettings(model, settings);
     if (b !== null) base.set(model, b);
   }
-  const learned = new Map<string, Learned>();
-  for (const [model, l] of Object.entries(options.learned ?? {})) {
-    if (Number.isFinite(l.memoryGb) && l.memoryGb >= 0 && Number.isInteger(l.samples) && l.samples >= 0) learned.set(model, { ...l });
+  const learned = new Map<string, LearnedModel>();
+  for (const [model, raw] of Object.entries(options.learned ?? {})) {
+    const l = learnedEntry(raw);
+    if (l !== null) learned.set(model, l);
   }
   const cache = new Map<string, { memoryGb: number; source: EstimateSource; floorGb: number; limitGb?: number }>();
 
@@ -300,11 +371,13 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
   function build(model: string, local: boolean): ModelEstimate {
     const b = resolveBase(model, local);
     const l = learned.get(model);
-    const memoryGb = l !== undefined ? Math.max(b.floorGb, l.memoryGb) : b.memoryGb;
-    const source: EstimateSource = l !== undefined && l.samples > 0 ? "learned" : b.source;
     const hosted = b.source === "hosted" || (b.source === "unknown" && b.memoryGb === 0 && l === undefined);
-    const hardLimitGb = b.limitGb ?? (hosted ? Infinity : Math.max(memoryGb * limitFactor, memoryGb + minLimitSlackGb));
-    return { model, memoryGb, source, floorGb: b.floorGb, hardLimitGb, samples: l?.samples ?? 0 };
+    // From the configured or first estimate only: a limit that followed learning would let a runaway raise its own ceiling.
+    const hardLimitGb = b.limitGb ?? (hosted ? Infinity : Math.max(b.memoryGb * limitFactor, b.memoryGb + minLimitSlackGb));
+    const taught = l?.memoryGb !== undefined && l.samples > 0;
+    // Learning stays between the floor and the hard limit (a configured limit below the floor leaves the floor).
+    const memoryGb = taught ? Math.min(Math.max(b.floorGb, l.memoryGb!), Math.max(hardLimitGb, b.floorGb)) : b.memoryGb;
+    return { model, memoryGb, source: taught ? "learned" : b.source, floorGb: b.floorGb, hardLimitGb, samples: l?.samples ?? 0 };
   }
 
   return {
@@ -312,19 +385,45 @@ export function createModelMemory(options: ModelMemoryOptions = {}): ModelMemory
       if (typeof model !== "string" || model === "") throw new TypeError("model must be a non-empty string");
       return build(model, hint?.local === true);
     },
-    recordPeak(model, peakGb) {
+    recordPeak(model, peakGb, outcome = "ok") {
       if (typeof model !== "string" || model === "") throw new TypeError("model must be a non-empty string");
       if (typeof peakGb !== "number" || !Number.isFinite(peakGb) || peakGb < 0) throw new TypeError("peakGb must be a finite number ≥ 0");
       const current = build(model, true);
-      // Up at once (an underestimate can overcommit the host), down slowly by a moving average.
-      const next = peakGb > current.memoryGb ? peakGb : current.memoryGb + learnAlpha * (peakGb - current.memoryGb);
-      const prev = learned.get(model);
-      learned.set(model, { memoryGb: Math.max(current.floorGb, next), samples: (prev?.samples ?? 0) + 1 });
+      const entry: LearnedModel = learned.get(model) ?? { samples: 0 };
+      entry.lastPeaks = [...(entry.lastPeaks ?? []), { peakGb: Math.round(peakGb * 1000) / 1000, outcome }].slice(-LAST_PEAKS);
+      if (outcome === "memory_limit") entry.limitKills = (entry.limitKills ?? 0) + 1;
+      if (outcome === "ok") {
+        // Up at once (an underestimate can overcommit the host), down slowly by a moving average; never above the limit.
+        const capped = Math.min(peakGb, current.hardLimitGb);
+        const next = capped > current.memoryGb ? capped : current.memoryGb + learnAlpha * (capped - current.memoryGb);
+        entry.memoryGb = Math.min(Math.max(current.floorGb, next), Math.max(current.hardLimitGb, current.floorGb));
+        entry.samples++;
+      }
+      learned.set(model, entry);
       return build(model, true);
     },
+    reset: (model) => learned.delete(model),
+    report(model, hint) {
+      const local = hint?.local === true || learned.has(model);
+      const b = resolveBase(model, local);
+      const e = build(model, local);
+      const l = learned.get(model);
+      return {
+        model,
+        baseGb: b.memoryGb,
+        baseSource: b.source,
+        learnedGb: l?.memoryGb !== undefined && l.samples > 0 ? e.memoryGb : null,
+        samples: l?.samples ?? 0,
+        estimateGb: e.memoryGb,
+        hardLimitGb: Number.isFinite(e.hardLimitGb) ? e.hardLimitGb : null,
+        limitKills: l?.limitKills ?? 0,
+        lastPeaks: l?.lastPeaks ?? [],
+      };
+    },
+    learnedModels: () => [...learned.keys()],
     snapshot() {
-      const out: Record<string, { memoryGb: number; samples: number }> = {};
-      for (const [m, l] of learned) out[m] = { ...l };
+      const out: Record<string, LearnedModel> = {};
+      for (const [m, l] of learned) out[m] = { ...l, ...(l.lastPeaks ? { lastPeaks: [...l.lastPeaks] } : {}) };
       return out;
     },
   };

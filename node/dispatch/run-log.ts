@@ -33,9 +33,14 @@ export interface RunRecord {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly durationMs?: number;
+  /** What the scheduler reserved for this run (GiB): the model's estimate when it was queued. */
   readonly memoryEstimateGb?: number;
+  /** The run's hard limit (GiB); absent for hosted models. */
   readonly memoryLimitGb?: number;
+  /** The measured peak of the run's process tree (GiB), also for a killed run (then above `memoryLimitGb`). */
   readonly memoryPeakGb?: number;
+  /** The run was killed for crossing `memoryLimitGb` (status "memory_limit"); its peak did not teach the estimate. */
+  readonly memoryLimitExceeded?: boolean;
   readonly errorCode?: string;
   readonly errorMessage?: string;
   /** Heartbeat: the reply was HEARTBEAT_OK (an acknowledgement, not a message). */

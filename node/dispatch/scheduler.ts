@@ -1,19 +1,19 @@
 /**
- * The memory-aware run scheduler: a p-queue-like queue whose admission rule is memory (reserved GB against a
+ * The memory-aware run scheduler: a p-queue-like queue whose admission rule is memory (reserved GiB against a
  * budget, and the host's measured available memory), with priorities, per-session serialization, per-agent and
  * global concurrency caps, exclusive heavy runs, per-run timeouts and an EASY-backfilling head-of-line policy.
  *
  * CONTRACT (stable; the dispatcher and runtimes code against it):
  * - `createScheduler(options)` validates options once (TypeError naming the option) and returns a `Scheduler`.
  * - `submit(task)` throws a TypeError only for a malformed task or an id already queued or running; it answers `{ accepted: true, done }` or
- *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET", retryAfterSeconds }`.
+ *   `{ accepted: false, code: "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_OVER_BUDGET", retryAfterSeconds }`.
  *   `done` never rejects: it resolves with a `RunOutcome` whose `status` is one of
  *   "ok" | "error" | "timeout" | "memory_limit" | "cancelled".
  * - `task.run({ signal, runId })` is called at most once. The scheduler aborts `signal` on timeout, `cancel(id)`
  *   and `close()`; the runtime must then stop (kill its children) and settle. Memory stays reserved until `run`
  *   settles, so a runtime that ignores its signal keeps its reservation (and `done` waits) — that is a runtime bug.
  * - A runtime reports "the run exceeded its hard memory limit" by rejecting with an error whose `code` is
- *   `ERR_MEMORY_LIMIT` (e.g. `MemoryLimitError` below) → status "memory_limit". Any other rejection → "error"
+ *   `ERR_MEMORY_LIMIT` (e.g. `MemoryLimitError`, scheduler-types.ts) → status "memory_limit". Any other rejection → "error"
  *   with the error's `code` (or "ERR_RUN_FAILED"). A rejection after the timeout fired → "timeout"; after a
  *   cancel → "cancelled".
  * - Events (closed set, see `SchedulerEvents`): "queued", "started", "finished", "blocked", "idle".
@@ -21,12 +21,12 @@
  * - `state()` is a cheap snapshot for `/metrics` and the admin API. `onIdle()` resolves when nothing is queued
  *   or running. `close()` refuses new tasks, cancels queued ones, aborts running ones and resolves when idle.
  *
- * ADMISSION (docs/dispatch.md, "Memory-aware scheduling"): a run with `memoryGb > 0` starts only if
- *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GB started since that sample) ≥ memoryGb + headroomGb.
+ * ADMISSION (docs/dispatch.md, "Memory-aware scheduling"; all figures in GiB): a run with `memoryGb > 0` starts only if
+ *   reservedGb + memoryGb ≤ budgetGb  AND  measured availableGb − (GiB started since that sample) ≥ memoryGb + headroomGb.
  * A reading is reused for `probeTtlMs`; a local run that finds it older waits for a new one (a reading is decided
  * on at least once when it arrives, however slow the probe), and until the first one, or while the probe fails, no
  * local run starts. Runs with `memoryGb === 0` (hosted models) reserve nothing and skip both memory checks.
- * Runs with `memoryGb ≥ exclusiveAboveGb` run alone among local runs ("one heavy run at a time");
+ * Runs with `memoryGb > exclusiveAboveGb` (strictly above) run alone among local runs ("one heavy run at a time");
  * hosted runs may run beside them, since they use no local model memory.
  *
  * ORDER: "high" (heartbeats, `now` wakes) before "normal" (bulk hook runs), FIFO within a priority. A session
@@ -36,7 +36,7 @@
  * HEAD OF LINE (starvation policy = EASY backfilling): the first task in order that is blocked by memory
  * becomes the head and holds a reservation in time. From the deadlines of running local runs
  * (start + timeoutMs; a run without a timeout has none) the scheduler computes the shadow time S at which the
- * head is sure to fit, and the GB left over at S after the head starts ("extra"). Another local run may start
+ * head is sure to fit, and the GiB left over at S after the head starts ("extra"). Another local run may start
  * meanwhile only if it will have ended by S (its own timeout bounds it) or fits in "extra" — so backfill can
  * never delay the head, and the head starts no later than S (plus the time runtimes take to stop on abort). If
  * the head is blocked by the probe (memory used outside clawgate), no local run backfills: it would take the
@@ -45,250 +45,30 @@
  * COST: a decision looks at no more than `maxScan` local and `maxScan` hosted entries per priority (local and
  * hosted runs queue apart, merged in submission order), so it stays cheap with thousands queued. Runs are
  * launched and events emitted after the decision, so listeners and runs may call back into the scheduler.
+ *
+ * FILES: this one holds the decision (admission, order, head of line) and the run lifecycle; scheduler-types.ts the
+ * public types and errors, scheduler-options.ts option validation, scheduler-queue.ts the queued entries and their
+ * lists, backfill-window.ts the shadow-time computation, probe-readings.ts the probe cache, scheduler-events.ts
+ * the listeners.
  */
-import type { MemoryProbe, MemorySample } from "./memory-probe.ts";
+import { backfillWindow } from "./backfill-window.ts";
+import { createProbeReadings } from "./probe-readings.ts";
+import { createSchedulerEmitter } from "./scheduler-events.ts";
+import { resolveSchedulerOptions } from "./scheduler-options.ts";
+import { type AgentCounters, type Entry, NO_TIMER, type TaskList, abortReason, abortedOutcome, createEntry, emptyList, errorOutcome, pushList, unlink, validateTask } from "./scheduler-queue.ts";
+import type { AgentState, BlockedReason, RunOutcome, RunStatus, RunTask, Scheduler, SchedulerOptions, SchedulerState, SubmitResult } from "./scheduler-types.ts";
 
-export type RunPriority = "high" | "normal";
-export type RunStatus = "ok" | "error" | "timeout" | "memory_limit" | "cancelled";
-export type BlockedReason = "memory" | "probe" | "exclusive" | "session" | "agent_cap" | "global_cap";
-
-export interface RunContext {
-  /** Aborted on timeout, cancel and close; its `reason` says which. */
-  readonly signal: AbortSignal;
-  readonly runId: string;
-}
-
-export interface RunTask<R = unknown> {
-  /** Unique among queued and running tasks; used as the run id. */
-  readonly id: string;
-  readonly agentId: string;
-  readonly sessionKey: string;
-  readonly priority: RunPriority;
-  /** The run's memory estimate in GB (model-memory.ts); 0 for hosted models. */
-  readonly memoryGb: number;
-  /** Aborts the signal after this long; the run then ends "timeout". Also bounds backfilling (see above). */
-  readonly timeoutMs?: number;
-  /**
-   * Tasks with the same key coalesce while queued: a second submit returns the first one's `done`
-   * (`coalesced: true`). Coalescing tasks do not count against `maxQueue` — wake events are never dropped,
-   * and there is at most one queued per key.
-   */
-  readonly coalesceKey?: string;
-  readonly run: (ctx: RunContext) => Promise<R>;
-}
-
-export interface RunOutcome<R = unknown> {
-  readonly id: string;
-  readonly agentId: string;
-  readonly sessionKey: string;
-  readonly status: RunStatus;
-  /** The run's resolved value when status is "ok". */
-  readonly result?: R;
-  /** Stable error code for every status but "ok" (ERR_RUN_TIMEOUT, ERR_MEMORY_LIMIT, ERR_RUN_CANCELLED, …). */
-  readonly errorCode?: string;
-  /** The error message (runtimes must keep secrets out of it). */
-  readonly errorMessage?: string;
-  readonly memoryGb: number;
-  /** `now()` readings (ms). `startedAt` is absent when the task was cancelled while queued. */
-  readonly queuedAt: number;
-  readonly startedAt?: number;
-  readonly finishedAt: number;
-}
-
-export type SubmitResult<R = unknown> =
-  | { readonly accepted: true; readonly coalesced: boolean; readonly done: Promise<RunOutcome<R>> }
-  | { readonly accepted: false; readonly code: SubmitRefusal; readonly retryAfterSeconds: number };
-
-/**
- * ERR_QUEUE_FULL: retry after `retryAfterSeconds` (→ 503 + Retry-After). ERR_SCHEDULER_CLOSED: shutting down.
- * ERR_EXCEEDS_BUDGET: the run's estimate is above the whole budget, so it could never start; retrying does not
- * help (`retryAfterSeconds` is 0) — the operator must raise the budget or pick a smaller model.
- */
-export type SubmitRefusal = "ERR_QUEUE_FULL" | "ERR_SCHEDULER_CLOSED" | "ERR_EXCEEDS_BUDGET";
-
-export interface TaskInfo {
-  readonly id: string;
-  readonly agentId: string;
-  readonly sessionKey: string;
-  readonly priority: RunPriority;
-  readonly memoryGb: number;
-}
-
-/** The closed set of events and their payloads. */
-export interface SchedulerEvents {
-  queued: TaskInfo & { readonly queuedAt: number };
-  started: TaskInfo & { readonly startedAt: number; readonly waitedMs: number };
-  finished: RunOutcome;
-  /** Emitted when the head of the queue becomes blocked, or its reason changes (not on every decision). */
-  blocked: TaskInfo & { readonly reason: BlockedReason };
-  idle: Record<string, never>;
-}
-export type SchedulerEventName = keyof SchedulerEvents;
-
-export interface AgentState {
-  readonly queued: number;
-  readonly running: number;
-  readonly reservedGb: number;
-}
-
-export interface SchedulerState {
-  readonly queued: number;
-  readonly queuedHigh: number;
-  readonly running: number;
-  readonly reservedGb: number;
-  readonly budgetGb: number;
-  /** Last probe reading (null before the first one). */
-  readonly availableGb: number | null;
-  readonly totalGb: number | null;
-  readonly perAgent: Readonly<Record<string, AgentState>>;
-  /** Why the first waiting task is not running, or null. */
-  readonly blocked: { readonly id: string; readonly reason: BlockedReason } | null;
-  readonly exclusiveRunning: boolean;
-  /** Memory probe readings that failed in a row (0 after a good one); local runs wait while it fails. */
-  readonly probeFailures: number;
-  /** Counters since creation, for /metrics. */
-  readonly decisions: number;
-  readonly decisionSecondsTotal: number;
-  readonly finished: Readonly<Record<RunStatus, number>>;
-  readonly closed: boolean;
-}
-
-export interface SchedulerOptions {
-  /** Memory the scheduler may reserve in total (GB). */
-  readonly budgetGb: number;
-  /** Runs with memoryGb ≥ this run alone among local runs. Default: Infinity (never exclusive). */
-  readonly exclusiveAboveGb?: number;
-  /** Measured available memory must exceed a run's estimate by this much. Default 1 GB. */
-  readonly headroomGb?: number;
-  /** Queued tasks (not counting running ones and coalescing ones) before submit answers ERR_QUEUE_FULL. */
-  readonly maxQueue: number;
-  /** Global cap on concurrently running tasks. */
-  readonly maxConcurrent: number;
-  /** Per-agent caps; missing agents get `maxConcurrent`. */
-  readonly perAgentMaxConcurrent?: Readonly<Record<string, number>> | ((agentId: string) => number);
-  readonly memoryProbe: MemoryProbe;
-  /** How long a probe reading is reused. Default 1000 ms. */
-  readonly probeTtlMs?: number;
-  /** How many queued tasks one decision looks at beyond the head (bounds decision time). Default 256. */
-  readonly maxScan?: number;
-  /** Clock in ms. Default `Date.now`. */
-  readonly now?: () => number;
-  readonly setTimer?: (fn: () => void, ms: number) => unknown;
-  readonly clearTimer?: (handle: unknown) => void;
-}
-
-export interface Scheduler {
-  submit<R>(task: RunTask<R>): SubmitResult<R>;
-  /** Cancels a queued task (ends "cancelled" at once) or aborts a running one. False when unknown. */
-  cancel(id: string): boolean;
-  on<E extends SchedulerEventName>(event: E, listener: (payload: SchedulerEvents[E]) => void): () => void;
-  off<E extends SchedulerEventName>(event: E, listener: (payload: SchedulerEvents[E]) => void): void;
-  onIdle(): Promise<void>;
-  state(): SchedulerState;
-  close(): Promise<void>;
-}
-
-/** What a runtime throws when a run exceeds its hard memory limit; the run ends "memory_limit". */
-export class MemoryLimitError extends Error {
-  readonly code = "ERR_MEMORY_LIMIT";
-  readonly limitGb: number;
-  readonly peakGb: number;
-  constructor(limitGb: number, peakGb: number) {
-    super(`run exceeded its memory limit of ${limitGb.toFixed(1)} GB (peak ${peakGb.toFixed(1)} GB)`);
-    this.name = "MemoryLimitError";
-    this.limitGb = limitGb;
-    this.peakGb = peakGb;
-  }
-}
-
-/** The `reason` of the signal aborted by a timeout / cancel / close. */
-export class RunAbortedError extends Error {
-  readonly code: "ERR_RUN_TIMEOUT" | "ERR_RUN_CANCELLED";
-  constructor(code: "ERR_RUN_TIMEOUT" | "ERR_RUN_CANCELLED", message: string) {
-    super(message);
-    this.name = code === "ERR_RUN_TIMEOUT" ? "TimeoutError" : "AbortError";
-    this.code = code;
-  }
-}
-
-interface Entry {
-  readonly task: RunTask<unknown>;
-  readonly info: TaskInfo;
-  readonly local: boolean;
-  readonly exclusive: boolean;
-  readonly queuedAt: number;
-  /** Submission order, to merge the local and hosted lists of one priority. */
-  readonly seq: number;
-  /** This session's queued entries (shared array; the first one is the only one that may start). */
-  readonly sessionQueue: Entry[];
-  readonly agent: AgentCounters;
-  readonly agentCap: number;
-  resolve: (o: RunOutcome<unknown>) => void;
-  done: Promise<RunOutcome<unknown>>;
-  // queue links (per priority list)
-  prev: Entry | null;
-  next: Entry | null;
-  list: TaskList | null;
-  // running state
-  startedAt: number;
-  deadline: number;
-  startSeq: number;
-  controller: AbortController | null;
-  timer: unknown;
-  abortCode: "ERR_RUN_TIMEOUT" | "ERR_RUN_CANCELLED" | null;
-}
-
-interface TaskList {
-  head: Entry | null;
-  tail: Entry | null;
-  size: number;
-}
-
-interface AgentCounters {
-  queued: number;
-  running: number;
-  reservedGb: number;
-}
-
-const NO_TIMER: unknown = undefined;
+export * from "./scheduler-types.ts";
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
-  const budgetGb = positiveNumber(options.budgetGb, "budgetGb", true);
-  const exclusiveAboveGb = options.exclusiveAboveGb === undefined ? Infinity : positiveNumber(options.exclusiveAboveGb, "exclusiveAboveGb", false);
-  const headroomGb = options.headroomGb === undefined ? 1 : nonNegative(options.headroomGb, "headroomGb");
-  const maxQueue = positiveInt(options.maxQueue, "maxQueue");
-  const maxConcurrent = positiveInt(options.maxConcurrent, "maxConcurrent");
-  const probeTtlMs = options.probeTtlMs === undefined ? 1000 : nonNegative(options.probeTtlMs, "probeTtlMs");
-  const maxScan = options.maxScan === undefined ? 256 : positiveInt(options.maxScan, "maxScan");
-  if (typeof options.memoryProbe !== "function") throw new TypeError("memoryProbe must be a function returning a Promise<MemorySample>");
-  const probe = options.memoryProbe;
-  const now = options.now ?? Date.now;
-  if (typeof now !== "function") throw new TypeError("now must be a function");
-  const setTimer = options.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
-  const clearTimer = options.clearTimer ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
-  const capOption = options.perAgentMaxConcurrent;
-  const agentCapCache = new Map<string, number>();
-  const agentCap = (agentId: string): number => {
-    let cap = agentCapCache.get(agentId);
-    if (cap === undefined) {
-      const raw = typeof capOption === "function" ? capOption(agentId) : capOption?.[agentId];
-      cap = raw === undefined ? maxConcurrent : raw;
-      if (!Number.isInteger(cap) || cap < 1) throw new TypeError(`perAgentMaxConcurrent for agent "${agentId}" must be a positive integer`);
-      agentCapCache.set(agentId, cap);
-    }
-    return cap;
-  };
-  if (capOption !== undefined && typeof capOption !== "function") {
-    if (typeof capOption !== "object" || capOption === null) throw new TypeError("perAgentMaxConcurrent must be an object or a function");
-    for (const id of Object.keys(capOption)) agentCap(id);
-  }
+  const { budgetGb, exclusiveAboveGb, headroomGb, maxQueue, maxConcurrent, probeTtlMs, maxScan, probe, now, setTimer, clearTimer, agentCap } = resolveSchedulerOptions(options);
 
   // Local (memoryGb > 0) and hosted runs queue apart, so a long line of runs waiting for memory never hides a
   // hosted run from the bounded scan.
-  const highLocal: TaskList = { head: null, tail: null, size: 0 };
-  const highHosted: TaskList = { head: null, tail: null, size: 0 };
-  const normalLocal: TaskList = { head: null, tail: null, size: 0 };
-  const normalHosted: TaskList = { head: null, tail: null, size: 0 };
+  const highLocal: TaskList = emptyList();
+  const highHosted: TaskList = emptyList();
+  const normalLocal: TaskList = emptyList();
+  const normalHosted: TaskList = emptyList();
   const allLists = [highLocal, highHosted, normalLocal, normalHosted];
   const queuedCount = () => highLocal.size + highHosted.size + normalLocal.size + normalHosted.size;
   let submitSeq = 0;
@@ -299,13 +79,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   /** Per session: queued entries in submission order (the first one is the only one that may start). */
   const sessionQueues = new Map<string, Entry[]>();
   const agents = new Map<string, AgentCounters>();
-  const listeners: { [E in SchedulerEventName]: Set<(p: SchedulerEvents[E]) => void> } = {
-    queued: new Set(),
-    started: new Set(),
-    finished: new Set(),
-    blocked: new Set(),
-    idle: new Set(),
-  };
+  const { emit, on, off } = createSchedulerEmitter();
   const finishedCounts: Record<RunStatus, number> = { ok: 0, error: 0, timeout: 0, memory_limit: 0, cancelled: 0 };
   let idleWaiters: (() => void)[] = [];
 
@@ -315,33 +89,29 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let countedQueue = 0; // queued tasks that count against maxQueue
   let closed = false;
 
-  // Probe cache. `sampleSeq` is the start sequence at the time the probe was *requested*: runs started after it
-  // are not visible in the sample yet, so their estimates are subtracted (`unseenGb`).
-  let sample: MemorySample | null = null;
-  let sampleAt = -Infinity;
-  let sampleSeq = 0;
+  // Probe readings. A reading's `sampleSeq` is the start sequence at the time the probe was *requested*: runs
+  // started after it are not visible in the sample yet, so their estimates are subtracted (`unseenGb`).
   let unseenGb = 0;
-  let probing = false;
-  /** True while the decisions a just-arrived reading triggers run: they may use it even if the probe took longer than the TTL. */
-  let sampleNew = false;
-  let probeFailures = 0;
-  let probeRetryTimer: unknown = NO_TIMER;
   let startSeq = 0;
+  const readings = createProbeReadings({
+    probe,
+    probeTtlMs,
+    now,
+    setTimer,
+    clearTimer,
+    startSeq: () => startSeq,
+    onReading() {
+      unseenGb = 0;
+      for (const r of running) if (r.startSeq > readings.sampleSeq) unseenGb += r.info.memoryGb;
+      pump();
+    },
+    onRetry: () => pump(),
+  });
 
   let blocked: { id: string; reason: BlockedReason } | null = null;
   let decisions = 0;
   let decisionSeconds = 0;
   let avgRunMs = 30_000;
-
-  function emit<E extends SchedulerEventName>(event: E, payload: SchedulerEvents[E]): void {
-    for (const fn of listeners[event]) {
-      try {
-        fn(payload);
-      } catch {
-        // A listener must not break scheduling.
-      }
-    }
-  }
 
   function agentOf(agentId: string): AgentCounters {
     let a = agents.get(agentId);
@@ -350,28 +120,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       agents.set(agentId, a);
     }
     return a;
-  }
-
-  function pushList(list: TaskList, e: Entry): void {
-    e.list = list;
-    e.prev = list.tail;
-    e.next = null;
-    if (list.tail) list.tail.next = e;
-    else list.head = e;
-    list.tail = e;
-    list.size++;
-  }
-
-  function unlink(e: Entry): void {
-    const list = e.list;
-    if (list === null) return;
-    if (e.prev) e.prev.next = e.next;
-    else list.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else list.tail = e.prev;
-    e.prev = e.next = null;
-    e.list = null;
-    list.size--;
   }
 
   /** Removes a queued entry from every queued-side index. */
@@ -399,7 +147,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function submit<R>(task: RunTask<R>): SubmitResult<R> {
     validateTask(task);
     if (closed) return { accepted: false, code: "ERR_SCHEDULER_CLOSED", retryAfterSeconds: 60 };
-    if (task.memoryGb > budgetGb) return { accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 };
+    if (task.memoryGb > budgetGb) return { accepted: false, code: "ERR_OVER_BUDGET", retryAfterSeconds: 0 };
     if (byId.has(task.id)) throw new TypeError(`task id "${task.id}" is already queued or running`);
     if (task.coalesceKey !== undefined) {
       const existing = coalesced.get(task.coalesceKey);
@@ -407,100 +155,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     } else if (countedQueue >= maxQueue) {
       return { accepted: false, code: "ERR_QUEUE_FULL", retryAfterSeconds: retryAfterSeconds() };
     }
-    let resolve!: (o: RunOutcome<unknown>) => void;
-    const done = new Promise<RunOutcome<unknown>>((r) => (resolve = r));
-    const info: TaskInfo = { id: task.id, agentId: task.agentId, sessionKey: task.sessionKey, priority: task.priority, memoryGb: task.memoryGb };
     const cap = agentCap(task.agentId);
     let sessionQueue = sessionQueues.get(task.sessionKey);
     if (sessionQueue === undefined) {
       sessionQueue = [];
       sessionQueues.set(task.sessionKey, sessionQueue);
     }
-    const e: Entry = {
-      task: task as RunTask<unknown>,
-      info,
-      local: task.memoryGb > 0,
-      exclusive: task.memoryGb > 0 && task.memoryGb >= exclusiveAboveGb,
-      queuedAt: now(),
-      seq: ++submitSeq,
-      sessionQueue,
-      agent: agentOf(task.agentId),
-      agentCap: cap,
-      resolve,
-      done,
-      prev: null,
-      next: null,
-      list: null,
-      startedAt: 0,
-      deadline: Infinity,
-      startSeq: 0,
-      controller: null,
-      timer: NO_TIMER,
-      abortCode: null,
-    };
+    const e = createEntry(task as RunTask<unknown>, { exclusiveAboveGb, queuedAt: now(), seq: ++submitSeq, sessionQueue, agent: agentOf(task.agentId), agentCap: cap });
     byId.set(task.id, e);
     pushList(task.priority === "high" ? (e.local ? highLocal : highHosted) : e.local ? normalLocal : normalHosted, e);
     sessionQueue.push(e);
     if (task.coalesceKey !== undefined) coalesced.set(task.coalesceKey, e);
     else countedQueue++;
     e.agent.queued++;
-    emit("queued", { ...info, queuedAt: e.queuedAt });
+    emit("queued", { ...e.info, queuedAt: e.queuedAt });
     pump();
-    return { accepted: true, coalesced: false, done: done as Promise<RunOutcome<R>> };
-  }
-
-  function sampleFresh(t: number): boolean {
-    return sample !== null && t - sampleAt <= probeTtlMs;
-  }
-
-  function refreshProbe(): void {
-    if (probing || closed) return;
-    probing = true;
-    const requestedSeq = startSeq;
-    const requestedAt = now();
-    let p: Promise<MemorySample>;
-    try {
-      p = probe();
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (s) => {
-        probing = false;
-        if (!(Number.isFinite(s.availableGb) && Number.isFinite(s.totalGb))) throw new TypeError("memory probe returned a non-finite sample");
-        sample = s;
-        probeFailures = 0;
-        sampleAt = requestedAt;
-        sampleSeq = requestedSeq;
-        unseenGb = 0;
-        for (const r of running) if (r.startSeq > sampleSeq) unseenGb += r.info.memoryGb;
-        sampleNew = true;
-        try {
-          pump();
-        } finally {
-          sampleNew = false;
-        }
-      },
-      () => {
-        probing = false;
-        probeFailures++;
-        // Try again after one TTL; until a reading arrives, local runs wait (fail closed: blocked "probe").
-        scheduleProbeRetry();
-      },
-    ).catch(() => {
-      probing = false;
-      probeFailures++;
-      scheduleProbeRetry();
-    });
-  }
-
-  function scheduleProbeRetry(): void {
-    if (probeRetryTimer !== NO_TIMER || closed) return;
-    probeRetryTimer = setTimer(() => {
-      probeRetryTimer = NO_TIMER;
-      sampleAt = -Infinity;
-      pump();
-    }, Math.max(probeTtlMs, 50));
+    return { accepted: true, coalesced: false, done: e.done as Promise<RunOutcome<R>> };
   }
 
   /**
@@ -594,14 +264,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           if (head === null && (reason === "memory" || reason === "exclusive" || reason === "probe")) {
             head = e;
             headReason = reason;
-            [shadow, extraGb, extraSlots] = shadowOf(e, t, reason);
+            [shadow, extraGb, extraSlots] = backfillWindow(e, t, reason, { running, budgetGb, reservedGb, maxConcurrent });
           }
         }
       }
     }
-    if (needProbe && !sampleFresh(t)) refreshProbe();
+    if (needProbe && !readings.fresh(t)) readings.refresh();
     // Memory used outside clawgate only shows in a new reading: look again after one TTL.
-    if (headReason === "probe") scheduleProbeRetry();
+    if (headReason === "probe") readings.scheduleRetry();
     if (firstId === null) {
       blocked = null;
       return null;
@@ -621,44 +291,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (runningSessions.has(e.info.sessionKey) || e.sessionQueue[0] !== e) return "session";
     if (e.agent.running >= e.agentCap) return "agent_cap";
     if (!e.local) return null;
+    const sample = readings.sample;
     if (sample === null) return "probe-stale";
-    if (!sampleFresh(t) && !sampleNew) {
+    if (!readings.fresh(t) && !readings.isNew) {
       // Wait for a current reading: an old one (the queue may have been idle for hours) predates any memory taken
       // outside clawgate since, so deciding on it would admit a run into memory pressure it cannot see.
-      refreshProbe();
+      readings.refresh();
       return "probe";
     }
     if (sample.availableGb - unseenGb < e.info.memoryGb + headroomGb) return "probe";
     return null;
-  }
-
-  /** [shadow time, GB left over for backfill at that time, run slots left over]. */
-  function shadowOf(head: Entry, t: number, reason: BlockedReason): [number, number, number] {
-    if (reason === "probe") return [t, 0, 0];
-    const locals: Entry[] = [];
-    for (const r of running) if (r.local) locals.push(r);
-    locals.sort((a, b) => a.deadline - b.deadline);
-    let free = budgetGb - reservedGb;
-    let slots = maxConcurrent - running.size;
-    let s = t;
-    let i = 0;
-    if (head.exclusive) {
-      // Alone among local runs: every local run must have ended.
-      for (; i < locals.length; i++) {
-        free += locals[i]!.info.memoryGb;
-        slots++;
-        s = locals[i]!.deadline;
-      }
-      return [s, 0, 0];
-    }
-    while (free + 1e-9 < head.info.memoryGb && i < locals.length) {
-      free += locals[i]!.info.memoryGb;
-      slots++;
-      s = locals[i]!.deadline;
-      i++;
-    }
-    if (free + 1e-9 < head.info.memoryGb) return [Infinity, 0, 0];
-    return [s, free - head.info.memoryGb, Math.max(0, slots - 1)];
   }
 
   /** Books a run as started (inside the decision); `launch` then calls it. */
@@ -674,7 +316,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       localRunning++;
       if (e.exclusive) exclusiveRunning++;
       e.startSeq = ++startSeq;
-      if (e.startSeq > sampleSeq) unseenGb += e.info.memoryGb;
+      if (e.startSeq > readings.sampleSeq) unseenGb += e.info.memoryGb;
     }
     e.startedAt = t;
     if (e.task.timeoutMs !== undefined) e.deadline = t + e.task.timeoutMs;
@@ -705,22 +347,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     );
   }
 
-  function abortedOutcome(e: Entry): Partial<RunOutcome> {
-    return e.abortCode === "ERR_RUN_TIMEOUT"
-      ? { status: "timeout", errorCode: "ERR_RUN_TIMEOUT", errorMessage: `run timed out after ${e.task.timeoutMs} ms` }
-      : { status: "cancelled", errorCode: "ERR_RUN_CANCELLED", errorMessage: "run cancelled" };
-  }
-
-  function errorOutcome(err: unknown): Partial<RunOutcome> {
-    const code = typeof err === "object" && err !== null && typeof (err as { code?: unknown }).code === "string" ? (err as { code: string }).code : "ERR_RUN_FAILED";
-    const message = err instanceof Error ? err.message : String(err);
-    return { status: code === "ERR_MEMORY_LIMIT" ? "memory_limit" : "error", errorCode: code, errorMessage: message };
-  }
-
-  function abortReason(e: Entry): RunAbortedError {
-    return e.abortCode === "ERR_RUN_TIMEOUT" ? new RunAbortedError("ERR_RUN_TIMEOUT", `run timed out after ${e.task.timeoutMs} ms`) : new RunAbortedError("ERR_RUN_CANCELLED", "run cancelled");
-  }
-
   function abortEntry(e: Entry, code: "ERR_RUN_TIMEOUT" | "ERR_RUN_CANCELLED"): void {
     if (e.abortCode !== null) return;
     e.abortCode = code;
@@ -740,7 +366,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       a.reservedGb -= e.info.memoryGb;
       localRunning--;
       if (e.exclusive) exclusiveRunning--;
-      if (e.startSeq > sampleSeq) unseenGb -= e.info.memoryGb;
+      if (e.startSeq > readings.sampleSeq) unseenGb -= e.info.memoryGb;
       if (unseenGb < 1e-9) unseenGb = 0;
       // The memory it freed is credited by the next reading (at most probeTtlMs away), not now: the process may
       // still be exiting, and a probe per finished run would cost a vm_stat spawn each on macOS.
@@ -818,12 +444,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       running: running.size,
       reservedGb,
       budgetGb,
-      availableGb: sample?.availableGb ?? null,
-      totalGb: sample?.totalGb ?? null,
+      availableGb: readings.sample?.availableGb ?? null,
+      totalGb: readings.sample?.totalGb ?? null,
       perAgent,
       blocked,
       exclusiveRunning: exclusiveRunning > 0,
-      probeFailures,
+      probeFailures: readings.failures,
       decisions,
       decisionSecondsTotal: decisionSeconds,
       finished: { ...finishedCounts },
@@ -838,53 +464,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function close(): Promise<void> {
     closed = true;
-    if (probeRetryTimer !== NO_TIMER) {
-      clearTimer(probeRetryTimer);
-      probeRetryTimer = NO_TIMER;
-    }
+    readings.close();
     for (const list of allLists) while (list.head !== null) cancelQueued(list.head);
     for (const e of running) abortEntry(e, "ERR_RUN_CANCELLED");
     checkIdle();
     await onIdle();
   }
 
-  function on<E extends SchedulerEventName>(event: E, listener: (payload: SchedulerEvents[E]) => void): () => void {
-    const set = listeners[event] as Set<(p: SchedulerEvents[E]) => void> | undefined;
-    if (set === undefined) throw new TypeError(`unknown scheduler event "${String(event)}"`);
-    set.add(listener);
-    return () => set.delete(listener);
-  }
-
-  function off<E extends SchedulerEventName>(event: E, listener: (payload: SchedulerEvents[E]) => void): void {
-    (listeners[event] as Set<(p: SchedulerEvents[E]) => void> | undefined)?.delete(listener);
-  }
-
   return { submit, cancel, on, off, onIdle, state, close };
-}
-
-function validateTask(task: RunTask<unknown>): void {
-  if (typeof task !== "object" || task === null) throw new TypeError("task must be an object");
-  if (typeof task.id !== "string" || task.id === "") throw new TypeError("task.id must be a non-empty string");
-  if (typeof task.agentId !== "string" || task.agentId === "") throw new TypeError("task.agentId must be a non-empty string");
-  if (typeof task.sessionKey !== "string" || task.sessionKey === "") throw new TypeError("task.sessionKey must be a non-empty string");
-  if (task.priority !== "high" && task.priority !== "normal") throw new TypeError('task.priority must be "high" or "normal"');
-  if (typeof task.memoryGb !== "number" || !Number.isFinite(task.memoryGb) || task.memoryGb < 0) throw new TypeError("task.memoryGb must be a finite number ≥ 0");
-  if (task.timeoutMs !== undefined && (typeof task.timeoutMs !== "number" || !(task.timeoutMs > 0) || !Number.isFinite(task.timeoutMs)))
-    throw new TypeError("task.timeoutMs must be a positive finite number");
-  if (typeof task.run !== "function") throw new TypeError("task.run must be a function");
-}
-
-function positiveNumber(v: unknown, name: string, finite: boolean): number {
-  if (typeof v !== "number" || !(v > 0) || (finite && !Number.isFinite(v))) throw new TypeError(`${name} must be a positive number`);
-  return v;
-}
-
-function nonNegative(v: unknown, name: string): number {
-  if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number ≥ 0`);
-  return v;
-}
-
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer`);
-  return v;
 }

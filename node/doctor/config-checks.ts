@@ -3,7 +3,7 @@ import type { LoadedConfig } from "../config/config-file.ts";
 import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { type ProviderIo, createProviderRegistry } from "../secrets/provider-registry.ts";
 import { resolveRefs } from "../secrets/resolve-refs.ts";
-import { classifyCredential, refKey } from "../secrets/secret-ref.ts";
+import { classifyCredential, refKey } from "../config/secret-ref.ts";
 import { isLoopbackAddress } from "../server/node-agent.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 

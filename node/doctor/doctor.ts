@@ -14,6 +14,7 @@ import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } fr
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
 import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./host-checks.ts";
+import { probeModelMemory } from "./model-memory-checks.ts";
 
 export interface DoctorIo {
   readonly env: NodeJS.ProcessEnv;
@@ -103,6 +104,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const info = await readNodeInfo(stateDir);
   const { state, findings: agentFindings } = await probeAgent(info, await readAdminToken(stateDir), io);
   findings.push(...agentFindings);
+  if (state.running) findings.push(...(await probeModelMemory(info?.url, await readAdminToken(stateDir), io.fetch)));
   const agents = loaded?.config.agents;
   const list = agents?.list ?? [];
   if (list.length <= 1) {

@@ -82,7 +82,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
      * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
      * runId, nothing new queued) and is never refused by admission; only a new agent run asks `admit`.
      */
-    const enqueue = (kind: "wake" | "agent", id: string, payload: object, response: object) => {
+    const enqueue = async (kind: "wake" | "agent", id: string, payload: object, response: object) => {
       if (kind === "agent" && options.admit) {
         const original = journal.get(id);
         if (original) return answer(statusOf(original.kind), original.response);
@@ -92,13 +92,15 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           return answer(503, { ok: false, error: "queue full" }, { "retry-after": String(wait) });
         }
       }
-      const accepted = journal.accept({
-        deliveryId: id,
-        kind,
-        payload: JSON.stringify(payload),
-        response: JSON.stringify(response),
-        receivedAt: started,
-      });
+      let accepted;
+      try {
+        // Shares one commit with the deliveries around it; resolves only once this row is durable.
+        accepted = await journal.acceptGrouped({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt: started });
+      } catch (error) {
+        // Nothing of this delivery is stored, so nothing may be acknowledged: the caller (or the edge's outbox) retries.
+        logger.error({ err: error, deliveryId: id }, "intake journal commit failed");
+        return answer(503, { ok: false, error: "the delivery could not be stored; retry" }, { "retry-after": "1" });
+      }
       if (accepted.inserted && options.onAccepted) {
         // Already durable and about to be acknowledged: a failing listener must not turn that into a 5xx.
         try {
@@ -186,8 +188,8 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         deliveryId ??= headerKey ?? parsedAgent.value.idempotencyKey ?? randomUUID();
         return enqueue("agent", deliveryId, { ...parsedAgent.value, sessionKey: sessionKey.value, ...extra }, { ok: true, runId: randomUUID() });
       };
-      if (route === "wake") return wake(parsed);
-      if (route === "agent") return agent(parsed, "request");
+      if (route === "wake") return await wake(parsed);
+      if (route === "agent") return await agent(parsed, "request");
       const payload = isObject(parsed) ? parsed : undefined;
       const mapping = policy.mappings.find(route, payload ?? {});
       if (!mapping) return answer(404, { ok: false, error: "not found" });
@@ -195,7 +197,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
       if (!payload) return answer(400, { ok: false, error: "body must be a JSON object" });
       const mapped = mapping.render({ route, payload, header: (name) => c.req.header(name), query: url.searchParams, nowMs: now() });
       if (!mapped.ok) return answer(400, { ok: false, error: mapped.error });
-      return mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping });
+      return await (mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping }));
     } finally {
       // The audit line: metadata only, never the payload or a token.
       logger.info({ audit: "hook", route: `/${route}`, mapping: mappingId, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");

@@ -3,6 +3,10 @@
  * it survives `kill -9` and power loss, and is picked up again on restart. SQLite (node:sqlite) in WAL
  * mode with synchronous=FULL: one fsync per commit, crash-safe without our own log format, and the
  * delivery id as primary key gives idempotency (a duplicate returns the original's answer) for free.
+ *
+ * Group commit (`acceptGrouped`): deliveries that reach the journal in the same turn of the event loop, or
+ * while a commit blocks it, share one transaction and one fsync; each caller's promise settles only after
+ * that commit, so nothing is acknowledged before it is durable, and a failed commit fails the whole group.
  */
 import { chmodSync, closeSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -32,8 +36,35 @@ export interface AcceptResult {
   readonly delivery: JournalEntry;
 }
 
+/** A group commit failed: none of its deliveries is stored, and none may be acknowledged. */
+export class JournalCommitError extends Error {
+  override readonly name = "JournalCommitError";
+  readonly code = "ERR_JOURNAL_COMMIT";
+  constructor(options?: { cause?: unknown }) {
+    super("the intake journal could not commit", options);
+  }
+}
+
+export interface JournalStats {
+  /** Transactions committed since open (grouped and single). */
+  readonly commits: number;
+  /** Deliveries inserted since open (duplicates not counted). */
+  readonly inserted: number;
+}
+
+export interface IntakeJournalOptions {
+  /** Ends a group's transaction; production: `COMMIT` (the fsync). Tests inject a failing one. */
+  readonly commit?: (db: DatabaseSync) => void;
+}
+
 export interface IntakeJournal {
+  /** Journals one delivery in its own transaction, durable when it returns (a group in progress commits first). */
   accept(delivery: Omit<JournalEntry, "state">): AcceptResult;
+  /**
+   * Journals one delivery in the next group commit; resolves once that commit is durable, rejects with a
+   * JournalCommitError when it failed (then nothing of the group is stored).
+   */
+  acceptGrouped(delivery: Omit<JournalEntry, "state">): Promise<AcceptResult>;
   get(deliveryId: string): JournalEntry | undefined;
   /** Pending deliveries in arrival order: what a restart must still run. */
   pending(limit?: number): JournalEntry[];
@@ -46,6 +77,7 @@ export interface IntakeJournal {
    */
   revive(deliveryId: string): boolean;
   counts(): Record<DeliveryState, number>;
+  stats(): JournalStats;
   close(): void;
 }
 
@@ -67,7 +99,14 @@ const toDelivery = (row: Row): JournalEntry => ({
   state: row.state,
 });
 
-export function openIntakeJournal(stateDir: string): IntakeJournal {
+interface Group {
+  readonly waiters: { resolve: () => void; reject: (error: JournalCommitError) => void }[];
+  /** Delivery ids inserted by this group, still uncommitted. */
+  readonly ids: Set<string>;
+  failure?: unknown;
+}
+
+export function openIntakeJournal(stateDir: string, options: IntakeJournalOptions = {}): IntakeJournal {
   const path = join(stateDir, JOURNAL_FILE);
   // Create the file 0600 before SQLite does, so it is never readable by others even for an instant.
   closeSync(openSync(path, "a", 0o600));
@@ -107,35 +146,116 @@ export function openIntakeJournal(stateDir: string): IntakeJournal {
   const reviveStmt = db.prepare("UPDATE deliveries SET state = 'pending' WHERE delivery_id = ? AND state = 'dead'");
   const settleStmt = db.prepare("UPDATE deliveries SET state = ? WHERE delivery_id = ? AND state = 'pending'");
   const countStmt = db.prepare("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");
+  const commitTx = options.commit ?? ((d: DatabaseSync) => d.exec("COMMIT"));
+  let commits = 0;
+  let inserted = 0;
+
+  const insertRow = (delivery: Omit<JournalEntry, "state">): AcceptResult => {
+    const { changes } = insert.run(delivery.deliveryId, delivery.kind, delivery.payload, delivery.response, delivery.receivedAt);
+    if (changes === 1) {
+      inserted++;
+      return { inserted: true, delivery: { ...delivery, state: "pending" } };
+    }
+    return { inserted: false, delivery: toDelivery(byId.get(delivery.deliveryId) as unknown as Row) };
+  };
+
+  /**
+   * The open group: its transaction began with its first delivery and ends in `flush`, scheduled with
+   * setImmediate so every delivery that reaches the journal in this turn of the loop (including all that
+   * arrived while the previous commit held it) joins. Every other write and every read outside
+   * `acceptGrouped` flushes first, so nothing else ever shares, sees or rolls back with an uncommitted group.
+   */
+  let group: Group | undefined;
+  const flush = () => {
+    const current = group;
+    if (!current) return;
+    group = undefined;
+    let failure = current.failure;
+    if (failure === undefined) {
+      try {
+        commitTx(db);
+        commits++;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (failure !== undefined) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      inserted -= current.ids.size;
+      const error = new JournalCommitError({ cause: failure });
+      for (const waiter of current.waiters) waiter.reject(error);
+      return;
+    }
+    for (const waiter of current.waiters) waiter.resolve();
+  };
+  /** A single write in its own transaction, after any open group is durable. */
+  const single = <T>(write: () => T): T => {
+    flush();
+    const result = write();
+    commits++;
+    return result;
+  };
 
   return {
     accept(delivery) {
-      const { changes } = insert.run(delivery.deliveryId, delivery.kind, delivery.payload, delivery.response, delivery.receivedAt);
-      if (changes === 1) return { inserted: true, delivery: { ...delivery, state: "pending" } };
-      return { inserted: false, delivery: toDelivery(byId.get(delivery.deliveryId) as unknown as Row) };
+      return single(() => insertRow(delivery));
+    },
+    acceptGrouped(delivery) {
+      if (!group) {
+        try {
+          db.exec("BEGIN IMMEDIATE");
+        } catch (cause) {
+          return Promise.reject(new JournalCommitError({ cause }));
+        }
+        group = { waiters: [], ids: new Set() };
+        setImmediate(flush);
+      }
+      const current = group;
+      let result: AcceptResult | undefined;
+      if (current.failure === undefined) {
+        try {
+          result = insertRow(delivery);
+          if (result.inserted) current.ids.add(delivery.deliveryId);
+        } catch (error) {
+          // SQLite may already have rolled the transaction back (SQLITE_FULL, IOERR): the group fails whole.
+          current.failure = error;
+        }
+      }
+      return new Promise<AcceptResult>((resolve, reject) => {
+        current.waiters.push({ resolve: () => resolve(result!), reject });
+      });
     },
     get(deliveryId) {
+      // A row of the open group is not durable yet: commit it before anyone answers from it.
+      if (group?.ids.has(deliveryId)) flush();
       const row = byId.get(deliveryId) as unknown as Row | undefined;
       return row ? toDelivery(row) : undefined;
     },
     pending(limit = 1000) {
+      flush();
       return (pendingStmt.all(limit) as unknown as Row[]).map(toDelivery);
     },
     list(state, limit = 100) {
+      flush();
       return (listStmt.all(state, limit) as unknown as Row[]).map(toDelivery);
     },
     revive(deliveryId) {
-      return reviveStmt.run(deliveryId).changes === 1;
+      return single(() => reviveStmt.run(deliveryId).changes === 1);
     },
     settle(deliveryId, state) {
-      return settleStmt.run(state, deliveryId).changes === 1;
+      return single(() => settleStmt.run(state, deliveryId).changes === 1);
     },
     counts() {
+      flush();
       const counts: Record<DeliveryState, number> = { pending: 0, done: 0, dead: 0 };
       for (const row of countStmt.all() as unknown as { state: DeliveryState; n: number }[]) counts[row.state] = row.n;
       return counts;
     },
+    stats() {
+      return { commits, inserted };
+    },
     close() {
+      flush();
       db.close();
     },
   };

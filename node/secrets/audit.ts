@@ -1,7 +1,7 @@
 /** `secrets audit`: finds plaintext credentials, unresolvable refs, shadowed refs and legacy residue, without printing a value. */
 import { dirname, join, relative } from "node:path";
 import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
-import { type CredentialMatch, envNamesFor, findCredentials, formatPath, isSensitive } from "./credential-paths.ts";
+import { type CredentialMatch, envNamesFor, findCredentials, formatPath, isSensitive } from "../config/credential-paths.ts";
 import { readDotenvFile } from "./dotenv-file.ts";
 import {
   PROVIDER_API_KEY_TYPE,
@@ -14,7 +14,7 @@ import {
 } from "./legacy-auth.ts";
 import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
 import { resolveRefs } from "./resolve-refs.ts";
-import { type SecretRef, classifyCredential, refKey } from "./secret-ref.ts";
+import { type SecretRef, classifyCredential, refKey } from "../config/secret-ref.ts";
 
 export const SEVERITIES = ["info", "warn", "error"] as const;
 export type Severity = (typeof SEVERITIES)[number];

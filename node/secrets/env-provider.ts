@@ -1,5 +1,5 @@
 /** The env secret provider: reads `process.env[id]` at each pass, limited to an optional exact-name allowlist. */
-import type { EnvProviderConfig } from "./provider-config.ts";
+import type { EnvProviderConfig } from "../config/provider-config.ts";
 import type { ProviderBatchResult, SecretProvider } from "./provider-types.ts";
 import { SecretResolutionError } from "./secret-errors.ts";
 

@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import { EXEC_PROTOCOL_VERSION } from "../../shared/constants.ts";
 import { expandHome } from "../config/home-path.ts";
 import { checkSecureFile } from "./path-perms.ts";
-import type { ExecProviderConfig, ResolutionLimits } from "./provider-config.ts";
+import type { ExecProviderConfig, ResolutionLimits } from "../config/provider-config.ts";
 import { type ProviderBatchResult, type SecretProvider, failAll } from "./provider-types.ts";
 import { type ExecRunner, createInProcessRunner } from "./exec-runner.ts";
 import { type SecretErrorCode, SecretResolutionError } from "./secret-errors.ts";

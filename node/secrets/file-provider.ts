@@ -4,10 +4,10 @@ import { type FileHandle, open as fsOpen } from "node:fs/promises";
 import { expandHome } from "../config/home-path.ts";
 import { getAtPointer } from "./json-pointer.ts";
 import { checkSecureFile } from "./path-perms.ts";
-import type { FileProviderConfig } from "./provider-config.ts";
+import type { FileProviderConfig } from "../config/provider-config.ts";
 import { type ProviderBatchResult, type SecretProvider, failAll } from "./provider-types.ts";
 import { SecretResolutionError } from "./secret-errors.ts";
-import { SINGLE_VALUE_ID } from "./secret-ref.ts";
+import { SINGLE_VALUE_ID } from "../config/secret-ref.ts";
 
 export interface FileProviderOptions {
   readonly uid?: number | undefined;

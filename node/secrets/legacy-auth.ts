@@ -2,7 +2,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/config-file.ts";
-import { findCredentials, isForbiddenSegment, isRecord } from "./credential-paths.ts";
+import { findCredentials, isForbiddenSegment, isRecord } from "../config/credential-paths.ts";
 import type { SecretsWarning } from "./secrets-reloader.ts";
 
 /** The plan/audit target type whose provider id is the third path segment (`models.providers.<p>.apiKey`). */

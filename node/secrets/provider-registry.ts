@@ -4,10 +4,10 @@ import { createEnvProvider } from "./env-provider.ts";
 import { createExecProvider } from "./exec-provider.ts";
 import { createFileProvider } from "./file-provider.ts";
 import type { FileProviderOptions } from "./file-provider.ts";
-import { DEFAULT_ENV_PROVIDER, type SecretsBlock } from "./provider-config.ts";
+import { DEFAULT_ENV_PROVIDER, type SecretsBlock } from "../config/provider-config.ts";
 import type { SecretProvider } from "./provider-types.ts";
 import { SecretResolutionError } from "./secret-errors.ts";
-import { type SecretRef, refKey } from "./secret-ref.ts";
+import { type SecretRef, refKey } from "../config/secret-ref.ts";
 
 /** I/O shared by all providers; production defaults live in each provider. */
 export interface ProviderIo {

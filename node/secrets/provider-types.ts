@@ -1,6 +1,6 @@
 /** The contract every secret provider (env, file, exec) implements: one batch of ids in, values or per-id errors out. */
 import type { SecretResolutionError } from "./secret-errors.ts";
-import type { SecretSource } from "./secret-ref.ts";
+import type { SecretSource } from "../config/secret-ref.ts";
 
 export interface ProviderBatchResult {
   /** id → resolved value. */

@@ -2,7 +2,7 @@
 import type { ProviderRegistry } from "./provider-registry.ts";
 import type { SecretProvider } from "./provider-types.ts";
 import { SecretResolutionError } from "./secret-errors.ts";
-import { type SecretRef, refKey } from "./secret-ref.ts";
+import { type SecretRef, refKey } from "../config/secret-ref.ts";
 
 export interface ResolutionResult {
   /** refKey → value. */

@@ -14,7 +14,7 @@ import {
   formatPath,
   isForbiddenSegment,
   isRecord,
-} from "./credential-paths.ts";
+} from "../config/credential-paths.ts";
 import { readDotenvFile, scrubDotenv } from "./dotenv-file.ts";
 import {
   PROVIDER_API_KEY_TYPE,
@@ -26,10 +26,10 @@ import {
   scrubAuthProfiles,
   scrubLegacyAuth,
 } from "./legacy-auth.ts";
-import { ProviderConfigSchema } from "./provider-config.ts";
+import { ProviderConfigSchema } from "../config/provider-config.ts";
 import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
 import { resolveRefs } from "./resolve-refs.ts";
-import { PROVIDER_ALIAS_RE, SECRET_SOURCES, type SecretRef, SecretRefSchema, classifyCredential, refKey } from "./secret-ref.ts";
+import { PROVIDER_ALIAS_RE, SECRET_SOURCES, type SecretRef, SecretRefSchema, classifyCredential, refKey } from "../config/secret-ref.ts";
 
 const AliasSchema = z.string().regex(PROVIDER_ALIAS_RE, "provider alias must match ^[a-z][a-z0-9_-]{0,63}$");
 

@@ -3,11 +3,11 @@
  * values by config path. Pure of runtime state, so it can run on the main thread or in the reload worker.
  */
 import { type LoadedConfig, loadConfig as loadConfigFile } from "../config/config-file.ts";
-import { type CredentialMatch, findCredentials } from "./credential-paths.ts";
+import { type CredentialMatch, findCredentials } from "../config/credential-paths.ts";
 import { type ProviderIo, createProviderRegistry } from "./provider-registry.ts";
 import { resolveRefs } from "./resolve-refs.ts";
 import { SecretsActivationError } from "./secret-errors.ts";
-import { type SecretRef, classifyCredential, refKey } from "./secret-ref.ts";
+import { type SecretRef, classifyCredential, refKey } from "../config/secret-ref.ts";
 
 export interface SecretsWarning {
   readonly code: "SECRETS_REF_OVERRIDES_PLAINTEXT";

@@ -1,4 +1,7 @@
-/** Client of the spawn host: an ExecRunner that hands each resolver run to a long-lived helper process. */
+/**
+ * Client of the spawn host: an ExecRunner that hands each resolver run to a long-lived helper process. The agent
+ * starts it lazily, at the first resolver run after start (a reload), so an idle agent is one process.
+ */
 import { type ChildProcess, fork } from "node:child_process";
 import { getCompileCacheDir } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -15,8 +18,15 @@ export interface SpawnHost {
 
 type Reply = { id: number; outcome: ExecOutcome } | { ready: true };
 
-/** Start the helper and wait until it is ready; it is restarted on the next run if it ever dies. */
-export async function startSpawnHost(): Promise<SpawnHost> {
+export interface SpawnHostOptions {
+  /** Launch the helper at the first run instead of now (then `pid()` is undefined until that run). */
+  readonly lazy?: boolean;
+  /** Told each time a helper process is ready (its first launch and any restart). */
+  readonly onLaunch?: (pid: number) => void;
+}
+
+/** Start the helper (unless `lazy`) and wait until it is ready; it is restarted on the next run if it ever dies. */
+export async function startSpawnHost(options: SpawnHostOptions = {}): Promise<SpawnHost> {
   let child: ChildProcess | undefined;
   let nextId = 1;
   let closed = false;
@@ -30,7 +40,10 @@ export async function startSpawnHost(): Promise<SpawnHost> {
       const env = cacheDir ? { NODE_COMPILE_CACHE: cacheDir } : {};
       const proc = fork(HOST_MAIN, [], { stdio: ["ignore", "ignore", "inherit", "ipc"], env, execArgv: [] });
       proc.on("message", (reply: Reply) => {
-        if ("ready" in reply) return resolve(proc);
+        if ("ready" in reply) {
+          options.onLaunch?.(proc.pid!);
+          return resolve(proc);
+        }
         pending.get(reply.id)?.(reply.outcome);
         pending.delete(reply.id);
       });
@@ -45,14 +58,19 @@ export async function startSpawnHost(): Promise<SpawnHost> {
       });
     });
 
-  child = await launch();
+  if (!options.lazy) child = await launch();
+  /** One launch at a time: runs that arrive while the helper boots wait for the same process. */
+  let launching: Promise<ChildProcess> | undefined;
 
   return {
     pid: () => child?.pid,
     async runner(spec: ExecSpec): Promise<ExecOutcome> {
       if (closed) return { ok: false, code: "ERR_SECRET_EXEC_SPAWN", message: "the spawn host is closed" };
       try {
-        child ??= await launch();
+        if (!child) {
+          launching ??= launch().finally(() => (launching = undefined));
+          child = await launching;
+        }
       } catch {
         return { ok: false, code: "ERR_SECRET_EXEC_SPAWN", message: "the spawn host could not be started" };
       }
@@ -64,7 +82,8 @@ export async function startSpawnHost(): Promise<SpawnHost> {
     },
     async close() {
       closed = true;
-      const proc = child;
+      // A helper still booting is waited for, so it is stopped too rather than left behind.
+      const proc = child ?? (await launching?.catch(() => undefined));
       if (!proc || proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once("exit", r));
       proc.disconnect();

@@ -123,7 +123,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   // The first pass runs here, before anything listens (no request path yet): that spares the start a
   // worker isolate (~150 ms, ~35 MB). The worker starts on the first reload and stops again when idle.
   const isolate = options.isolateReloads !== false;
-  const spawnHostStarting = isolate ? startSpawnHost() : undefined;
+  // Lazy: the helper process starts at the first reload, so an idle agent is one process, not two.
+  const spawnHostStarting = isolate ? startSpawnHost({ lazy: true, onLaunch: (pid) => logger.info({ spawnHostPid: pid }, "spawn host started") }) : undefined;
   spawnHostStarting?.catch(() => {}); // awaited below; this only keeps a failure from being "unhandled" meanwhile
   const reloads = spawnHostStarting ? createOnDemandReloads(spawnHostStarting) : undefined;
   let firstPass = true;
@@ -218,7 +219,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     logger,
     journal,
     metrics,
-    dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id) },
+    dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id), models: dispatch.models },
     ...(hooks ? { hooks } : {}),
     boundary: boundary.middleware,
     clientOf,

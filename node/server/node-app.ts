@@ -7,6 +7,7 @@ import { type FailureWindow, createFailureWindow } from "../../shared/failure-wi
 import { withSecurityHeaders } from "../../shared/security-headers.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
+import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -22,7 +23,7 @@ export interface NodeAppOptions {
   readonly journal?: IntakeJournal;
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
-  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult };
+  readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
   /** The first check of every request (node/server/browser-boundary.ts); the agent always mounts it. */
   readonly boundary?: MiddlewareHandler;
   /** Failed admin-token attempts (admin API, /metrics); default 20 per client per 60 s. */
@@ -176,6 +177,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     return run ? c.json({ ok: true, run }) : c.json({ ok: false, error: "run not found" }, 404);
   });
 
+  if (options.dispatch?.models) registerModelRoutes(admin, options.dispatch.models);
   app.route(ADMIN_PREFIX, admin);
   if (options.hooks) app.route(options.hooks.path, options.hooks.app);
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));

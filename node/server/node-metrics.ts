@@ -38,6 +38,14 @@ export function createNodeMetrics(sources: { secrets: SecretsReloader; journal?:
     },
   });
   new Gauge({
+    name: "clawgate_intake_commits",
+    help: "Intake journal transactions committed since start (a group commit counts once for all its deliveries).",
+    registers: [registry],
+    collect() {
+      this.set(sources.journal?.stats().commits ?? 0);
+    },
+  });
+  new Gauge({
     name: "clawgate_secrets_state",
     help: "1 for the secrets runtime's current state (healthy, degraded on last-known-good, inactive).",
     labelNames: ["state"] as const,

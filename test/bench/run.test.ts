@@ -27,10 +27,10 @@ function bench(args: string[]): Promise<{ code: number | null; stdout: string; s
 
 describe("bench arguments", () => {
   it.each([
-    [["--smok"], "bench: unknown option --smok (known: --smoke, --help)"],
-    [["dispatch", "-s"], "bench: unknown option -s (known: --smoke, --help)"],
+    [["--smok"], "bench: unknown option --smok (known: --smoke, --vs-openclaw, --help)"],
+    [["dispatch", "-s"], "bench: unknown option -s (known: --smoke, --vs-openclaw, --help)"],
     [["--smoke=yes"], 'bench: option --smoke takes no value, got "yes"'],
-    [["--smoke", "dispatch", "nope"], "bench: unknown benchmark: nope (known: secrets, hooks, dispatch, runs, edge)"],
+    [["--smoke", "dispatch", "nope"], "bench: unknown benchmark: nope (known: secrets, hooks, dispatch, runs, edge, outbox)"],
   ])("%j exits 2 with one line naming what it refused", async (args, line) => {
     const run = await bench(args);
     expect(run.code).toBe(2);
@@ -41,6 +41,6 @@ describe("bench arguments", () => {
   it("--help prints the usage and exits 0", async () => {
     const run = await bench(["--help"]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe("usage: npm run bench -- [--smoke] [secrets|hooks|dispatch|runs|edge ...]\n");
+    expect(run.stdout).toBe("usage: npm run bench -- [--smoke] [--vs-openclaw] [secrets|hooks|dispatch|runs|edge|outbox ...]\n");
   });
 });

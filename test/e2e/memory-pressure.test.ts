@@ -112,9 +112,9 @@ beforeAll(async () => {
       defaults: { heartbeat: { every: "0m" }, timeoutSeconds: 60, models: { [LOCAL_MODEL]: { memoryGb: LOCAL_GB }, [HOSTED_MODEL]: {} } },
       list: [
         // The default agent (wakes run its heartbeat) is hosted: `local: false` says the server is not on this host,
-        // so its runs reserve 0 GB (docs/dispatch.md "Memory-aware scheduling"), although the test's server is on loopback.
+        // so its runs reserve 0 GiB (docs/dispatch.md "Memory-aware scheduling"), although the test's server is on loopback.
         { id: "main", default: true, model: HOSTED_MODEL, runtime: { type: "openai", local: false } },
-        // A local model (ollama/, loopback base URL): its runs reserve 6 GB and need the host's memory.
+        // A local model (ollama/, loopback base URL): its runs reserve 6 GiB and need the host's memory.
         { id: "box", model: LOCAL_MODEL },
       ],
     },
@@ -183,7 +183,7 @@ it("low host memory: running runs finish ok, new local runs wait (hosted runs an
   const c2 = await agentCall("c2", { agentId: "box", sessionKey: "hook:s3", message: "local-s3-2" });
   const a2 = await agentCall("a2", { agentId: "box", sessionKey: "hook:s1", message: "local-s1-2" });
   const waiting = [c1, c2, a2];
-  // …and a hosted (0 GB) agent call and a wake sent after them run meanwhile: time passes, the dispatcher is live.
+  // …and a hosted (0 GiB) agent call and a wake sent after them run meanwhile: time passes, the dispatcher is live.
   const h1 = await agentCall("h1", { agentId: "main", sessionKey: "hook:h1", message: "cloud-1" });
   const wake = await edge!.fetch("/hooks/wake", {
     method: "POST",

@@ -2,7 +2,8 @@
 import { env } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { EdgeOutbox } from "../../edge/outbox-object.ts";
+import type { EdgeConfig } from "../../edge/edge-config.ts";
+import { type OutboxStub, createOutboxRouter } from "../../edge/outbox-router.ts";
 import { type EdgeKeys, type FakeNode, edgeKeys, fakeNode } from "./support/fake-node.ts";
 import { CALLER_TOKEN, baseConfig, edgeEnv, post, sha256Hex, testWorker } from "./support/edge-env.ts";
 
@@ -17,7 +18,9 @@ async function setup(overrides: Record<string, unknown> = {}, uuids: string[] = 
   return { node, worker };
 }
 
-const outbox = () => env.OUTBOX.get(env.OUTBOX.idFromName("outbox")) as unknown as DurableObjectStub<EdgeOutbox>;
+/** Every outbox of the test's two nodes (one each) and the old single one, read as the operator API reads them. */
+const outboxNodes = { nodes: new Map([["node-1", {}], ["node-2", {}]]), cron: { jobs: [] } } as unknown as EdgeConfig;
+const outbox = () => createOutboxRouter(outboxNodes, (name) => env.OUTBOX.get(env.OUTBOX.idFromName(name)) as unknown as OutboxStub);
 
 describe("forwarding", () => {
   it("forwards a wake to the primary node with an envelope bound to the exact body, and relays the node's answer", async () => {

@@ -1,5 +1,5 @@
 /** Scripted ConfigurePrompts: each prompt takes the next answer from a queue and records what it asked. */
-import type { ConfigurePrompts } from "../../node/secrets/configure.ts";
+import type { ConfigurePrompts } from "../../node/secrets/configure-prompts.ts";
 
 /** An answer; `undefined` simulates a cancel (Ctrl-C). A function gets the prompt's initial value. */
 export type ScriptedAnswer = string | boolean | undefined | ((initial: unknown) => string | boolean | undefined);

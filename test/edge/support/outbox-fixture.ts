@@ -45,7 +45,7 @@ export interface OutboxHarness {
 
 let counter = 0;
 
-export async function outboxHarness(options: { jobs?: CronJob[]; catchUp?: "coalesce" | "skip"; alertDown?: () => boolean } = {}): Promise<OutboxHarness> {
+export async function outboxHarness(options: { jobs?: CronJob[]; catchUp?: "coalesce" | "skip"; alertDown?: () => boolean; nodeId?: string } = {}): Promise<OutboxHarness> {
   const keys = await edgeKeys();
   const clock = { now: Date.parse("2026-11-24T08:00:00Z") };
   const node = await fakeNode(keys, { [NODE.origin]: NODE.id }, () => clock.now);
@@ -67,7 +67,7 @@ export async function outboxHarness(options: { jobs?: CronJob[]; catchUp?: "coal
   const stub = env.OUTBOX.get(env.OUTBOX.idFromName(`outbox-test-${++counter}-${crypto.randomUUID()}`));
   const run = <R>(fn: (core: OutboxCore) => Promise<R> | R) =>
     runInDurableObject<EdgeOutbox, R>(stub, async (_instance, state) =>
-      fn(new OutboxCore({ sql: state.storage.sql, config, forwarder, setAlarm: (at) => void (alarm.at = at), sendAlert, now: () => clock.now, log: () => {} })),
+      fn(new OutboxCore({ sql: state.storage.sql, config, forwarder, nodeId: options.nodeId, setAlarm: (at) => void (alarm.at = at), sendAlert, now: () => clock.now, log: () => {} })),
     );
   return {
     node,

@@ -93,9 +93,10 @@ describe("clawgate.dispatch", () => {
     expect(issues(`{ clawgate: { dispatch: { retryDelaySeconds: "5s" } } }`)).toEqual(["clawgate.dispatch.retryDelaySeconds: Invalid input: expected number, received string"]);
   });
 
-  it("refuses exclusiveAboveGb above the budget", () => {
-    expect(issues(`{ clawgate: { dispatch: { memoryBudgetGb: 20, exclusiveAboveGb: 30 } } }`)).toEqual([
-      "clawgate.dispatch.exclusiveAboveGb: must not exceed memoryBudgetGb (no run could ever be exclusive)",
-    ]);
+  it("refuses exclusiveAboveGb at or above the budget (only a run strictly above it is exclusive)", () => {
+    const text = "clawgate.dispatch.exclusiveAboveGb: must be below memoryBudgetGb (only a run strictly above it is exclusive, and no run exceeds the budget)";
+    expect(issues(`{ clawgate: { dispatch: { memoryBudgetGb: 20, exclusiveAboveGb: 30 } } }`)).toEqual([text]);
+    expect(issues(`{ clawgate: { dispatch: { memoryBudgetGb: 20, exclusiveAboveGb: 20 } } }`)).toEqual([text]);
+    expect(parse(`{ clawgate: { dispatch: { memoryBudgetGb: 20, exclusiveAboveGb: 19.5 } } }`).config.clawgate?.dispatch?.exclusiveAboveGb).toBe(19.5);
   });
 });

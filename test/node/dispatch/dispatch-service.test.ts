@@ -59,7 +59,7 @@ it("refuses a budget larger than the host, naming the field", async () => {
   const journal = openIntakeJournal(dir);
   await expect(
     createDispatchService({ config: config({ clawgate: { dispatch: { memoryBudgetGb: 64 } } }), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe }),
-  ).rejects.toThrow(/^clawgate\.dispatch\.memoryBudgetGb: 64 GB exceeds this host's 16\.0 GB/);
+  ).rejects.toThrow(/^clawgate\.dispatch\.memoryBudgetGb: 64 GiB exceeds this host's 16\.0 GiB/);
   journal.close();
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DispatchConfigError, clampThinking, resolveDispatchSettings } from "../../../node/dispatch/dispatch-settings.ts";
 
 describe("resolveDispatchSettings", () => {
-  it("defaults the budget to total memory minus max(4 GB, 15 %)", () => {
+  it("defaults the budget to total memory minus max(4 GiB, 15 %)", () => {
     expect(resolveDispatchSettings({}, 36).budgetGb).toBeCloseTo(36 - 5.4, 9);
     expect(resolveDispatchSettings({}, 16).budgetGb).toBe(12);
     expect(resolveDispatchSettings({ dispatch: { reserveGb: 8 } }, 64).budgetGb).toBe(56);
@@ -11,8 +11,8 @@ describe("resolveDispatchSettings", () => {
   });
 
   it("refuses a budget above the host's memory or a reserve that leaves nothing, naming the field", () => {
-    expect(() => resolveDispatchSettings({ dispatch: { memoryBudgetGb: 48 } }, 36)).toThrow(new DispatchConfigError("clawgate.dispatch.memoryBudgetGb", "48 GB exceeds this host's 36.0 GB of memory"));
-    expect(() => resolveDispatchSettings({ dispatch: { reserveGb: 40 } }, 36)).toThrow(/^clawgate\.dispatch\.reserveGb: 40 GB leaves no memory/);
+    expect(() => resolveDispatchSettings({ dispatch: { memoryBudgetGb: 48 } }, 36)).toThrow(new DispatchConfigError("clawgate.dispatch.memoryBudgetGb", "48 GiB exceeds this host's 36.0 GiB of memory"));
+    expect(() => resolveDispatchSettings({ dispatch: { reserveGb: 40 } }, 36)).toThrow(/^clawgate\.dispatch\.reserveGb: 40 GiB leaves no memory/);
   });
 
   it("takes the global cap from dispatch, then agents.defaults; per-agent caps from agents.list", () => {

@@ -21,6 +21,7 @@ import { type ModelServer, startModelServer } from "../../helpers/model-server.t
 import { pollUntil } from "../../helpers/node-process.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
+const ALLOC = fileURLToPath(new URL("../../fixtures/runtimes/alloc-agent.mjs", import.meta.url));
 const silent = { info() {}, warn() {}, error() {} };
 
 let server: ModelServer;
@@ -227,14 +228,39 @@ describe("dispatcher", () => {
     ]);
   });
 
-  it("a model larger than the whole budget is given up visibly, not queued forever", async () => {
-    const h = harness({ agents: { defaults: { model: "local/llama3.1:405b", heartbeat: { every: "0m" }, models: { "local/llama3.1:405b": { memoryGb: 230 } } } } });
-    const id = h.accept("agent", agentPayload());
-    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
-    expect(h.runLog.forDelivery(id)[0]).toMatchObject({
-      errorCode: "ERR_OVER_BUDGET",
-      deadReason: 'model "local/llama3.1:405b" needs ~230.0 GB, more than the memory budget of 32.0 GB',
+  it("a model larger than the whole budget is given up visibly, recorded with the agent, model, session and queue time asked for", async () => {
+    const h = harness({
+      agents: {
+        defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 6 }, "local/llama3.1:405b": { memoryGb: 230 } } },
+        list: [{ id: "main", default: true }, { id: "huge", model: "local/llama3.1:405b" }],
+      },
     });
+    const before = Date.now();
+    const id = h.accept("agent", agentPayload({ agentId: "huge", sessionKey: "hook:big" }));
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    const [record] = h.runLog.forDelivery(id);
+    expect(record).toMatchObject({
+      id: `run-${id}`,
+      kind: "agent",
+      status: "error",
+      agentId: "huge",
+      model: "local/llama3.1:405b",
+      sessionKey: "agent:huge:hook:big",
+      memoryEstimateGb: 230,
+      errorCode: "ERR_OVER_BUDGET",
+      deadReason: 'model "local/llama3.1:405b" needs ~230.0 GiB, more than the memory budget of 32.0 GiB',
+    });
+    expect(record!.queuedAt).toBeGreaterThanOrEqual(before);
+    expect(record!.startedAt).toBeUndefined();
+    // The admin API's filter (GET /_clawgate/admin/runs?agentId=huge) is this list.
+    expect(h.runLog.list({ agentId: "huge" }).map((r) => r.id)).toEqual([`run-${id}`]);
+  });
+
+  it("an agent that is not configured is given up under the agent that was asked for", async () => {
+    const h = harness();
+    const id = h.accept("agent", agentPayload({ agentId: "ghost" }));
+    await pollUntil(() => stateOf(h, id) === "dead", 5_000, "the delivery to be dead");
+    expect(h.runLog.list({ agentId: "ghost" })[0]).toMatchObject({ errorCode: "ERR_UNKNOWN_AGENT", sessionKey: "agent:ghost:hook:s1", deadReason: 'agent "ghost" is not configured' });
   });
 
   it("clamps a requested thinking level at clawgate.dispatch.maxThinking before it becomes reasoning_effort", async () => {
@@ -254,7 +280,7 @@ describe("dispatcher", () => {
     expect(chat.body.messages.at(-1).content).toMatch(/^System: SECRETS_RELOADER_DEGRADED: secrets reload failed/);
   });
 
-  it("kills a command run over its hard limit: memory_limit, dead (not retried), peak learned", async () => {
+  it("kills a command run over its hard limit: memory_limit, dead (not retried), the model marked, its estimate untouched", async () => {
     const h = harness({
       agents: {
         defaults: {
@@ -271,7 +297,34 @@ describe("dispatcher", () => {
     expect(run).toMatchObject({ status: "memory_limit", errorCode: "ERR_MEMORY_LIMIT", memoryEstimateGb: 0.1, memoryLimitGb: 0.25 });
     expect(run!.memoryPeakGb).toBeGreaterThan(0.25);
     expect(run!.deadReason).toMatch(/memory_limit is not retried/);
-    expect(h.modelMemory.estimate("local/hog", { local: true }).memoryGb).toBeGreaterThan(0.25);
+    expect(run!.memoryLimitExceeded).toBe(true);
+    expect(h.modelMemory.estimate("local/hog", { local: true })).toMatchObject({ memoryGb: 0.1, hardLimitGb: 0.25 });
+    expect(h.modelMemory.report("local/hog", { local: true })).toMatchObject({ limitKills: 1, learnedGb: null });
+  });
+
+  it("a runaway, then a normal run of the same model: the normal run is admitted with a sane reservation", async () => {
+    const h = harness({
+      agents: {
+        defaults: {
+          model: "local/alloc",
+          heartbeat: { every: "0m" },
+          models: { "local/alloc": { memoryGb: 0.2, memoryLimitGb: 0.3 } },
+          runtime: { type: "command", command: process.execPath, args: [ALLOC, JSON.stringify({ "local/alloc": 0.15 })], sampleIntervalMs: 20 },
+        },
+      },
+    });
+    const runaway = h.accept("agent", agentPayload({ message: "runaway" }));
+    await pollUntil(() => stateOf(h, runaway) === "dead", 15_000, "the runaway to be killed");
+    const [killed] = h.runLog.forDelivery(runaway);
+    expect(killed).toMatchObject({ status: "memory_limit", memoryLimitExceeded: true, memoryEstimateGb: 0.2, memoryLimitGb: 0.3 });
+    expect(killed!.memoryPeakGb).toBeGreaterThan(0.3);
+    const normal = h.accept("agent", agentPayload({ message: "hold 100", sessionKey: "hook:s2" }));
+    await pollUntil(() => stateOf(h, normal) === "done", 15_000, "the normal run");
+    const [ok] = h.runLog.forDelivery(normal);
+    expect(ok).toMatchObject({ status: "ok", memoryEstimateGb: 0.2, memoryLimitGb: 0.3 });
+    expect(ok!.memoryEstimateGb!).toBeLessThanOrEqual(ok!.memoryLimitGb!);
+    // Its own peak teaches (an ok run), and never past the limit.
+    expect(h.modelMemory.estimate("local/alloc", { local: true }).memoryGb).toBeLessThanOrEqual(0.3);
   });
 
   it("on restart settles a delivery whose run finished, and retries (visibly) one cut off mid-run", async () => {

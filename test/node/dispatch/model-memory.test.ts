@@ -18,7 +18,7 @@ describe("deriveMemoryGb", () => {
 describe("the shipped table", () => {
   const mm = createModelMemory();
 
-  it("knows Llama 3 8B and 70B at Ollama's default Q4_K_M (70B above 40 GB, as docs/dispatch.md says)", () => {
+  it("knows Llama 3 8B and 70B at Ollama's default Q4_K_M (70B above 40 GiB, as docs/dispatch.md says)", () => {
     const small = mm.estimate("ollama/llama3.1:8b");
     const big = mm.estimate("ollama/llama3.3:70b");
     expect(small.source).toBe("table");
@@ -108,13 +108,40 @@ describe("learning from measured peaks", () => {
     expect(mm.estimate("ollama/llama3.1:8b").memoryGb).toBeCloseTo(first / 2, 6);
   });
 
-  it("the hard limit follows the estimate: × limitFactor, at least estimate + slack, or configured", () => {
+  it("the hard limit comes from the configured or first estimate (× limitFactor, at least + slack), never from learning", () => {
     const mm = createModelMemory({ models: { "ollama/a:7b": { memoryGb: 10 }, "ollama/b:7b": { memoryGb: 2 }, "ollama/c:7b": { memoryGb: 10, memoryLimitGb: 11 } }, limitFactor: 1.5, minLimitSlackGb: 2 });
     expect(mm.estimate("ollama/a:7b").hardLimitGb).toBe(15);
     expect(mm.estimate("ollama/b:7b").hardLimitGb).toBe(4);
     expect(mm.estimate("ollama/c:7b").hardLimitGb).toBe(11);
     mm.recordPeak("ollama/a:7b", 12);
-    expect(mm.estimate("ollama/a:7b").hardLimitGb).toBe(18);
+    expect(mm.estimate("ollama/a:7b")).toMatchObject({ memoryGb: 12, hardLimitGb: 15 });
+  });
+
+  it("a run killed at its hard limit teaches nothing: the estimate stays, the kill and its peak are remembered", () => {
+    const mm = createModelMemory({ models: { "local/m": { memoryGb: 0.2, memoryLimitGb: 0.3 } } });
+    expect(mm.recordPeak("local/m", 0.435, "memory_limit")).toMatchObject({ memoryGb: 0.2, hardLimitGb: 0.3, source: "config", samples: 0 });
+    expect(mm.report("local/m")).toMatchObject({ learnedGb: null, estimateGb: 0.2, hardLimitGb: 0.3, limitKills: 1, lastPeaks: [{ peakGb: 0.435, outcome: "memory_limit" }] });
+    // A failed run's peak (it did not finish) does not move the estimate either.
+    expect(mm.recordPeak("local/m", 0.29, "failed").memoryGb).toBe(0.2);
+  });
+
+  it("the estimate never rises above the hard limit, also from an ok run or an older learned file", () => {
+    const mm = createModelMemory({ models: { "local/m": { memoryGb: 0.2, memoryLimitGb: 0.3 } } });
+    expect(mm.recordPeak("local/m", 5).memoryGb).toBe(0.3);
+    const old = createModelMemory({ models: { "local/m": { memoryGb: 0.2, memoryLimitGb: 0.3 } }, learned: { "local/m": { memoryGb: 0.435, samples: 3 } } });
+    expect(old.estimate("local/m")).toMatchObject({ memoryGb: 0.3, source: "learned" });
+  });
+
+  it("reset() forgets one model's learning; the others stay", () => {
+    const mm = createModelMemory();
+    mm.recordPeak("ollama/llama3.1:8b", 9);
+    mm.recordPeak("ollama/qwen2.5:7b", 7, "memory_limit");
+    const configured = mm.estimate("ollama/llama3.1:8b", { local: true });
+    expect(configured.source).toBe("learned");
+    expect(mm.reset("ollama/llama3.1:8b")).toBe(true);
+    expect(mm.reset("ollama/llama3.1:8b")).toBe(false);
+    expect(mm.estimate("ollama/llama3.1:8b", { local: true })).toMatchObject({ source: "table", samples: 0 });
+    expect(mm.learnedModels()).toEqual(["ollama/qwen2.5:7b"]);
   });
 
   it("snapshot() round-trips learned values into a new instance", () => {

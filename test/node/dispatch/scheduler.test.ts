@@ -176,7 +176,7 @@ describe("memory admission", () => {
     s.submit("b", 14);
     await flush();
     expect(s.log).toEqual(["a"]);
-    // The host now shows a's 10 GB as used: 16 available is exactly b's 14 + 2 of headroom.
+    // The host now shows a's 10 GiB as used: 16 available is exactly b's 14 + 2 of headroom.
     s.setSample({ availableGb: 16, totalGb: 64 });
     await s.clock.advance(1000);
     await flush();
@@ -208,7 +208,7 @@ describe("memory admission", () => {
     const b = s.submit("b", 6);
     const hosted = s.submit("hosted", 0);
     await flush();
-    // b waited for a new reading (6 + 1 of headroom > 3) instead of starting on the minute-old 30 GB; hosted ran.
+    // b waited for a new reading (6 + 1 of headroom > 3) instead of starting on the minute-old 30 GiB; hosted ran.
     expect(s.log).toEqual(["a", "hosted"]);
     expect(s.probeCalls()).toBe(2);
     expect(s.scheduler.state()).toMatchObject({ availableGb: 3, blocked: { id: "b", reason: "probe" } });
@@ -247,7 +247,7 @@ describe("memory admission", () => {
     await b.finish("ok");
   });
 
-  it("starts no local run until the probe answers; hosted runs (0 GB) do not wait for it", async () => {
+  it("starts no local run until the probe answers; hosted runs (0 GiB) do not wait for it", async () => {
     const s = setup();
     s.setProbeFails(true);
     s.submit("local", 4);
@@ -263,10 +263,10 @@ describe("memory admission", () => {
 });
 
 describe("exclusive runs", () => {
-  it("a run at or above exclusiveAboveGb runs alone among local runs; hosted runs may run beside it", async () => {
+  it("a run strictly above exclusiveAboveGb runs alone among local runs; hosted runs may run beside it", async () => {
     const s = setup({ budgetGb: 64, exclusiveAboveGb: 40 });
     const small = s.submit("small", 6);
-    const big = s.submit("big", 40);
+    const big = s.submit("big", 40.5);
     await flush();
     expect(s.log).toEqual(["small"]);
     expect(s.scheduler.state().blocked).toEqual({ id: "big", reason: "exclusive" });
@@ -280,6 +280,17 @@ describe("exclusive runs", () => {
     await big.finish("ok");
     expect(s.log).toEqual(["small", "big", "hosted", "small2"]);
     await hosted.finish("ok");
+  });
+
+  it("a run exactly at exclusiveAboveGb is not exclusive: it runs beside other local runs", async () => {
+    const s = setup({ budgetGb: 64, exclusiveAboveGb: 40 });
+    const small = s.submit("small", 6);
+    const edge = s.submit("edge", 40);
+    await flush();
+    expect(s.log).toEqual(["small", "edge"]);
+    expect(s.scheduler.state().exclusiveRunning).toBe(false);
+    await small.finish("ok");
+    await edge.finish("ok");
   });
 });
 
@@ -439,7 +450,7 @@ describe("queue limit", () => {
   it("refuses a run larger than the whole budget: it could never start", () => {
     const s = setup({ budgetGb: 32 });
     const r = s.scheduler.submit({ id: "huge", agentId: "main", sessionKey: "s", priority: "normal", memoryGb: 45, run: async () => "" });
-    expect(r).toEqual({ accepted: false, code: "ERR_EXCEEDS_BUDGET", retryAfterSeconds: 0 });
+    expect(r).toEqual({ accepted: false, code: "ERR_OVER_BUDGET", retryAfterSeconds: 0 });
   });
 });
 
@@ -484,7 +495,7 @@ describe("events and idle", () => {
 describe("head of line (EASY backfilling)", () => {
   it("a big run is not starved by a stream of small ones: only runs that end before it could start may backfill", async () => {
     const s = setup({ budgetGb: 32 });
-    // Two 12 GB runs with 10 s timeouts hold 24 of 32 GB; the 20 GB run waits for one of them (shadow time 10 s).
+    // Two 12 GiB runs with 10 s timeouts hold 24 of 32 GiB; the 20 GiB run waits for one of them (shadow time 10 s).
     const h1 = s.submit("hold1", 12, { timeoutMs: 10_000 });
     s.submit("hold2", 12, { timeoutMs: 10_000 });
     await flush();
@@ -524,7 +535,7 @@ describe("head of line (EASY backfilling)", () => {
     s.scheduler.on("started", (e) => {
       if (e.id === "big") startedBigAt = e.startedAt;
     });
-    // One 4 GB run a second, each 4 s long with a 5 s timeout: enough to keep the 8 free GB busy forever.
+    // One 4 GiB run a second, each 4 s long with a 5 s timeout: enough to keep the 8 free GiB busy forever.
     for (let i = 0; i < 40; i++) {
       submitTimed(`small${i}`, 4, 4_000, 5_000);
       await s.clock.advance(1_000);
@@ -544,7 +555,7 @@ describe("head of line (EASY backfilling)", () => {
     s.submit("fits-beside", 6);
     s.submit("too-much", 6);
     await flush();
-    // At the shadow time (hold ends) 32 GB free: big takes 24, 8 left → one 6 GB run fits beside it, not two.
+    // At the shadow time (hold ends) 32 GiB free: big takes 24, 8 left → one 6 GiB run fits beside it, not two.
     expect(s.log).toEqual(["hold", "fits-beside"]);
   });
 

@@ -1,5 +1,5 @@
 /** The hook intake in-process (app.request): docs/openclaw-compat.md §5's order of checks, texts and statuses, idempotency, envelopes. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
@@ -29,6 +29,7 @@ afterEach(async () => {
 });
 
 interface Extra {
+  journal?: IntakeJournal;
   envelopes?: Awaited<ReturnType<typeof createEnvelopeVerifier>>;
   bodyTimeoutMs?: number;
   agents?: unknown;
@@ -45,7 +46,7 @@ function makeApp(hooks: Record<string, unknown> = {}, extra: Extra = {}) {
   let n = 0;
   const routes = createHooksRoutes({
     policy,
-    journal,
+    journal: extra.journal ?? journal,
     hookToken: () => TOKEN,
     limiter: createFailureWindow(),
     logger: pino({ level: "silent" }),
@@ -147,6 +148,46 @@ describe("POST /hooks/wake", () => {
     await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "later" }), 400, { ok: false, error: 'mode must be "now" or "next-heartbeat"' });
     await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "next-heartbeat" }), 200, { ok: true, mode: "next-heartbeat" });
     expect(journal.pending().map((d) => [d.kind, JSON.parse(d.payload)])).toEqual([["wake", { text: "t", mode: "next-heartbeat" }]]);
+  });
+});
+
+describe("group commit", () => {
+  it("concurrent wakes share journal commits, each answered 200 only once its row is durable", async () => {
+    const app = makeApp();
+    const before = journal.stats().commits;
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => post(app, "/hooks/wake", { text: `w${i}` }, { ...auth, "idempotency-key": `k-${i}` })));
+    expect(answers.map((r) => r.status)).toEqual(Array(40).fill(200));
+    const commits = journal.stats().commits - before;
+    // 40 requests, far fewer commits (in-process they all reach the journal within a turn or two of the loop).
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThanOrEqual(4);
+    expect(journal.counts().pending).toBe(40);
+  });
+
+  it("a failed commit answers every request of its group 503 with Retry-After, and journals none of them", async () => {
+    let fail = true;
+    await mkdir(join(dir, "failing"));
+    const failing = openIntakeJournal(join(dir, "failing"), { commit: (db) => (fail ? (() => { throw new Error("disk I/O error"); })() : db.exec("COMMIT")) });
+    try {
+      const app = makeApp({}, { journal: failing });
+      const answers = await Promise.all(
+        ["a", "b", "c"].map((k) => post(app, k === "c" ? "/hooks/agent" : "/hooks/wake", k === "c" ? { message: "m" } : { text: k }, { ...auth, "idempotency-key": k })),
+      );
+      for (const r of answers) {
+        expect({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() }).toEqual({
+          status: 503,
+          retryAfter: "1",
+          body: { ok: false, error: "the delivery could not be stored; retry" },
+        });
+      }
+      expect(failing.counts()).toEqual({ pending: 0, done: 0, dead: 0 });
+      // The retry of the same delivery id is new, not a duplicate of something never stored.
+      fail = false;
+      await expectAnswer(post(app, "/hooks/wake", { text: "a" }, { ...auth, "idempotency-key": "a" }), 200, { ok: true, mode: "now" });
+      expect(failing.counts().pending).toBe(1);
+    } finally {
+      failing.close();
+    }
   });
 });
 

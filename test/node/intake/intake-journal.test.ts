@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { JournalCommitError, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 
 const WRITER = fileURLToPath(new URL("../../fixtures/intake/journal-writer.ts", import.meta.url));
 let dir: string;
@@ -75,8 +75,8 @@ describe("intake journal", () => {
     journal.close();
   });
 
-  it("loses no acknowledged delivery when the writer is killed with SIGKILL mid-stream", async () => {
-    const child = spawn(process.execPath, [WRITER, dir], { stdio: ["ignore", "pipe", "inherit"] });
+  it.each([["one commit per delivery", "single"], ["group commit", "grouped"]])("loses no acknowledged delivery when the writer is killed with SIGKILL mid-stream (%s)", async (_, mode) => {
+    const child = spawn(process.execPath, [WRITER, dir, mode], { stdio: ["ignore", "pipe", "inherit"] });
     const acked: string[] = [];
     let buffer = "";
     await new Promise<void>((resolve, reject) => {
@@ -98,6 +98,70 @@ describe("intake journal", () => {
     const lost = acked.filter((id) => !pendingIds.has(id));
     expect(lost).toEqual([]);
     expect(pendingIds.size).toBeGreaterThanOrEqual(acked.length);
+    journal.close();
+  });
+
+  it("commits concurrent deliveries as one group, each answered only after that commit", async () => {
+    const journal = openIntakeJournal(dir);
+    const before = journal.stats().commits;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => journal.acceptGrouped(delivery(`g-${i}`))));
+    expect(results.every((r) => r.inserted)).toBe(true);
+    expect(journal.stats()).toEqual({ commits: before + 1, inserted: 50 });
+    // A second wave after the first commit is its own group.
+    await Promise.all([journal.acceptGrouped(delivery("h-1")), journal.acceptGrouped(delivery("h-2"))]);
+    expect(journal.stats().commits).toBe(before + 2);
+    journal.close();
+    const reopened = openIntakeJournal(dir);
+    expect(reopened.counts().pending).toBe(52);
+    reopened.close();
+  });
+
+  it("answers a duplicate inside the same group with the original, once that group is durable", async () => {
+    const journal = openIntakeJournal(dir);
+    const [first, second] = await Promise.all([journal.acceptGrouped(delivery("a")), journal.acceptGrouped(delivery("a", '{"ok":true,"runId":"r-2"}'))]);
+    expect(first!.inserted).toBe(true);
+    expect(second).toMatchObject({ inserted: false, delivery: { response: '{"ok":true,"runId":"r-1"}' } });
+    expect(journal.stats()).toMatchObject({ commits: 1, inserted: 1 });
+    journal.close();
+  });
+
+  it("commits an open group before a read or another write touches its rows", async () => {
+    const journal = openIntakeJournal(dir);
+    const pending = journal.acceptGrouped(delivery("a"));
+    // settle() must not ride on (or roll back with) the group: the group commits first, then the settle.
+    expect(journal.settle("a", "done")).toBe(true);
+    expect(journal.stats().commits).toBe(2);
+    await expect(pending).resolves.toMatchObject({ inserted: true });
+    journal.acceptGrouped(delivery("b"));
+    expect(journal.get("b")?.state).toBe("pending");
+    expect(journal.stats().commits).toBe(3);
+    journal.close();
+  });
+
+  it("fails every delivery of a group whose commit fails, and stores none of them", async () => {
+    let failNext = true;
+    const journal = openIntakeJournal(dir, {
+      commit: (db) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error("disk I/O error");
+        }
+        db.exec("COMMIT");
+      },
+    });
+    const outcomes = await Promise.allSettled(["a", "b", "c"].map((id) => journal.acceptGrouped(delivery(id))));
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe("rejected");
+      const reason = (outcome as PromiseRejectedResult).reason as JournalCommitError;
+      expect(reason).toBeInstanceOf(JournalCommitError);
+      expect(reason.code).toBe("ERR_JOURNAL_COMMIT");
+      expect(reason.message).toBe("the intake journal could not commit");
+    }
+    expect(journal.counts()).toEqual({ pending: 0, done: 0, dead: 0 });
+    expect(journal.stats()).toEqual({ commits: 0, inserted: 0 });
+    // The next group starts clean: the same ids are new again.
+    await expect(journal.acceptGrouped(delivery("a"))).resolves.toMatchObject({ inserted: true });
+    expect(journal.counts().pending).toBe(1);
     journal.close();
   });
 });

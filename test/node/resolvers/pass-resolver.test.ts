@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecProvider } from "../../../node/secrets/exec-provider.ts";
-import { ExecProviderSchema } from "../../../node/secrets/provider-config.ts";
+import { ExecProviderSchema } from "../../../node/config/provider-config.ts";
 import { CLI_BIN } from "../../helpers/node-process.ts";
 
 const available = ["pass", "gpg", "gpgconf"].every((bin) => spawnSync("which", [bin]).status === 0);

@@ -3,17 +3,11 @@ import { lstat, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../node/config/config-file.ts";
-import {
-  ConfigureError,
-  buildPlan,
-  chooseProvider,
-  describeOrigin,
-  findMigrationCandidates,
-  readCandidateSources,
-  runConfigure,
-  suggestRefId,
-  writeFileStore,
-} from "../../../node/secrets/configure.ts";
+import { runConfigure } from "../../../node/secrets/configure.ts";
+import { describeOrigin, findMigrationCandidates, readCandidateSources } from "../../../node/secrets/configure-discovery.ts";
+import { ConfigureError } from "../../../node/secrets/configure-error.ts";
+import { buildPlan, chooseProvider, suggestRefId } from "../../../node/secrets/configure-plan.ts";
+import { writeFileStore } from "../../../node/secrets/configure-store.ts";
 import { SecretsPlanSchema } from "../../../node/secrets/secrets-plan.ts";
 import { ENV_VALUES, PLAINTEXT, type SecretsFixture, leakedValues, makeSecretsFixture, snapshotDir } from "../../helpers/secrets-fixtures.ts";
 import { scriptedPrompts } from "../../helpers/secrets-prompts.ts";

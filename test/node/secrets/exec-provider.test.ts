@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecProvider } from "../../../node/secrets/exec-provider.ts";
-import { ExecProviderSchema } from "../../../node/secrets/provider-config.ts";
+import { ExecProviderSchema } from "../../../node/config/provider-config.ts";
 import { hasProc, pidsWithMarker, procState } from "../../helpers/process-tree.ts";
 import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 import { pollUntil } from "../../helpers/node-process.ts";

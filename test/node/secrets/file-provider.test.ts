@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFileProvider } from "../../../node/secrets/file-provider.ts";
-import { FileProviderSchema } from "../../../node/secrets/provider-config.ts";
+import { FileProviderSchema } from "../../../node/config/provider-config.ts";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.warn("skipping the foreign-owner test: only root can give a file to another user");

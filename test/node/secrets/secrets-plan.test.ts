@@ -2,7 +2,7 @@
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { formatPath } from "../../../node/secrets/credential-paths.ts";
+import { formatPath } from "../../../node/config/credential-paths.ts";
 import {
   type SecretsPlan,
   SecretsPlanError,

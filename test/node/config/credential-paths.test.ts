@@ -1,6 +1,6 @@
 /** The credential registry finds every credential location, skips inactive surfaces and never walks prototypes. */
 import { describe, expect, it } from "vitest";
-import { credentialSpecFor, envNamesFor, findCredentials, isSensitive } from "../../../node/secrets/credential-paths.ts";
+import { credentialSpecFor, envNamesFor, findCredentials, isSensitive } from "../../../node/config/credential-paths.ts";
 
 const config = {
   models: {

@@ -7,7 +7,7 @@ import {
   isExecId,
   parseEnvShorthand,
   refKey,
-} from "../../../node/secrets/secret-ref.ts";
+} from "../../../node/config/secret-ref.ts";
 
 describe("SecretRefSchema", () => {
   it("accepts exactly source, provider, id", () => {

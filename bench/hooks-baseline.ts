@@ -1,0 +1,81 @@
+/**
+ * The hooks bench's baselines: a bare `node:http` server doing the agent's verification of `POST /hooks/wake`
+ * (the edge envelope through shared/envelope.ts, or the hook token compared in constant time), the same payload
+ * validation, and then either (a) `fsync`: one durable insert per request (node:sqlite, WAL, synchronous=FULL,
+ * one transaction each), or (b) `memory`: no journal at all — the ceiling of the HTTP path, and what an
+ * in-memory gateway does. Run as `node bench/hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory`;
+ * it prints its URL when listening.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { ENVELOPE_HEADER, createEnvelopeVerifier, createMemoryReplayCache } from "../shared/envelope.ts";
+import { parseWakePayload } from "../shared/hook-payloads.ts";
+
+export type BaselineJournal = "fsync" | "memory";
+
+const WAKE_ANSWER = JSON.stringify({ ok: true, mode: "now" });
+const UNAUTHORIZED = '{"ok":false,"error":"unauthorized"}';
+
+async function main(dir: string, publicJwk: string, hookToken: string, journal: BaselineJournal): Promise<void> {
+  const jwk = JSON.parse(publicJwk) as { kid: string };
+  const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache() });
+  const tokenDigest = createHash("sha256").update(hookToken).digest();
+  let insert: ((id: string, payload: string) => void) | undefined;
+  if (journal === "fsync") {
+    const db = new DatabaseSync(join(dir, "baseline.sqlite"));
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        payload TEXT NOT NULL, response TEXT NOT NULL, received_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dead')));
+      CREATE INDEX deliveries_pending ON deliveries (state, seq);
+    `);
+    const statement = db.prepare(
+      `INSERT INTO deliveries (delivery_id, kind, payload, response, received_at, state)
+       VALUES (?, ?, ?, ?, ?, 'pending') ON CONFLICT (delivery_id) DO NOTHING`,
+    );
+    insert = (id, payload) => void statement.run(id, "wake", payload, WAKE_ANSWER, Date.now());
+  }
+  const tokenOk = (presented: string | undefined) => presented !== undefined && timingSafeEqual(createHash("sha256").update(presented).digest(), tokenDigest);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void (async () => {
+        const body = new Uint8Array(Buffer.concat(chunks));
+        try {
+          const envelope = req.headers[ENVELOPE_HEADER];
+          let id: string;
+          if (typeof envelope === "string") {
+            const claims = await verifier.verify(envelope, { method: req.method!, path: req.url!, body });
+            id = claims.did ?? claims.jti;
+          } else {
+            const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+            const header = req.headers["x-openclaw-token"];
+            if (!tokenOk(bearer ?? (typeof header === "string" ? header : undefined))) throw new Error("unauthorized");
+            id = randomUUID();
+          }
+          const wake = parseWakePayload(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)));
+          if (!wake.ok) throw new Error(wake.error);
+          insert?.(id, JSON.stringify(wake.value));
+          res.writeHead(200, { "content-type": "application/json" }).end(WAKE_ANSWER);
+        } catch {
+          res.writeHead(401, { "content-type": "application/json" }).end(UNAUTHORIZED);
+        }
+      })();
+    });
+  });
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address() as { port: number };
+    console.log(`baseline listening on http://127.0.0.1:${address.port}`);
+  });
+  process.once("SIGTERM", () => server.close(() => process.exit(0)));
+}
+
+const [dir, publicJwk, hookToken, journal] = process.argv.slice(2);
+if (journal !== "fsync" && journal !== "memory") throw new TypeError("usage: hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory");
+await main(dir!, publicJwk!, hookToken!, journal);
