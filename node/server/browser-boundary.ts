@@ -2,8 +2,9 @@
  * The node's first check, before authentication, limiters or the body (docs/security.md, "A web page in the
  * host's browser"): loopback is no trust boundary, so a request must name this node in `Host` (DNS rebinding
  * sends the attacker's name), must not come from another origin (`Origin`, `Sec-Fetch-Site`), and must have a
- * raw path that no parser resolves to another route (`refuseUnsafePaths`, in front of the HTTP server's
- * listener). Refused requests reach no limiter and change nothing.
+ * raw path that no parser resolves to another route. Path and Host are checked in front of the HTTP adapter
+ * (`guard`), Origin and Sec-Fetch-Site as the app's first middleware. Refused requests reach no limiter and
+ * change nothing.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
@@ -17,6 +18,12 @@ export interface BrowserBoundaryOptions {
 }
 
 export interface BrowserBoundary {
+  /**
+   * Wraps the HTTP server's request listener: the raw path rule and the Host check run before the adapter
+   * parses a URL (it would resolve `..` silently, and answer a backslash or an odd Host with an empty 400).
+   */
+  guard(listener: RequestListener): RequestListener;
+  /** The Origin and Sec-Fetch-Site checks (and Host again, for apps served without `guard`). */
   readonly middleware: MiddlewareHandler;
   /** Called once the listener has its port (port 0 = chosen by the OS). Until then every request is refused. */
   listening(port: number): void;
@@ -50,6 +57,13 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
   };
 
   return {
+    guard(listener) {
+      return (incoming, outgoing) => {
+        if (!isSafeRequestPath(incoming.url ?? "/")) return refuseRaw(outgoing, 400, UNSAFE_PATH_TEXT);
+        if (!ownOrigins((incoming.headers.host ?? "").toLowerCase())) return refuseRaw(outgoing, 421, HOST_TEXT);
+        listener(incoming, outgoing);
+      };
+    },
     listening(port) {
       loopbackHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${bind}:${port}`]);
     },
@@ -68,23 +82,16 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
 
 type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
-/**
- * Wraps the HTTP server's request listener: a raw path with `.`/`..` segments (also `%2e`), `//` or `\` is
- * answered 400 before any URL parser sees it (the parsed URL would have resolved `..` already, and
- * @hono/node-server refuses a backslash with an empty 400). Nothing else is read; no limiter is told.
- */
-export function refuseUnsafePaths(listener: RequestListener): RequestListener {
-  const body = JSON.stringify({ ok: false, error: UNSAFE_PATH_TEXT });
-  return (incoming, outgoing) => {
-    if (isSafeRequestPath(incoming.url ?? "/")) return listener(incoming, outgoing);
-    outgoing.writeHead(400, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
-      "cache-control": "no-store",
-      connection: "close",
-    });
-    outgoing.end(body);
-  };
+/** A refusal written straight to the socket: one JSON line with the shared headers; the body is never read. */
+function refuseRaw(outgoing: ServerResponse, status: 400 | 421, error: string): void {
+  const body = JSON.stringify({ ok: false, error });
+  outgoing.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    connection: "close",
+  });
+  outgoing.end(body);
 }

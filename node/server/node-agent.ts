@@ -25,7 +25,7 @@ import { createHooksRoutes } from "../intake/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
-import { createBrowserBoundary, refuseUnsafePaths } from "./browser-boundary.ts";
+import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.ts";
 import { createNodeApp } from "./node-app.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
@@ -239,7 +239,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
     return res;
   };
-  const { server, address } = await listen(fetch, host, port);
+  const { server, address } = await listen(fetch, host, port, boundary);
   boundary.listening(address.port);
   // Pending deliveries from before a restart run now; new ones arrive through onAccepted.
   dispatch.dispatcher.start();
@@ -330,10 +330,11 @@ function listen(
   fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   hostname: string,
   port: number,
+  boundary: BrowserBoundary,
 ): Promise<{ server: ServerType; address: AddressInfo }> {
   return new Promise((resolve, reject) => {
-    // The raw path rule runs in front of the adapter, which would resolve `..` or refuse `\\` silently.
-    const createServer = (options: ServerOptions, listener: RequestListener) => createHttpServer(options, refuseUnsafePaths(listener));
+    // The boundary's raw checks run in front of the adapter, which would resolve `..` silently and answer a backslash or an odd Host with an empty 400.
+    const createServer = (options: ServerOptions, listener: RequestListener) => createHttpServer(options, boundary.guard(listener));
     const server = serve({ fetch, hostname, port, createServer: createServer as typeof createHttpServer }, (address) => resolve({ server, address }));
     server.once("error", reject);
   });

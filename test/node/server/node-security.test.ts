@@ -133,6 +133,8 @@ describe("browser boundary", () => {
       await send(`${ADMIN_PREFIX}/intake`, { from, host: rebound, headers: { authorization: `Bearer ${adminToken}` } }),
       await send("/metrics", { from, host: rebound, headers: { authorization: `Bearer ${adminToken}` } }),
       await send("/healthz", { from, host: "127.0.0.1" }),
+      await send("/healthz", { from, host: `evil.example:99999` }),
+      await send("/healthz", { from, host: "" }),
     ]) {
       expect(answer.status).toBe(421);
       expect(json(answer)).toEqual({ ok: false, error: HOST_TEXT });
