@@ -225,7 +225,7 @@ describe("no lockout of legitimate traffic", () => {
     expect((await envelopeWake(from, "sec-good-1")).status).toBe(200);
   });
 
-  it("the admin API has its own limiter: 20 failures / 60 s, then 429 + Retry-After; the admin token still works", async () => {
+  it("the admin API has its own limiter: 20 failures / 60 s, then 429 + Retry-After; the admin token still works and clears the count", async () => {
     const from = source();
     for (let i = 0; i < 20; i++) expect((await admin("/intake", from, "wrong-admin-token")).status).toBe(401);
     const limited = await admin("/intake", from, "wrong-admin-token");
@@ -234,6 +234,8 @@ describe("no lockout of legitimate traffic", () => {
     expect(json(limited)).toEqual({ ok: false, error: "too many failed attempts" });
     expect((await send("/metrics", { from, headers: { authorization: "Bearer wrong-admin-token" } })).status).toBe(429);
     expect((await admin("/intake", from)).status).toBe(200);
+    // The right token cleared this client's count: a wrong one is an ordinary 401 again.
+    expect((await admin("/intake", from, "wrong-admin-token")).status).toBe(401);
   });
 });
 
