@@ -5,8 +5,8 @@
  * one for a model above the whole budget. From the run records: at every start the reservations of the runs then
  * running stay within the budget, an exclusive run never overlaps another local run, every call has exactly one `ok`
  * run (the runaway exactly one `memory_limit`, the over-budget call one give-up under its own agent) with a measured
- * peak under its hard limit; the runaway leaves the estimate at or under the hard limit, /metrics and
- * `clawgate dispatch models` show the kill, and `--reset` forgets it.
+ * peak under its hard limit; the runaway leaves the estimate at or under the hard limit, /metrics, the doctor's
+ * model memory check and `clawgate dispatch models` show the kill, and `--reset` forgets it.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunRecord } from "../../node/dispatch/run-log.ts";
+import { probeModelMemory } from "../../node/doctor/model-memory-checks.ts";
 import { createLogger } from "../../node/server/logger.ts";
 import { type NodeAgent, startNodeAgent } from "../../node/server/node-agent.ts";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
@@ -177,8 +178,14 @@ it("real allocations under a 1 GiB budget: reservations within budget at every s
   expect(givenUp!.queuedAt).toEqual(expect.any(Number));
   expect((await admin("/intake?state=dead")).dead.map((d: { deliveryId: string }) => d.deliveryId).length).toBe(2);
 
-  // 8. The daemon stayed healthy, and `clawgate dispatch models` shows and resets the small model's learning.
+  // 8. The daemon stayed healthy; `clawgate doctor`'s model memory check names the giant model (its configured
+  //    estimate is above the budget) and the small model's kill; `clawgate dispatch models` shows and resets it.
   expect((await fetch(`${node!.url}/readyz`)).status).toBe(200);
+  const doctor = await probeModelMemory(node!.url, adminToken, fetch);
+  expect(doctor.map((f) => [f.checkId, f.title])).toEqual([
+    ["dispatch.model_over_budget", "runs of local/giant are given up: its estimate is above the memory budget"],
+    ["dispatch.model_limit_kills", "runs of local/small were killed at their hard memory limit"],
+  ]);
   const env = { ...process.env, OPENCLAW_GATEWAY_TOKEN: "" };
   const at = ["--state-dir", node!.stateDir];
   const listed = await runCli(["dispatch", "models", "--json", ...at], { env });
