@@ -42,13 +42,14 @@ export function createOperatorApi(deps: OperatorApiDeps): Hono {
   const app = new Hono();
   app.use("*", async (c, next) => {
     const client = limiterClientKey(c.req.header("cf-connecting-ip"));
-    const wait = limiter.blockedFor(client, now());
-    if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
     const expected = deps.setup(c).config.operatorTokenSha256;
     const presented = bearerToken(c.req.header("authorization"));
     // No hash configured = the operator API is off; it answers exactly like a wrong token.
     if (expected === undefined || presented === undefined || !equalBytes(await sha256Bytes(presented), hexBytes(expected))) {
       deps.log({ event: "operator.refused", path: c.req.path });
+      // The right token is never throttled; a blocked client's wrong ones are answered from memory.
+      const wait = limiter.blockedFor(client, now());
+      if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
       const retryAfter = await limiter.recordFailure(client, now());
       if (retryAfter > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(retryAfter) });
       return c.json({ ok: false, error: "unauthorized" }, 401);

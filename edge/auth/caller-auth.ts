@@ -16,10 +16,9 @@
  *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
  *   node's text; `code` says which check failed (ERR_AUTH_*), for logs.
  * - Failed attempts are counted per client (`CF-Connecting-IP`, an IPv6 address by its /64; requests without
- *   one share one bucket):
- *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential, in any isolate
- *   that has seen it fail (one DO look-up per failure tells the others) — until the
- *   oldest failure leaves the window (docs/openclaw-compat.md §5, as the node).
+ *   one share one bucket; shared/failure-window.ts): after 20 failures in 60 s, the client's next wrong attempts
+ *   get 429 in any isolate that has seen it fail (one DO look-up per failure tells the others) until the oldest
+ *   failure leaves the window; a correct credential is accepted throughout (docs/security.md, as the node).
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
  *   JWKS are shared by all isolates; without it they live in this isolate's memory only.
@@ -121,9 +120,6 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
 
   return {
     async authenticate(req) {
-      const client = limiterClientKey(req.clientIp);
-      const wait = limiter.blockedFor(client, now());
-      if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
       let firstRefusal: AuthErrorCode | undefined;
       for (const method of compiled) {
         let outcome: MethodOutcome;
@@ -140,6 +136,11 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
           if (firstRefusal === undefined || (GENERIC_REFUSALS.has(firstRefusal) && !GENERIC_REFUSALS.has(outcome.code))) firstRefusal = outcome.code;
         }
       }
+      // A correct credential is never throttled (one abusive neighbour in a /64 or behind a NAT must not lock a
+      // caller out); a blocked client's wrong ones get 429 from this isolate's memory, with no store round trip.
+      const client = limiterClientKey(req.clientIp);
+      const wait = limiter.blockedFor(client, now());
+      if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
       return fail(client, firstRefusal ?? "ERR_AUTH_MISSING");
     },
   };

@@ -249,13 +249,16 @@ describe("the edge's own checks", () => {
     }
   });
 
-  it("keys IPv6 clients by /64: failures spread over one /64 add up, another /64 is another client", async () => {
+  it("keys IPv6 clients by /64: failures spread over one /64 add up, another /64 is another client, a good credential still passes", async () => {
     const bad = { authorization: "Bearer cg_wrong-token" };
     for (let i = 1; i <= 20; i++) expect((await post("/hooks/wake", "{}", bad, `2001:db8:5:6::${i.toString(16)}`)).status).toBe(401);
     const limited = await post("/hooks/wake", "{}", bad, "2001:db8:5:6:ffff:ffff:ffff:1");
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await post("/hooks/wake", "{}", bad, "2001:db8:5:7::1")).status).toBe(401);
+    // A correct credential from the blocked /64 is never throttled: a neighbour cannot lock a caller out.
+    const good = await post("/hooks/wake", JSON.stringify({ text: "neighbour" }), { authorization: `Bearer ${CALLER_TOKEN}` }, "2001:db8:5:6::beef");
+    expect(good.status).toBe(200);
   });
 
   it("escapes caller text in alerts: a dead letter whose id holds Slack markup reaches the webhook as plain text", async () => {
