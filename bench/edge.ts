@@ -152,7 +152,13 @@ async function buildCases(): Promise<{ cases: Case[]; token: string; tokens: unk
   // tsconfig, and this file is checked with the Node one.
   const edgeApp = new URL("../edge/edge-app.ts", import.meta.url).href;
   const { createEdgeWorker } = (await import(edgeApp)) as { createEdgeWorker: (deps: object) => EdgeWorker };
-  const worker = createEdgeWorker({ fetch: (async () => Response.json({ ok: true })) as unknown as typeof fetch, logEvent: () => {}, log: () => {} });
+  const worker = createEdgeWorker({
+    fetch: (async () => Response.json({ ok: true })) as unknown as typeof fetch,
+    now: () => Date.now(),
+    randomUUID: () => crypto.randomUUID(),
+    logEvent: () => {},
+    log: () => {},
+  });
   const workerEnv = {
     CLAWGATE_EDGE_CONFIG: JSON.stringify({
       nodes: [{ id: "node-1", origin: "https://node-1.example.com", agents: ["main"], primary: true }],

@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   runs: () => import("./runs.ts"),
   edge: () => import("./edge.ts"),
   outbox: () => import("./outbox.ts"),
+  console: () => import("./console.ts"),
 };
 const FLAGS = ["--smoke", "--vs-openclaw", "--help"];
 const USAGE = `usage: npm run bench -- [--smoke] [--vs-openclaw] [${Object.keys(BENCHES).join("|")} ...]`;

@@ -5,16 +5,11 @@
 import { Hono } from "hono";
 import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../shared/path-safety.ts";
 import { withSecurityHeaders } from "../shared/security-headers.ts";
-import { createSetupLoader, type EdgeSetup, type EdgeSetupDeps } from "./edge-setup.ts";
+import type { EdgeIo } from "./edge-io.ts";
+import { createSetupLoader, type EdgeSetup } from "./edge-setup.ts";
 import { createHookIntake } from "./hook-intake.ts";
 import { OPERATOR_PREFIX, createOperatorApi } from "./operator-api.ts";
 import { type OutboxStub, createOutboxRouter } from "./outbox-router.ts";
-
-export interface EdgeWorkerDeps extends EdgeSetupDeps {
-  readonly randomUUID?: () => string;
-  /** Structured event lines (metadata only); production: one JSON line per event on the console. */
-  readonly logEvent?: (event: Record<string, unknown>) => void;
-}
 
 type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 
@@ -22,10 +17,10 @@ type AppEnv = { Bindings: Env; Variables: { setup: EdgeSetup } };
 const outboxOf = (env: Env, setup: EdgeSetup) =>
   createOutboxRouter(setup.config, (name) => env.OUTBOX.get(env.OUTBOX.idFromName(name)) as unknown as OutboxStub);
 
-export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
-  const loadSetup = createSetupLoader(deps);
-  const logEvent = deps.logEvent ?? ((event) => console.log(JSON.stringify(event)));
-  const randomUUID = deps.randomUUID ?? (() => crypto.randomUUID());
+/** The Worker over `io`, which edge/index.ts builds once with production I/O (tests with fakes). */
+export function createEdgeWorker(io: EdgeIo) {
+  const loadSetup = createSetupLoader(io);
+  const { logEvent, randomUUID } = io;
   const app = new Hono<AppEnv>();
 
   // Before anything else: every answer carries the shared security headers, and a path a parser could resolve
@@ -65,7 +60,7 @@ export function createEdgeWorker(deps: EdgeWorkerDeps = {}) {
       setup: (c) => c.get("setup") as EdgeSetup,
       outbox: (c) => outboxOf(c.env as Env, c.get("setup") as EdgeSetup),
       log: logEvent,
-      ...(deps.now ? { now: deps.now } : {}),
+      now: io.now,
     }),
   );
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));

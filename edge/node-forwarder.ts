@@ -39,7 +39,7 @@ export interface NodeForwarderOptions {
   readonly timeoutMs: number;
   /** `CF-Access-Client-Id`/`-Secret` for an Access-protected tunnel; empty when not configured. */
   readonly accessHeaders: Readonly<Record<string, string>>;
-  readonly fetch?: typeof fetch;
+  readonly fetch: typeof fetch;
 }
 
 export interface NodeForwarder {
@@ -48,7 +48,7 @@ export interface NodeForwarder {
 
 export function createNodeForwarder(options: NodeForwarderOptions): NodeForwarder {
   if (!Number.isInteger(options.timeoutMs) || options.timeoutMs <= 0) throw new TypeError("timeoutMs must be a positive integer");
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const doFetch = options.fetch;
   return {
     async forward(node, delivery) {
       const envelope = await options.signer.sign({

@@ -32,8 +32,9 @@ export interface OutboxCoreOptions {
   readonly setAlarm: (at: number) => Promise<void> | void;
   /** Absent when no alert webhook is configured (then no job has a dead-man's switch). */
   readonly sendAlert?: AlertSender | undefined;
-  readonly now?: () => number;
-  readonly log?: (event: Record<string, unknown>) => void;
+  readonly now: () => number;
+  /** One structured event per outbox decision (metadata only). */
+  readonly log: (event: Record<string, unknown>) => void;
 }
 
 export class OutboxCore {
@@ -53,8 +54,8 @@ export class OutboxCore {
     this.#forwarder = options.forwarder;
     this.#setAlarm = options.setAlarm;
     this.#sendAlert = options.sendAlert;
-    this.#now = options.now ?? Date.now;
-    this.#log = options.log ?? ((event) => console.log(JSON.stringify(event)));
+    this.#now = options.now;
+    this.#log = options.log;
     const nodeId = options.nodeId;
     const jobs: readonly CronJob[] = nodeId === undefined ? options.config.cron.jobs : options.config.cron.jobs.filter((job) => nodeOfJob(job, options.config) === nodeId);
     this.#store = new OutboxStore(options.sql);

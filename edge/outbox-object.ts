@@ -7,11 +7,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { createAlertSender } from "./deadman-alert.ts";
 import { parseEdgeConfig } from "./edge-config.ts";
+import { productionEdgeIo } from "./edge-io.ts";
 import { buildForwarder } from "./edge-setup.ts";
 import type { NodeCall, NodeAnswer } from "./node-forwarder.ts";
 import { OutboxCore } from "./outbox-core.ts";
 
 export class EdgeOutbox extends DurableObject<Env> {
+  /** This object's entry point builds the I/O once (as edge/index.ts does for the Worker). */
+  readonly #io = productionEdgeIo();
   #core: Promise<OutboxCore> | undefined;
 
   /** The node this instance serves: recorded by the first call that names one, read back by every later build. */
@@ -30,9 +33,11 @@ export class EdgeOutbox extends DurableObject<Env> {
         sql: this.ctx.storage.sql,
         config,
         nodeId: this.#scope(nodeId),
-        forwarder: await buildForwarder(config),
+        forwarder: await buildForwarder(config, this.#io),
         setAlarm: (at) => this.ctx.storage.setAlarm(at),
-        sendAlert: config.alertWebhookUrl ? createAlertSender({ url: config.alertWebhookUrl, ntfyTopic: config.ntfyTopic }) : undefined,
+        sendAlert: config.alertWebhookUrl ? createAlertSender({ url: config.alertWebhookUrl, ntfyTopic: config.ntfyTopic, fetch: this.#io.fetch }) : undefined,
+        now: this.#io.now,
+        log: this.#io.logEvent,
       });
     })();
     // A failed build is not cached: the next call (after a fixed deployment) tries again.

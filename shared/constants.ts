@@ -8,3 +8,6 @@ export const EXEC_PROTOCOL_VERSION = 1;
 
 /** Route prefix of the node agent's admin API (the CLI's reload/status), separate from hooks. */
 export const ADMIN_PREFIX = "/_clawgate/admin";
+
+/** Route prefix of the node agent's operator console (browser pages, loopback only; docs/console.md). */
+export const CONSOLE_PREFIX = "/_clawgate/console";

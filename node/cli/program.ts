@@ -22,6 +22,7 @@ const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterComman
   async () => (await import("./deploy-commands.ts")).registerDeployCommands,
   async () => (await import("./intake-commands.ts")).registerIntakeCommands,
   async () => (await import("./dispatch-commands.ts")).registerDispatchCommands,
+  async () => (await import("./status-command.ts")).registerStatusCommand,
 ];
 
 /**

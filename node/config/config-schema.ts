@@ -61,6 +61,17 @@ export const EdgePublicKeySchema = z.looseObject({
   alg: z.enum(["EdDSA", "ES256"]),
 });
 
+/** https, or http to a loopback address (a local `wrangler dev`): the operator token must not cross a network in clear. */
+export const EdgeOperatorUrlSchema = z.string().refine(
+  (text) => {
+    if (!URL.canParse(text)) return false;
+    const url = new URL(text);
+    if (url.username || url.password || url.search || url.hash) return false;
+    return url.protocol === "https:" || (url.protocol === "http:" && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname));
+  },
+  { message: "must be an https:// URL (http:// only to a loopback address), without credentials, query or fragment" },
+);
+
 /** clawgate's own section; OpenClaw ignores unknown top-level keys, so one file serves both. */
 export const ClawgateSectionSchema = z.looseObject({
   stateDir: z.string().min(1).optional(),
@@ -78,6 +89,8 @@ export const ClawgateSectionSchema = z.looseObject({
       publicKeys: z.array(EdgePublicKeySchema).optional(),
       /** Accept the plain hook token from callers that came through Cloudflare although edge keys are set (default false). */
       allowTunnelledHookToken: z.boolean().optional(),
+      /** The edge Worker's base URL, for the console's Edge page; its operator token is `operatorToken` (a credential path). */
+      operatorUrl: EdgeOperatorUrlSchema.optional(),
     })
     .optional(),
   dispatch: DispatchSchema.optional(),

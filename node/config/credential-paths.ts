@@ -55,6 +55,8 @@ export const CREDENTIAL_PATHS: readonly CredentialPathSpec[] = [
   // The node agent's own keys: per-agent runtime credentials (an OpenAI-compatible key, an OpenClaw hook token).
   { type: "agents.runtime.apiKey", pattern: "agents.list.*.runtime.apiKey" },
   { type: "agents.runtime.token", pattern: "agents.list.*.runtime.token" },
+  // The edge's operator token, for the console's Edge page: the node calls the edge, the browser never holds it.
+  { type: "clawgate.edge.operatorToken", pattern: "clawgate.edge.operatorToken" },
 ];
 
 /** A credential location found in a config object. */

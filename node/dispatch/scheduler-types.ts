@@ -1,6 +1,9 @@
 /** The scheduler's public types (tasks, outcomes, events, state, options) and the errors runtimes throw to it; the contract is in scheduler.ts. */
 import type { MemoryProbe } from "./memory-probe.ts";
 
+/** What a runtime throws when a run exceeds its hard memory limit (a runtime error: it lives with the runtime types). */
+export { MemoryLimitError } from "../runtimes/runtime-types.ts";
+
 export type RunPriority = "high" | "normal";
 export type RunStatus = "ok" | "error" | "timeout" | "memory_limit" | "cancelled";
 export type BlockedReason = "memory" | "probe" | "exclusive" | "session" | "agent_cap" | "global_cap";
@@ -139,19 +142,6 @@ export interface Scheduler {
   onIdle(): Promise<void>;
   state(): SchedulerState;
   close(): Promise<void>;
-}
-
-/** What a runtime throws when a run exceeds its hard memory limit; the run ends "memory_limit". */
-export class MemoryLimitError extends Error {
-  readonly code = "ERR_MEMORY_LIMIT";
-  readonly limitGb: number;
-  readonly peakGb: number;
-  constructor(limitGb: number, peakGb: number) {
-    super(`run exceeded its memory limit of ${limitGb.toFixed(2)} GiB (peak ${peakGb.toFixed(2)} GiB)`);
-    this.name = "MemoryLimitError";
-    this.limitGb = limitGb;
-    this.peakGb = peakGb;
-  }
 }
 
 /** The `reason` of the signal aborted by a timeout / cancel / close. */

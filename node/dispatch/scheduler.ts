@@ -13,7 +13,7 @@
  *   and `close()`; the runtime must then stop (kill its children) and settle. Memory stays reserved until `run`
  *   settles, so a runtime that ignores its signal keeps its reservation (and `done` waits) — that is a runtime bug.
  * - A runtime reports "the run exceeded its hard memory limit" by rejecting with an error whose `code` is
- *   `ERR_MEMORY_LIMIT` (e.g. `MemoryLimitError`, scheduler-types.ts) → status "memory_limit". Any other rejection → "error"
+ *   `ERR_MEMORY_LIMIT` (e.g. `MemoryLimitError`, node/runtimes/runtime-types.ts) → status "memory_limit". Any other rejection → "error"
  *   with the error's `code` (or "ERR_RUN_FAILED"). A rejection after the timeout fired → "timeout"; after a
  *   cancel → "cancelled".
  * - Events (closed set, see `SchedulerEvents`): "queued", "started", "finished", "blocked", "idle".

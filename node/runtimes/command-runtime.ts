@@ -4,9 +4,8 @@
  * to model-memory learning, and crossing the run's hard limit SIGKILLs the group (status `memory_limit`).
  */
 import { type ChildProcess, type SpawnOptions, spawn as nodeSpawn } from "node:child_process";
-import { MemoryLimitError } from "../dispatch/scheduler.ts";
 import { type TreeRssSampler, defaultTreeRssSampler } from "./process-tree-rss.ts";
-import { type AgentRuntime, type RuntimeRequest, type RuntimeResult, RuntimeError } from "./runtime-types.ts";
+import { type AgentRuntime, type RuntimeRequest, type RuntimeResult, MemoryLimitError, RuntimeError } from "./runtime-types.ts";
 
 const GIB = 1024 ** 3;
 

@@ -91,3 +91,16 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** What a runtime throws when a run exceeds its hard memory limit; the run ends "memory_limit". */
+export class MemoryLimitError extends Error {
+  readonly code = "ERR_MEMORY_LIMIT";
+  readonly limitGb: number;
+  readonly peakGb: number;
+  constructor(limitGb: number, peakGb: number) {
+    super(`run exceeded its memory limit of ${limitGb.toFixed(2)} GiB (peak ${peakGb.toFixed(2)} GiB)`);
+    this.name = "MemoryLimitError";
+    this.limitGb = limitGb;
+    this.peakGb = peakGb;
+  }
+}

@@ -72,8 +72,11 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
       const origins = ownOrigins(host);
       if (!origins) return json(c, 421, HOST_TEXT);
       const origin = c.req.header("origin");
-      if (origin !== undefined && !origins.includes(origin.toLowerCase())) return json(c, 403, ORIGIN_TEXT);
       const site = c.req.header("sec-fetch-site")?.toLowerCase();
+      // Under Referrer-Policy no-referrer a browser's own form post says `Origin: null`; Sec-Fetch-Site, which no
+      // page can set, then tells whether it came from this origin.
+      const sameOrigin = origin === undefined || origins.includes(origin.toLowerCase()) || (origin === "null" && site === "same-origin");
+      if (!sameOrigin) return json(c, 403, ORIGIN_TEXT);
       if (site === "cross-site" || site === "same-site") return json(c, 403, FETCH_SITE_TEXT);
       await next();
     },

@@ -14,6 +14,7 @@ import { type SecretsReloader, createSecretsReloader } from "../secrets/secrets-
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
 import { writeAdminToken } from "./admin-auth.ts";
+import { secretMatches } from "../../shared/constant-time.ts";
 import { NODE_INFO_FILE, writeNodeInfo } from "./node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -26,7 +27,9 @@ import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
 import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.ts";
+import { createNodeConsole } from "../console/console-service.ts";
 import { createNodeApp } from "./node-app.ts";
+import { readinessOf } from "./readiness.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
 
@@ -213,6 +216,19 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const adminToken = await writeAdminToken(stateDir);
   const metrics = createNodeMetrics({ secrets, journal });
   dispatch.registerMetrics(metrics.registry);
+  const nodeConsole = createNodeConsole({
+    config: loaded.config,
+    secrets,
+    journal,
+    readiness: () => readinessOf({ secrets, journal, dispatchHealth: () => dispatch.dispatcher.health() }),
+    dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by), models: dispatch.models },
+    startedAt: Date.now(),
+    acceptsToken: (presented) => {
+      const gatewayToken = secrets.snapshot().get("gateway.auth.token");
+      return secretMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
+    },
+    logger,
+  });
   const app = createNodeApp({
     secrets,
     adminToken,
@@ -223,6 +239,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     ...(hooks ? { hooks } : {}),
     boundary: boundary.middleware,
     clientOf,
+    console: nodeConsole,
   });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
   // listener's close can complete as soon as the last in-flight request is answered.

@@ -1,7 +1,7 @@
-/** The node daemon's HTTP routes: health, readiness, metrics, the admin API and the hook intake (at `hooks.path`), behind the browser boundary. */
+/** The node daemon's HTTP routes: health, readiness, metrics, the admin API, the console and the hook intake (at `hooks.path`), behind the browser boundary. */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bearerToken } from "../../shared/bearer.ts";
-import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { ADMIN_PREFIX, CONSOLE_PREFIX } from "../../shared/constants.ts";
 import { secretMatches } from "../../shared/constant-time.ts";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
 import { withSecurityHeaders } from "../../shared/security-headers.ts";
@@ -12,6 +12,7 @@ import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
+import { readinessOf } from "./readiness.ts";
 
 export interface NodeAppOptions {
   readonly secrets: SecretsReloader;
@@ -24,6 +25,8 @@ export interface NodeAppOptions {
   readonly metrics: NodeMetrics;
   /** Dispatch progress for /readyz and the run records for the admin API. */
   readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
+  /** The operator console (docs/console.md): its pages and the overview `clawgate status` reads. */
+  readonly console?: { readonly routes: Hono; readonly overview: () => object };
   /** The first check of every request (node/server/browser-boundary.ts); the agent always mounts it. */
   readonly boundary?: MiddlewareHandler;
   /** Failed admin-token attempts (admin API, /metrics); default 20 per client per 60 s. */
@@ -90,18 +93,8 @@ export function createNodeApp(options: NodeAppOptions): Hono {
    * the problems name internals, and /readyz is on the tunnel.
    */
   app.get("/readyz", async (c) => {
-    const problems: string[] = [];
-    const health = secrets.health();
-    if (health !== "healthy") problems.push(`secrets ${health}`);
-    try {
-      journal?.counts();
-    } catch {
-      problems.push("intake journal unavailable");
-    }
-    // The real path, not just "the process is up": a pending delivery overdue while nothing runs is a stall.
-    const dispatch = options.dispatch?.health();
-    if (dispatch && !dispatch.ok && dispatch.problem) problems.push(dispatch.problem);
-    if (problems.length === 0) return c.json({ ok: true });
+    const { ok, problems } = readinessOf({ secrets, journal, dispatchHealth: options.dispatch?.health });
+    if (ok) return c.json({ ok: true });
     return (await hasAdminToken(c)) ? c.json({ ok: false, problems }, 503) : c.json({ ok: false }, 503);
   });
 
@@ -178,7 +171,11 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   });
 
   if (options.dispatch?.models) registerModelRoutes(admin, options.dispatch.models);
+  const consoleOverview = options.console?.overview;
+  if (consoleOverview) admin.get("/overview", (c) => c.json({ ok: true, ...consoleOverview() }));
+
   app.route(ADMIN_PREFIX, admin);
+  if (options.console) app.route(CONSOLE_PREFIX, options.console.routes);
   if (options.hooks) app.route(options.hooks.path, options.hooks.app);
   app.notFound((c) => c.json({ ok: false, error: "not found" }, 404));
   app.onError((error, c) => {

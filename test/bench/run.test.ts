@@ -30,7 +30,7 @@ describe("bench arguments", () => {
     [["--smok"], "bench: unknown option --smok (known: --smoke, --vs-openclaw, --help)"],
     [["dispatch", "-s"], "bench: unknown option -s (known: --smoke, --vs-openclaw, --help)"],
     [["--smoke=yes"], 'bench: option --smoke takes no value, got "yes"'],
-    [["--smoke", "dispatch", "nope"], "bench: unknown benchmark: nope (known: secrets, hooks, dispatch, runs, edge, outbox)"],
+    [["--smoke", "dispatch", "nope"], "bench: unknown benchmark: nope (known: secrets, hooks, dispatch, runs, edge, outbox, console)"],
   ])("%j exits 2 with one line naming what it refused", async (args, line) => {
     const run = await bench(args);
     expect(run.code).toBe(2);
@@ -41,6 +41,6 @@ describe("bench arguments", () => {
   it("--help prints the usage and exits 0", async () => {
     const run = await bench(["--help"]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe("usage: npm run bench -- [--smoke] [--vs-openclaw] [secrets|hooks|dispatch|runs|edge|outbox ...]\n");
+    expect(run.stdout).toBe("usage: npm run bench -- [--smoke] [--vs-openclaw] [secrets|hooks|dispatch|runs|edge|outbox|console ...]\n");
   });
 });

@@ -2,13 +2,14 @@
  * No secret value in any output (docs/proof.md): a realistic session of the real node agent — a file provider and an
  * exec provider, hook and gateway tokens and an openai runtime's apiKey as SecretRefs, hooks with good and bad
  * tokens, runs against a loopback model server, a secrets reload, a provider that breaks and recovers, the
- * operator CLI and the admin API — collecting every byte it wrote, then scanning it for each secret value
+ * operator CLI, the admin API, the console's pages and `clawgate status` — collecting every byte it wrote, then scanning it for each secret value
  * (raw, base64, base64url, hex). The secret stores themselves and the model server's Authorization header
  * (where the API key belongs) are the only places a value may be. A second session does the same through the
  * real edge Worker (Miniflare) for the caller and operator tokens and the edge's signing key.
  */
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -16,6 +17,7 @@ import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { type ModelServer, startModelServer } from "../helpers/model-server.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../helpers/node-process.ts";
 import { runCli } from "../helpers/run-cli.ts";
+import { consoleLogin } from "../helpers/console-client.ts";
 import { findSecrets } from "../helpers/secret-scan.ts";
 import { startEdge } from "./support/edge-miniflare.ts";
 
@@ -204,6 +206,20 @@ it("a whole session writes no secret value anywhere but its stores", async () =>
   await call("/healthz");
   await call("/readyz");
 
+  // The console, logged in with the gateway token: every page, each run's detail, a stored request shown on request,
+  // and `clawgate status` in both forms.
+  const operator = await consoleLogin(agent!.url, GATEWAY_TOKEN);
+  const done = (await call(`${ADMIN_PREFIX}/intake?state=done`, { token: GATEWAY_TOKEN })).body.done as { deliveryId: string }[];
+  const pages = ["", "/deliveries?state=pending", "/deliveries?state=dead", "/deliveries?state=done", "/runs", "/runs?status=error", "/edge"];
+  pages.push(...runs.map((run) => `/runs/view?id=${encodeURIComponent(run.id)}`), ...done.map((d) => `/deliveries/view?id=${encodeURIComponent(d.deliveryId)}&payload=1`));
+  for (const path of pages) {
+    const res = await operator.get(path);
+    outputs.push({ where: `console GET ${path.split("?")[0]} → ${res.status}`, text: `${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${await res.text()}` });
+    expect(res.status).toBe(200);
+  }
+  expect((await cli("status", "--config", configPath, "--state-dir", stateDir)).code).toBe(0);
+  expect((await cli("status", "--json", "--config", configPath, "--state-dir", stateDir)).code).toBe(0);
+
   // Stop the agent (its shutdown lines count too), then collect its output and every file.
   await agent!.stop("SIGTERM");
   const { stdout, stderr } = agent!.output();
@@ -233,28 +249,42 @@ it("through the edge: the caller and operator tokens, the signing key and the ho
   await mkdir(edgeDir, { recursive: true });
   const edgeConfigPath = join(edgeDir, "openclaw.json");
   const edgeSecretsPath = join(edgeDir, "secrets.json");
-  await writeFile(edgeSecretsPath, JSON.stringify({ hooks: HOOK_TOKEN }));
+  await writeFile(edgeSecretsPath, JSON.stringify({ hooks: HOOK_TOKEN, operator: OPERATOR_TOKEN }));
   await chmod(edgeSecretsPath, 0o600);
-  await writeFile(
-    edgeConfigPath,
-    JSON.stringify({
-      secrets: { providers: { f: { source: "file", path: edgeSecretsPath } } },
-      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } },
-      clawgate: { node: { id: "node-scan" }, edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid: "edge-scan", alg: "EdDSA" }] } },
-    }),
-  );
-  await chmod(edgeConfigPath, 0o600);
-  const node = await startNodeProcess(["--config", edgeConfigPath, "--port", "0", "--state-dir", join(edgeDir, "state")], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
+  // The edge starts first (the node's config names its URL, for the console's Edge page), so the node gets a port picked here.
+  const nodePort = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
   const edgeLog: string[] = [];
   const auth = [{ type: "bearer", tokens: [{ name: "scan", sha256: sha256(CALLER_TOKEN) }] }];
   const edge = await startEdge(
     {
-      CLAWGATE_EDGE_CONFIG: JSON.stringify({ nodes: [{ id: "node-scan", origin: node.url, primary: true }], routes: { wake: { auth }, agent: { auth } } }),
+      CLAWGATE_EDGE_CONFIG: JSON.stringify({ nodes: [{ id: "node-scan", origin: `http://127.0.0.1:${nodePort}`, primary: true }], routes: { wake: { auth }, agent: { auth } } }),
       CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify(privateJwk),
       CLAWGATE_OPERATOR_TOKEN_SHA256: sha256(OPERATOR_TOKEN),
     },
     { onLog: (message) => edgeLog.push(message) },
   );
+  await writeFile(
+    edgeConfigPath,
+    JSON.stringify({
+      secrets: { providers: { f: { source: "file", path: edgeSecretsPath } } },
+      hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } },
+      clawgate: {
+        node: { id: "node-scan" },
+        edge: {
+          publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid: "edge-scan", alg: "EdDSA" }],
+          operatorUrl: new URL(String(await edge.mf.ready)).origin,
+          operatorToken: { source: "file", provider: "f", id: "/operator" },
+        },
+      },
+    }),
+  );
+  await chmod(edgeConfigPath, 0o600);
+  const node = await startNodeProcess(["--config", edgeConfigPath, "--port", String(nodePort), "--state-dir", join(edgeDir, "state")], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
   const seen: { where: string; text: string }[] = [];
   const edgeCall = async (path: string, token: string, body?: object) => {
     const res = await edge.fetch(path, {
@@ -273,6 +303,12 @@ it("through the edge: the caller and operator tokens, the signing key and the ho
     // The node's own hook token is not a caller credential at the edge.
     expect(await edgeCall("/hooks/wake", HOOK_TOKEN, { text: "x" })).toBe(401);
     expect(await edgeCall(`/hooks/wake?token=${CALLER_TOKEN}`, CALLER_TOKEN, { text: "x" })).toBe(400);
+    // The console's Edge page: the node calls the edge's operator API with the operator token it holds.
+    const operator = await consoleLogin(node.url, (await readFile(join(edgeDir, "state", "admin.token"), "utf8")).trim());
+    const edgePage = await operator.get("/edge");
+    const edgeHtml = await edgePage.text();
+    seen.push({ where: `console GET /edge → ${edgePage.status}`, text: `${[...edgePage.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${edgeHtml}` });
+    expect(edgeHtml).toContain("Outbox per node");
     await node.stop("SIGTERM");
     // The node is down: the call is queued in the outbox, then listed by the operator API.
     expect(await edgeCall("/hooks/wake", CALLER_TOKEN, { text: "while down" })).toBe(202);

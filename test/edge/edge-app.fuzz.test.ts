@@ -8,6 +8,7 @@ import { createScheduledController, env } from "cloudflare:test";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { createEdgeWorker } from "../../edge/edge-app.ts";
+import { productionEdgeIo } from "../../edge/edge-io.ts";
 import { OPERATOR_TOKEN, sha256Hex } from "./support/edge-env.ts";
 import { fuzzParameters, fuzzTimeoutMs } from "./support/fuzz-settings.ts";
 
@@ -34,7 +35,7 @@ const time = fc.oneof(
 
 it("the scheduled handler never throws for any cron string or time, and records each tick of the configured schedule", async () => {
   const events: Record<string, unknown>[] = [];
-  const worker = createEdgeWorker({ logEvent: (event) => events.push(event), log: () => {} });
+  const worker = createEdgeWorker({ ...productionEdgeIo(), logEvent: (event) => events.push(event), log: () => {} });
   // The Worker and its outbox share wrangler.toml's config; only the operator API's hash is added.
   const workerEnv = { ...env, CLAWGATE_OPERATOR_TOKEN_SHA256: await sha256Hex(OPERATOR_TOKEN) } as Env;
   await fc.assert(

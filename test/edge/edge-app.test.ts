@@ -2,10 +2,11 @@
 import { createScheduledController, env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { createEdgeWorker } from "../../edge/edge-app.ts";
+import { productionEdgeIo } from "../../edge/edge-io.ts";
 
 it("skips a tick whose scheduledTime is NaN or past Date's range with one cron.invalid_time event", async () => {
   const events: Record<string, unknown>[] = [];
-  const worker = createEdgeWorker({ logEvent: (event) => events.push(event), log: () => {} });
+  const worker = createEdgeWorker({ ...productionEdgeIo(), logEvent: (event) => events.push(event), log: () => {} });
   for (const scheduledTime of [Number.NaN, 8.64e15 + 1, Number.POSITIVE_INFINITY]) {
     await worker.scheduled(createScheduledController({ cron: "*/30 * * * *", scheduledTime }), env);
   }

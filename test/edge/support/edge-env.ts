@@ -1,6 +1,7 @@
 /** A per-test edge env: the workerd env (outbox binding) with this test's config and secrets, and the Worker with injected I/O. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { createEdgeWorker } from "../../../edge/edge-app.ts";
+import { productionEdgeIo } from "../../../edge/edge-io.ts";
 import type { EdgeKeys } from "./fake-node.ts";
 
 export const CALLER_TOKEN = "cg_test-caller-token-0123456789";
@@ -51,6 +52,7 @@ export function testWorker(testEnv: Env, nodeFetch: typeof fetch, uuids: string[
   const events: Record<string, unknown>[] = [];
   let n = 0;
   const worker = createEdgeWorker({
+    ...productionEdgeIo(),
     fetch: nodeFetch,
     log: (line) => logs.push(line),
     logEvent: (event) => events.push(event),

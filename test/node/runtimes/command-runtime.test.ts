@@ -1,7 +1,8 @@
 /** The command runtime with real child processes: stdin/stdout, env allowlist, output cap, memory limit, abort, process groups. */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { MemoryLimitError, RunAbortedError } from "../../../node/dispatch/scheduler.ts";
+import { RunAbortedError } from "../../../node/dispatch/scheduler.ts";
+import { MemoryLimitError } from "../../../node/runtimes/runtime-types.ts";
 import { createCommandRuntime } from "../../../node/runtimes/command-runtime.ts";
 import { linuxTreeRss, parsePsRows, treeMembers } from "../../../node/runtimes/process-tree-rss.ts";
 import type { RuntimeRequest } from "../../../node/runtimes/runtime-types.ts";

@@ -167,6 +167,8 @@ describe("browser boundary", () => {
     const own = { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" };
     expect((await admin("/intake", from, adminToken, own)).status).toBe(200);
     expect((await tokenWake(from, HOOK_TOKEN, own)).status).toBe(200);
+    // A same-origin form post under Referrer-Policy no-referrer: Origin null, Sec-Fetch-Site same-origin.
+    expect((await admin("/intake", from, adminToken, { origin: "null", "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" })).status).toBe(200);
   });
 
   it("browser requests count in no limiter: 40 cross-site attempts, then the edge's envelope and the hook token still answer 200", async () => {
