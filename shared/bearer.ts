@@ -1,12 +1,12 @@
 /**
- * The one reading of an `Authorization: Bearer` header both halves use (RFC 6750 §2.1): the scheme matched
- * case-insensitively, one or more spaces, one credential without whitespace, optional trailing spaces.
+ * The one reading of an `Authorization: Bearer` header both halves use, OpenClaw's (extractHookToken,
+ * docs/openclaw-compat.md §5): the header trimmed, the scheme `Bearer` in any case followed by a space, and the
+ * rest trimmed is the credential; an empty rest is no credential.
  */
 
-const BEARER = /^bearer[ ]+([^\s]+)[ ]*$/i;
-
-/** The credential, or undefined when the header is absent or is not one Bearer credential. */
+/** The credential, or undefined when the header is absent or holds no Bearer credential. */
 export function bearerToken(header: string | null | undefined): string | undefined {
-  if (header === null || header === undefined) return undefined;
-  return BEARER.exec(header)?.[1];
+  const value = header?.trim() ?? "";
+  if (value.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
+  return value.slice(7).trim() || undefined;
 }

@@ -2,9 +2,9 @@
 import { type Command, Option } from "commander";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { loadConfig, resolveConfigPath } from "../config/config-file.ts";
-import { readAdminToken } from "../server/admin-auth.ts";
-import { readNodeInfo } from "../server/node-discovery.ts";
-import { resolveStateDir } from "../server/state-dir.ts";
+import { readAdminToken } from "../state/admin-token.ts";
+import { readNodeInfo } from "../state/node-discovery.ts";
+import { resolveStateDir } from "../state/state-dir.ts";
 import { CliError } from "./cli-error.ts";
 import { configFlag, configOption } from "./cli-io.ts";
 

@@ -9,7 +9,7 @@ import { type LoadedConfig, loadConfig, resolveConfigPath } from "../config/conf
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { expandHome } from "../config/home-path.ts";
 import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
-import { resolveStateDir } from "../server/state-dir.ts";
+import { resolveStateDir } from "../state/state-dir.ts";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
 import { buildCronLine } from "../service/cron-line.ts";
 import { buildLaunchdPlist, launchdLogPaths } from "../service/launchd-plist.ts";

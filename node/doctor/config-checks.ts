@@ -4,7 +4,7 @@ import { DEFAULT_HOOKS_PATH } from "../intake/hooks-policy.ts";
 import { type ProviderIo, createProviderRegistry } from "../secrets/provider-registry.ts";
 import { resolveRefs } from "../secrets/resolve-refs.ts";
 import { classifyCredential, refKey } from "../config/secret-ref.ts";
-import { isLoopbackAddress } from "../server/node-agent.ts";
+import { isLoopbackAddress } from "../config/loopback-address.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 
 /** OpenClaw's `hooks.token_too_short` threshold. */

@@ -3,8 +3,8 @@ import type { Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/config-file.ts";
 import { expandHome } from "../config/home-path.ts";
-import { ADMIN_TOKEN_FILE } from "../server/admin-auth.ts";
-import { NODE_INFO_FILE } from "../server/node-discovery.ts";
+import { ADMIN_TOKEN_FILE } from "../state/admin-token.ts";
+import { NODE_INFO_FILE } from "../state/node-discovery.ts";
 import type { DoctorFinding, FixablePerms } from "./doctor-finding.ts";
 
 export interface FsCheckIo {

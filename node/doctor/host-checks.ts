@@ -1,6 +1,7 @@
 /** Doctor checks on the running host: is the agent up and ready, is it supervised, did a heartbeat run in time, is there disk. */
 import type { StatsFs } from "node:fs";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 
 export interface AgentProbeIo {
@@ -145,11 +146,6 @@ export function parseEvery(value: string): number | undefined {
   let total = 0;
   for (const m of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * unit[m[2] as keyof typeof unit];
   return total;
-}
-
-/** Period + grace: a heartbeat may start late by a tick and run for a while; 10% of the period, at least 2 minutes. */
-export function heartbeatDeadlineMs(periodMs: number): number {
-  return periodMs + Math.max(120_000, periodMs * 0.1);
 }
 
 /** OpenClaw's default heartbeat period. */

@@ -1,6 +1,6 @@
 /** Starts the node agent: refuse root and non-loopback binds, resolve secrets (fail fast), then listen on loopback. */
 import { rm } from "node:fs/promises";
-import { isIP } from "node:net";
+import { isLoopbackAddress } from "../config/loopback-address.ts";
 import type { AddressInfo } from "node:net";
 import { type RequestListener, type ServerOptions, createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
@@ -13,9 +13,9 @@ import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.t
 import { type SecretsReloader, createSecretsReloader } from "../secrets/secrets-reloader.ts";
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
-import { writeAdminToken } from "./admin-auth.ts";
+import { writeAdminToken } from "../state/admin-token.ts";
 import { secretMatches } from "../../shared/constant-time.ts";
-import { NODE_INFO_FILE, writeNodeInfo } from "./node-discovery.ts";
+import { NODE_INFO_FILE, writeNodeInfo } from "../state/node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
@@ -31,7 +31,7 @@ import { createNodeConsole } from "../console/console-service.ts";
 import { createNodeApp } from "./node-app.ts";
 import { readinessOf } from "./readiness.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
-import { ensureStateDir, resolveStateDir } from "./state-dir.ts";
+import { ensureStateDir, resolveStateDir } from "../state/state-dir.ts";
 
 export class NodeStartError extends Error {
   override readonly name = "NodeStartError";
@@ -78,13 +78,6 @@ export interface NodeAgent {
    * then cut), run the `beforeClose` steps, then close helpers and the journal. Idempotent.
    */
   close(): Promise<void>;
-}
-
-/** True for 127.0.0.0/8 and ::1: the only addresses the agent may listen on. */
-export function isLoopbackAddress(host: string): boolean {
-  if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1" || host === "0:0:0:0:0:0:0:1";
-  return false;
 }
 
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {

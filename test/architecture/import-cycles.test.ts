@@ -12,7 +12,6 @@ import { type SourceGraph, folderCycles, readSourceGraph, sourceFiles } from "./
  * import that no longer exists is reported so it gets removed from this list.
  */
 const KNOWN_BACK_IMPORTS = new Map<string, string>([
-  ["node/intake/hooks-routes.ts → node/server/admin-auth.ts", "tokenMatches gives way to the shared constant-time compare (security branch)"],
   ["node/intake/hooks-routes.ts → node/server/logger.ts", "the Logger type comes from pino once the security branch's edit of the same lines lands"],
 ]);
 

@@ -8,9 +8,10 @@ import { withSecurityHeaders } from "../../shared/security-headers.ts";
 import { sessionScopeProblem } from "../../shared/session-scope.ts";
 
 describe("bearerToken", () => {
-  it("reads the scheme case-insensitively, one credential, no whitespace inside", () => {
-    for (const header of ["Bearer abc", "bearer abc", "BEARER   abc", "Bearer abc  "]) expect(bearerToken(header)).toBe("abc");
-    for (const header of [undefined, null, "", "Bearer", "Bearer ", "Basic abc", "Bearer a b", "Bearer\tabc", "Bearerabc"]) expect(bearerToken(header)).toBeUndefined();
+  it("reads the scheme case-insensitively and the trimmed rest as the credential (OpenClaw's reading)", () => {
+    for (const header of ["Bearer abc", "bearer abc", "BEARER   abc", "Bearer abc  ", "  Bearer abc"]) expect(bearerToken(header)).toBe("abc");
+    expect(bearerToken("Bearer a b")).toBe("a b");
+    for (const header of [undefined, null, "", "Bearer", "Bearer ", "Bearer    ", "Basic abc", "Bearer\tabc", "Bearerabc"]) expect(bearerToken(header)).toBeUndefined();
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSpawnHost } from "../../../node/secrets/spawn-host.ts";
-import { readAdminToken } from "../../../node/server/admin-auth.ts";
+import { readAdminToken } from "../../../node/state/admin-token.ts";
 import { installFakeResolver } from "../../helpers/fake-resolver.ts";
 import { pollUntil, startNodeProcess } from "../../helpers/node-process.ts";
 import { procState } from "../../helpers/process-tree.ts";

@@ -108,7 +108,17 @@ beforeAll(async () => {
       allowedAgentIds: ["main", "public"],
       mappings: [{ id: "scoped", match: { path: "scoped" }, action: "agent", agentId: "public", sessionKey: "agent:{{payload.who}}:inbox", messageTemplate: "hi" }],
     },
-    clawgate: { node: { id: NODE_ID, publicHostnames: ["node.example.com"] }, edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "EdDSA" }] } },
+    // Two real agents (their model server listens nowhere: runs fail and are retried, which this file never waits for).
+    models: { providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } } },
+    agents: {
+      defaults: { model: "local/m", heartbeat: { every: "0m" }, models: { "local/m": { memoryGb: 1 } } },
+      list: [{ id: "main", default: true }, { id: "public" }],
+    },
+    clawgate: {
+      node: { id: NODE_ID, publicHostnames: ["node.example.com"] },
+      edge: { publicKeys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "EdDSA" }] },
+      dispatch: { memoryBudgetGb: 2, headroomGb: 0 },
+    },
   });
   node = await startNodeProcess(["--config", join(dir, "openclaw.json"), "--port", "0", "--state-dir", join(dir, "state")], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
   port = Number(new URL(node.url).port);

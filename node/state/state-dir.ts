@@ -1,4 +1,4 @@
-/** The node agent's state folder: where it lives, created 0700, refused when other users can reach into it. */
+/** The daemon's state folder: where it lives, created 0700, refused when other users can reach into it. */
 import { mkdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
