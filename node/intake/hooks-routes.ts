@@ -10,7 +10,7 @@ import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../sha
 import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../state/admin-token.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "pino";
 import type { FailureLimiter } from "./failure-limiter.ts";
 import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
