@@ -11,7 +11,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ENVELOPE_HEADER, createEnvelopeVerifier, createMemoryReplayCache } from "../shared/envelope.ts";
-import { parseWakePayload } from "../shared/hook-payloads.ts";
+import { hookPayloadOf, normalizeWakePayload, parseHookBody } from "../shared/hook-payloads.ts";
 
 export type BaselineJournal = "fsync" | "memory";
 
@@ -59,7 +59,9 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
             if (!tokenOk(bearer ?? (typeof header === "string" ? header : undefined))) throw new Error("unauthorized");
             id = randomUUID();
           }
-          const wake = parseWakePayload(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)));
+          const parsed = parseHookBody(body);
+          if (!parsed.ok) throw new Error(parsed.error);
+          const wake = normalizeWakePayload(hookPayloadOf(parsed.value));
           if (!wake.ok) throw new Error(wake.error);
           insert?.(id, JSON.stringify(wake.value));
           res.writeHead(200, { "content-type": "application/json" }).end(WAKE_ANSWER);

@@ -21,11 +21,11 @@ export const OPENCLAW_DIR = process.env["CLAWGATE_OPENCLAW_DIR"] ?? "";
 
 export async function openclawComparison(options: OpenclawComparisonOptions): Promise<BenchFigure> {
   const skipped = (reason: string): BenchFigure => ({
-    figure: "vs OpenClaw gateway (optional)",
+    figure: "vs OpenClaw gateway (optional): skipped",
     kind: "performance",
-    value: Number.NaN,
+    value: 0,
     unit: "",
-    target: "optional",
+    target: "optional, not run",
     baseline: "OpenClaw 2026.2.26, in memory",
     pass: true,
     detail: `skipped: ${reason}`,

@@ -6,7 +6,16 @@
  */
 import { Hono, type Context } from "hono";
 import { MAX_DELIVERY_ID } from "../shared/envelope.ts";
-import { agentIdProblem, parseAgentPayload, parseWakePayload, sessionKeyProblem } from "../shared/hook-payloads.ts";
+import { JSON_CONTENT_TYPE, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, QUERY_TOKEN_REFUSED, textAnswer } from "../shared/hook-answers.ts";
+import {
+  AGENT_ID_NOT_ALLOWED,
+  hookPayloadOf,
+  normalizeAgentId,
+  normalizeAgentPayload,
+  normalizeWakePayload,
+  parseHookBody,
+  sessionKeyProblem,
+} from "../shared/hook-payloads.ts";
 import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
 import type { EdgeSetup } from "./edge-setup.ts";
@@ -38,7 +47,7 @@ const encoder = new TextEncoder();
 /** The bytes a string takes inside the envelope's JSON payload (jose: JSON.stringify, then UTF-8). */
 const jsonBytes = (text: string) => encoder.encode(JSON.stringify(text)).length;
 const json = (status: number, body: object, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+  new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_CONTENT_TYPE, ...headers } });
 
 export function createHookIntake(deps: HookIntakeDeps): Hono {
   /**
@@ -51,18 +60,16 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     const setup = deps.setup(c);
     const url = new URL(c.req.url);
     const fail = (status: Status, error: string, headers?: Record<string, string>) => json(status, { ok: false, error }, headers);
-    // 1. A token in the query string ends up in logs: refused with the node's text.
-    if (url.searchParams.has("token")) {
-      return fail(400, "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string");
-    }
+    // 1. A token in the query string ends up in logs: refused with the node's (OpenClaw's) text.
+    if (url.searchParams.has("token")) return textAnswer(400, QUERY_TOKEN_REFUSED);
     // 2. Only configured routes exist; each one names the caller auth it accepts.
     const name = url.pathname.slice("/hooks/".length);
     const route = setup.config.routes.get(name);
     const auth = setup.routeAuth.get(name);
-    if (!route || !auth) return fail(404, "not found");
+    if (!route || !auth) return textAnswer(404, NOT_FOUND);
     // 3. The body, bounded: HMAC schemes sign the raw bytes, so it is read before authentication.
     const body = await readBody(c.req.raw, setup.config.hooks.maxBodyBytes);
-    if (body === undefined) return fail(413, "payload too large");
+    if (body === undefined) return fail(413, PAYLOAD_TOO_LARGE);
     // 4. Who is calling (CF-Connecting-IP is the only client address Cloudflare vouches for).
     const who = await auth.authenticate({
       method: c.req.method,
@@ -77,8 +84,8 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
       return json(who.status, { ok: false, error: who.error, code: who.code }, headers);
     }
     // 5. Method.
-    if (c.req.method !== "POST") return fail(405, "method not allowed", { allow: "POST" });
-    // 6. Delivery id: the verified webhook-id, else Idempotency-Key, else the payload's (each scoped by the
+    if (c.req.method !== "POST") return textAnswer(405, METHOD_NOT_ALLOWED, { allow: "POST" });
+    // 6. NodeCall id: the verified webhook-id, else Idempotency-Key, else the payload's (each scoped by the
     // principal below, so two callers never share one), else a fresh one.
     const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
     if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_DELIVERY_ID)) {
@@ -87,23 +94,22 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     let callerKey = who.deliveryId ?? headerKey;
     let node: EdgeNode | undefined;
     if (name === "wake" || name === "agent") {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-      } catch {
-        return fail(400, "invalid JSON");
-      }
+      // The node's reading of the body (OpenClaw's): trimmed, empty = {}, U+FFFD for bad UTF-8, the parser's message.
+      const parsed = parseHookBody(body);
+      if (!parsed.ok) return fail(400, parsed.error);
+      const payload = hookPayloadOf(parsed.value);
       if (name === "wake") {
-        const wake = parseWakePayload(parsed);
+        const wake = normalizeWakePayload(payload);
         if (!wake.ok) return fail(400, wake.error);
         // `?node=<id>` picks the node for a wake; the payload stays OpenClaw's.
         const wanted = url.searchParams.get("node");
         node = wanted === null ? setup.config.primary : setup.config.nodes.get(wanted);
         if (!node) return fail(400, "node is not configured");
       } else {
-        const agent = parseAgentPayload(parsed);
+        // The node checks the channel (it knows its channels) and sends unknown agent ids to its default agent.
+        const agent = normalizeAgentPayload(payload, "any");
         if (!agent.ok) return fail(400, agent.error);
-        const problem = agentIdProblem(setup.config.hooks.allowedAgentIds, agent.value.agentId) ?? sessionKeyProblem(setup.config.hooks, agent.value.sessionKey);
+        const problem = knownAgentProblem(setup, agent.value.agentId) ?? sessionKeyProblem(setup.config.hooks, agent.value.sessionKey);
         if (problem) return fail(400, problem);
         node = nodeForAgent(setup, agent.value.agentId);
         callerKey ??= agent.value.idempotencyKey;
@@ -190,10 +196,24 @@ function envelopeOverflow(delivery: NodeCall, query: string): string | undefined
   return parts.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
 }
 
-/** The node that lists the agent, else the primary (which serves the default agent). */
+/** The node that lists the agent (ids compared as OpenClaw normalizes them), else the primary (which serves the default agent). */
 function nodeForAgent(setup: EdgeSetup, agentId: string | undefined): EdgeNode {
-  if (agentId !== undefined) for (const node of setup.config.nodes.values()) if (node.agents.includes(agentId)) return node;
+  if (agentId === undefined) return setup.config.primary;
+  const id = normalizeAgentId(agentId);
+  for (const node of setup.config.nodes.values()) if (node.agents.some((a) => normalizeAgentId(a) === id)) return node;
   return setup.config.primary;
+}
+
+/**
+ * hooks.allowedAgentIds at the edge, as defense in depth: only an agent some node lists can be refused here; an id
+ * no node lists goes to the node, which runs it on its default agent (OpenClaw) and checks that one.
+ */
+function knownAgentProblem(setup: EdgeSetup, agentId: string | undefined): string | undefined {
+  const allowed = setup.config.hooks.allowedAgentIds;
+  if (agentId === undefined || allowed === undefined || allowed.some((a) => a.trim() === "*")) return undefined;
+  const id = normalizeAgentId(agentId);
+  const listed = [...setup.config.nodes.values()].some((node) => node.agents.some((a) => normalizeAgentId(a) === id));
+  return listed && !allowed.some((a) => a.trim() && normalizeAgentId(a) === id) ? AGENT_ID_NOT_ALLOWED : undefined;
 }
 
 /** The body bytes, or undefined when they exceed `max`; never reads more than `max` + one chunk. */

@@ -1,6 +1,7 @@
 /** `clawgate node start`: run the daemon in the foreground (supervisors: launchd, systemd). */
 import type { Command } from "commander";
 import { resolveConfigPath } from "../config/config-file.ts";
+import { type LogFormat, chooseLogFormat } from "../server/log-format.ts";
 import { createLogger } from "../server/logger.ts";
 import { type NodeAgent, startNodeAgent } from "../server/node-agent.ts";
 import { CliError } from "./cli-error.ts";
@@ -12,6 +13,7 @@ interface StartOptions {
   host?: string;
   stateDir?: string;
   allowRoot?: boolean;
+  logFormat?: string;
 }
 
 export function registerNodeCommands(program: Command, _io: CliIo): void {
@@ -24,9 +26,16 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
     .option("--host <addr>", "loopback address to bind (127.0.0.0/8 or ::1)")
     .option("--state-dir <dir>", "state dir (else $CLAWGATE_STATE_DIR, clawgate.stateDir, ~/.clawgate)")
     .option("--allow-root", "allow running as root (also CLAWGATE_ALLOW_ROOT=1)")
+    .option("--log-format <format>", "pretty (one readable line per event) or json (default: pretty on a terminal, else json; $CLAWGATE_LOG_FORMAT)")
     .action(async (opts: StartOptions, command: Command) => {
       const port = opts.port === undefined ? undefined : parsePort(opts.port);
-      const logger = createLogger();
+      let format: LogFormat;
+      try {
+        format = chooseLogFormat(opts.logFormat, process.env, process.stdout.isTTY === true);
+      } catch (error) {
+        throw new CliError((error as Error).message);
+      }
+      const logger = createLogger({ format });
       // Installed before start: SIGHUP's default action kills the process, and a supervisor (or a test)
       // may send it as soon as the listening line appears. A SIGHUP during start queues one reload.
       let agent: NodeAgent | undefined;

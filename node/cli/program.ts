@@ -1,10 +1,12 @@
 /** The `clawgate` command tree (commander): every command takes --config and answers --help. */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/config-errors.ts";
 import { SecretsActivationError } from "../secrets/secret-errors.ts";
 import { CliError } from "./cli-error.ts";
 import { type CliIo, configOption, defaultIo } from "./cli-io.ts";
 import { registerNodeCommands } from "./node-commands.ts";
+import { PACKAGE_JSON } from "./package-layout.ts";
 
 /** Adds one command group to the program. */
 type RegisterCommands = (program: Command, io: CliIo) => void;
@@ -23,6 +25,8 @@ const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterComman
   async () => (await import("./intake-commands.ts")).registerIntakeCommands,
   async () => (await import("./dispatch-commands.ts")).registerDispatchCommands,
   async () => (await import("./status-command.ts")).registerStatusCommand,
+  async () => (await import("./init-command.ts")).registerInitCommand,
+  async () => (await import("./edge-deploy-command.ts")).registerEdgeDeployCommands,
 ];
 
 /**
@@ -32,6 +36,7 @@ const COMMAND_GROUPS: readonly (() => Promise<RegisterCommands> | RegisterComman
 export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command("clawgate")
     .description("Run an always-on AI agent host in production: secrets, the node daemon, edge and supervision.")
+    .version(packageVersion(), "-V, --version", "print the clawgate version")
     .addOption(configOption())
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -40,6 +45,15 @@ export async function buildProgram(io: CliIo = defaultIo, argv: readonly string[
   for (const register of groups) register(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
+}
+
+/** This clawgate's version, from its package.json. */
+function packageVersion(): string {
+  try {
+    return String((JSON.parse(readFileSync(PACKAGE_JSON, "utf8")) as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
 }
 
 /** Run the CLI; resolves to the exit code. Errors print one line (activation failures one line per ref). */

@@ -1,9 +1,8 @@
 /** `clawgate service print|install launchd|systemd` and `clawgate cron print`: supervision and scheduling files for the host. */
 import { constants } from "node:fs";
-import { access, mkdir, stat } from "node:fs/promises";
+import { access, mkdir, realpath, stat } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import { type LoadedConfig, loadConfig, resolveConfigPath } from "../config/config-file.ts";
 import { writeFileAtomic } from "../config/atomic-write.ts";
@@ -16,10 +15,10 @@ import { buildLaunchdPlist, launchdLogPaths } from "../service/launchd-plist.ts"
 import { DEFAULT_LAUNCHD_LABEL, SERVICE_KINDS, type ServiceKind, type ServiceSpec, defaultServiceDir, serviceFileName } from "../service/service-spec.ts";
 import { buildSystemdUnit } from "../service/systemd-unit.ts";
 import { CliError } from "./cli-error.ts";
+import { CLI_ENTRY } from "./package-layout.ts";
 import type { CliIo } from "./cli-io.ts";
 import { configFlag, configOption } from "./cli-io.ts";
 
-const CLI_ENTRY = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
 interface ServiceFlags {
   user?: string;
@@ -64,6 +63,18 @@ export async function findOnPath(name: string, pathEnv: string | undefined): Pro
   return undefined;
 }
 
+/**
+ * The Node running this command, by the name PATH gives it when that is the same binary: Homebrew's and
+ * nvm's real paths carry the version (/opt/homebrew/Cellar/node/22.x/bin/node) and vanish on an upgrade,
+ * /opt/homebrew/bin/node stays.
+ */
+async function stableNodePath(execPath: string, pathEnv: string | undefined): Promise<string> {
+  const onPath = await findOnPath("node", pathEnv);
+  if (!onPath) return execPath;
+  const [a, b] = await Promise.all([realpath(onPath).catch(() => undefined), realpath(execPath).catch(() => execPath)]);
+  return a === b ? onPath : execPath;
+}
+
 function parseKind(value: string): ServiceKind {
   if (!(SERVICE_KINDS as readonly string[]).includes(value)) throw new CliError(`service kind must be launchd or systemd, got "${value}"`);
   return value as ServiceKind;
@@ -79,7 +90,7 @@ async function buildSpec(kind: ServiceKind, opts: ServiceFlags, command: Command
   const configPath = resolveConfigPath(configFlag(command), process.env, home);
   const loaded = await loadConfigLoosely(configPath);
   const stateDir = opts.stateDir ? resolve(expandHome(opts.stateDir, home)) : resolveStateDir(undefined, loaded?.config.clawgate?.stateDir, {}, home);
-  const nodePath = resolve(opts.node ?? process.execPath);
+  const nodePath = resolve(opts.node ?? (await stableNodePath(process.execPath, process.env["PATH"])));
   const basePath = kind === "launchd" ? "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" : "/usr/local/bin:/usr/bin:/bin";
   // The daemon's own Node first, so `#!/usr/bin/env node` resolvers (clawgate resolver pass) run on it too.
   const path = opts.path ?? [dirname(nodePath), ...basePath.split(":")].filter((d, i, all) => all.indexOf(d) === i).join(":");
@@ -114,7 +125,7 @@ function serviceOptions(command: Command): Command {
     .option("--user <name>", "the dedicated account the daemon runs as (default: you; never root)")
     .option("--home <dir>", "that account's home (default: yours, or /Users/<name> | /home/<name>)")
     .option("--node <path>", "absolute path of Node ≥ 22 (default: the one running this command)")
-    .option("--cli <path>", "absolute path of clawgate's node/cli/bin.ts (default: this checkout's)")
+    .option("--cli <path>", "absolute path of the clawgate entry Node runs (default: this clawgate's: the installed dist/node/cli.js, or a checkout's node/cli/bin.ts)")
     .option("--state-dir <dir>", "the daemon's state dir (default: clawgate.stateDir, else <home>/.clawgate)")
     .option("--path <PATH>", "PATH for the daemon and its resolvers")
     .option("--label <label>", `launchd job label (default ${DEFAULT_LAUNCHD_LABEL})`)

@@ -5,10 +5,10 @@
  */
 import type { AgentTable } from "../dispatch/agent-table.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
+import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
 import type { ModelMemoryReport } from "../dispatch/model-memory.ts";
 import type { RunLog, RunRecord } from "../dispatch/run-log.ts";
 import type { Scheduler } from "../dispatch/scheduler.ts";
-import { heartbeatDeadlineMs } from "../doctor/host-checks.ts";
 import type { IntakeJournal, JournalEntry } from "../intake/intake-journal.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 

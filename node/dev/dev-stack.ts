@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../config/atomic-write.ts";
+import { chooseLogFormat, formatLogLine } from "../server/log-format.ts";
 import { DEV_CRON, writeDevFiles } from "./dev-files.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -32,6 +33,9 @@ const edgeUrl = `http://127.0.0.1:${edgePort}`;
 const stackFile = join(dir, "stack.json");
 
 const children: ChildProcess[] = [];
+/** Readable lines on a terminal; JSON for a pipe, or with --log-format json (`npm start -- --log-format json`). */
+const logFormatArg = process.argv.indexOf("--log-format");
+const readable = chooseLogFormat(logFormatArg === -1 ? undefined : process.argv[logFormatArg + 1], process.env, process.stdout.isTTY === true) === "pretty";
 let stopping: Promise<void> | undefined;
 
 function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -44,7 +48,8 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child
       buffer += d;
       const lines = buffer.split("\n");
       buffer = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`);
+      // The daemon logs JSON into this pipe; a person watching a terminal reads one line per event instead.
+      for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${readable ? formatLogLine(line) : line}\n`);
     });
   }
   child.once("exit", (code, signal) => {
@@ -111,7 +116,8 @@ async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Pro
 
 const files = await writeDevFiles({ dir, nodePort, edgePort, nodePath: process.execPath });
 try {
-  const node = start("node", [CLI_BIN, "node", "start", "--config", files.configPath, "--allow-root"]);
+  // JSON into the pipe whatever the environment says: this process turns it into readable lines.
+  const node = start("node", [CLI_BIN, "node", "start", "--config", files.configPath, "--allow-root", "--log-format", "json"]);
   await waitFor(`${nodeUrl}/healthz`, node, 20_000);
   const edge = start(
     "edge",

@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { type ModelMemory, createModelMemory } from "./model-memory.ts";
 import type { ModelMemoryAdmin } from "./model-routes.ts";
 import { type RunLog, openRunLog } from "./run-log.ts";
+import { loggingRunOutcomes } from "./run-outcome-log.ts";
 import { type Scheduler, createScheduler } from "./scheduler.ts";
 import { registerSchedulerMetrics } from "./scheduler-metrics.ts";
 
@@ -67,7 +68,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     probeTtlMs: settings.probeTtlMs,
   });
   const modelMemory = persistentModelMemory(join(options.stateDir, MODEL_MEMORY_FILE), settings.modelMemory, options.logger);
-  const runLog = openRunLog(options.stateDir);
+  const runLog = loggingRunOutcomes(openRunLog(options.stateDir), options.logger);
   const dispatcher = createDispatcher({
     journal: options.journal,
     scheduler,

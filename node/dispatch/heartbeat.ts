@@ -184,3 +184,8 @@ export function isHeartbeatAck(reply: string, ackMaxChars = 300): boolean {
 /** OpenClaw's default heartbeat prompt (paraphrased): check in, answer HEARTBEAT_OK when nothing needs attention. */
 export const DEFAULT_HEARTBEAT_PROMPT =
   "Heartbeat: review the system events above and anything pending. If nothing needs attention, reply HEARTBEAT_OK.";
+
+/** Period + grace: a heartbeat may start late by a tick and run for a while; 10% of the period, at least 2 minutes. */
+export function heartbeatDeadlineMs(periodMs: number): number {
+  return periodMs + Math.max(120_000, periodMs * 0.1);
+}

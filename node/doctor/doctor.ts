@@ -1,6 +1,6 @@
 /** `clawgate doctor`: every production check in one report; `fix` only tightens file modes, never tokens or bindings. */
 import type { StatsFs, Stats } from "node:fs";
-import { access, chmod, stat, statfs } from "node:fs/promises";
+import { access, chmod, readFile, stat, statfs } from "node:fs/promises";
 import { homedir } from "node:os";
 import { type LoadedConfig, loadConfig } from "../config/config-file.ts";
 import { ConfigError } from "../config/config-errors.ts";
@@ -9,11 +9,12 @@ import type { ProviderIo } from "../secrets/provider-registry.ts";
 import { readAdminToken } from "../state/admin-token.ts";
 import { readNodeInfo } from "../state/node-discovery.ts";
 import { resolveStateDir } from "../state/state-dir.ts";
+import { servicePaths } from "../service/service-file-paths.ts";
 import { knownServiceFiles } from "../service/service-spec.ts";
 import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
-import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, supervisionFindings } from "./host-checks.ts";
+import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, servicePathFindings, supervisionFindings } from "./host-checks.ts";
 import { probeModelMemory } from "./model-memory-checks.ts";
 
 export interface DoctorIo {
@@ -26,6 +27,8 @@ export interface DoctorIo {
   readonly statfs: (path: string) => Promise<StatsFs>;
   readonly chmod: (path: string, mode: number) => Promise<void>;
   readonly exists: (path: string) => Promise<boolean>;
+  /** Reads a service file (default: fs readFile). */
+  readonly readText?: (path: string) => Promise<string>;
   readonly providerIo?: ProviderIo;
 }
 
@@ -100,6 +103,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const found: string[] = [];
   for (const path of searched) if (await io.exists(path)) found.push(path);
   findings.push(...supervisionFindings(found, searched));
+  for (const file of found) {
+    const text = await (io.readText ?? ((p: string) => readFile(p, "utf8")))(file).catch(() => "");
+    const missing: string[] = [];
+    for (const path of servicePaths(file, text)) if (!(await io.exists(path))) missing.push(path);
+    findings.push(...servicePathFindings(file, missing));
+  }
 
   const info = await readNodeInfo(stateDir);
   const { state, findings: agentFindings } = await probeAgent(info, await readAdminToken(stateDir), io);

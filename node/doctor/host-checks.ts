@@ -1,6 +1,7 @@
 /** Doctor checks on the running host: is the agent up and ready, is it supervised, did a heartbeat run in time, is there disk. */
 import type { StatsFs } from "node:fs";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 
 export interface AgentProbeIo {
@@ -147,11 +148,6 @@ export function parseEvery(value: string): number | undefined {
   return total;
 }
 
-/** Period + grace: a heartbeat may start late by a tick and run for a while; 10% of the period, at least 2 minutes. */
-export function heartbeatDeadlineMs(periodMs: number): number {
-  return periodMs + Math.max(120_000, periodMs * 0.1);
-}
-
 /** OpenClaw's default heartbeat period. */
 export const DEFAULT_HEARTBEAT_EVERY = "30m";
 
@@ -230,8 +226,22 @@ export function supervisionFindings(found: readonly string[], searched: readonly
       checkId: "supervision.not_installed",
       severity: "warn",
       title: "no supervision installed",
-      detail: `none of ${searched.join(", ")} exists: a crash or a reboot leaves the host down (seed §03, §07)`,
+      detail: `none of ${searched.join(", ")} exists: a crash or a reboot leaves the host down (docs/operations.md#supervision)`,
       remediation: "clawgate service install launchd (macOS) or clawgate service install systemd --user <name> (Linux)",
+    },
+  ];
+}
+
+/** A service file whose Node, clawgate entry or config is gone: the supervisor restarts into "not found" forever. */
+export function servicePathFindings(file: string, missing: readonly string[]): DoctorFinding[] {
+  if (missing.length === 0) return [];
+  return [
+    {
+      checkId: "supervision.path_missing",
+      severity: "critical",
+      title: "the service file starts a file that does not exist",
+      detail: `${file} names ${missing.join(", ")}, which ${missing.length === 1 ? "does" : "do"} not exist (docs/operations.md#upgrades)`,
+      remediation: "write it again from the installed clawgate: clawgate service install launchd|systemd (then reload it)",
     },
   ];
 }

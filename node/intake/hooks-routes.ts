@@ -1,13 +1,25 @@
 /**
- * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in the
- * reference's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404)
- * → body (413/408/400) → route (wake, agent, or a `hooks.mappings` entry) — and every accepted call
- * journaled before it is answered.
+ * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in
+ * OpenClaw's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404) → body
+ * (413/408/400) → route (wake, agent, a `hooks.mappings` entry, else 404) — with OpenClaw's statuses, content
+ * types and texts (shared/hook-answers.ts), and every accepted call journaled before it is answered.
  */
 import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
-import { MAX_IDEMPOTENCY_KEY, parseAgentPayload, parseWakePayload } from "../../shared/hook-payloads.ts";
+import {
+  BODY_CONNECTION_CLOSED,
+  BODY_TIMEOUT,
+  JSON_CONTENT_TYPE,
+  METHOD_NOT_ALLOWED,
+  NOT_FOUND,
+  PAYLOAD_TOO_LARGE,
+  QUERY_TOKEN_REFUSED,
+  TEXT_CONTENT_TYPE,
+  TOO_MANY_REQUESTS,
+  UNAUTHORIZED,
+} from "../../shared/hook-answers.ts";
+import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { tokenMatches } from "../state/admin-token.ts";
 import type { Logger } from "pino";
@@ -43,7 +55,9 @@ export type Admission = { readonly ok: true } | { readonly ok: false; readonly r
 type Status = 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503;
 /** `body` may be JSON text already (a journaled answer, replayed verbatim). */
 const json = (c: Context, status: Status, body: object | string, headers?: Record<string, string>) =>
-  c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": "application/json" });
+  c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": JSON_CONTENT_TYPE });
+const text = (c: Context, status: Status, body: string, headers?: Record<string, string>) =>
+  c.body(body, status, { ...headers, "content-type": TEXT_CONTENT_TYPE });
 
 export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const { policy, journal, limiter, logger } = options;
@@ -56,7 +70,8 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     const started = now();
     const client = options.clientOf(c);
     const url = new URL(c.req.url);
-    const route = url.pathname.slice(policy.path.length).replace(/^\/+|\/+$/g, "");
+    // OpenClaw's subpath: only leading slashes go, so `wake/` is not `wake` (it is looked up as a mapping).
+    const route = url.pathname.slice(policy.path.length).replace(/^\/+/, "");
     let status = 0;
     let principal = "anonymous";
     let deliveryId: string | undefined;
@@ -65,6 +80,10 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     const answer = (code: Status, body: object | string, headers?: Record<string, string>) => {
       status = code;
       return json(c, code, body, headers);
+    };
+    const answerText = (code: Status, body: string, headers?: Record<string, string>) => {
+      status = code;
+      return text(c, code, body, headers);
     };
     /**
      * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
@@ -101,35 +120,33 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     };
     try {
       // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
-      if (url.searchParams.has("token")) {
-        return answer(400, { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" });
-      }
+      if (url.searchParams.has("token")) return answerText(400, QUERY_TOKEN_REFUSED);
       // 2. Who is calling.
       const wait = limiter.retryAfter(client, now());
-      if (wait > 0) return answer(429, { ok: false, error: "too many failed attempts" }, { "retry-after": String(wait) });
+      if (wait > 0) return answerText(429, TOO_MANY_REQUESTS, { "retry-after": String(wait) });
       const envelope = c.req.header(ENVELOPE_HEADER);
       if (envelope === undefined) {
-        const presented = bearer(c.req.header("authorization")) ?? c.req.header("x-openclaw-token");
+        const presented = hookToken(c.req.header("authorization"), c.req.header("x-openclaw-token"));
         const token = options.hookToken();
         if (!presented || !token || !tokenMatches(presented, [token])) {
           limiter.recordFailure(client, now());
-          return answer(401, { ok: false, error: "unauthorized" });
+          return answerText(401, UNAUTHORIZED);
         }
         principal = "hook-token";
       } else if (!options.envelopes) {
         limiter.recordFailure(client, now());
-        return answer(401, { ok: false, error: "unauthorized" });
+        return answerText(401, UNAUTHORIZED);
       }
       // 3–4. Method, then a route at all.
-      if (c.req.method !== "POST") return answer(405, { ok: false, error: "method not allowed" }, { allow: "POST" });
-      if (route === "") return answer(404, { ok: false, error: "not found" });
+      if (c.req.method !== "POST") return answerText(405, METHOD_NOT_ALLOWED, { allow: "POST" });
+      if (route === "") return answerText(404, NOT_FOUND);
       // 5. The body: bounded in size and time.
       const body = await readBody(c, policy.maxBodyBytes, bodyTimeoutMs);
       // The unread rest of a refused body is never read: the connection closes after the answer.
-      if (body === "too-large") return answer(413, { ok: false, error: "payload too large" }, { connection: "close" });
-      if (body === "timeout") return answer(408, { ok: false, error: "request body timeout" }, { connection: "close" });
+      if (body === "too-large") return answer(413, { ok: false, error: PAYLOAD_TOO_LARGE }, { connection: "close" });
+      if (body === "timeout") return answer(408, { ok: false, error: BODY_TIMEOUT }, { connection: "close" });
       // The client went away mid-body: nobody reads this answer, but it must not count as a 5xx.
-      if (body === "aborted") return answer(400, { ok: false, error: "request body aborted" }, { connection: "close" });
+      if (body === "aborted") return answer(400, { ok: false, error: BODY_CONNECTION_CLOSED }, { connection: "close" });
       size = body.byteLength;
       // The envelope binds the exact body, so its full check needs the bytes just read.
       if (envelope !== undefined) {
@@ -143,44 +160,50 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           return answer(401, { ok: false, error: "unauthorized", code });
         }
       }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(utf8.decode(body));
-      } catch {
-        return answer(400, { ok: false, error: "invalid JSON" });
-      }
-      // 6. The route.
-      const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
-      if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_IDEMPOTENCY_KEY)) {
+      const parsed = parseHookBody(body);
+      if (!parsed.ok) return answer(400, { ok: false, error: parsed.error });
+      const payload = hookPayloadOf(parsed.value);
+      // 6. The route. An Idempotency-Key (clawgate's; OpenClaw 2026.2.26 ignores it) names the delivery.
+      const headerKey = (c.req.header("idempotency-key") ?? c.req.header("webhook-id"))?.trim() || undefined;
+      if (headerKey !== undefined && headerKey.length > MAX_IDEMPOTENCY_KEY) {
         return answer(400, { ok: false, error: `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` });
       }
       // Direct and mapped requests meet here: same payload rules, same policy, same journal shape
       // (a mapped one adds only `mapping`), so the dispatcher consumes all three alike.
-      const wake = (raw: unknown, extra: { mapping?: string } = {}) => {
-        const parsedWake = parseWakePayload(raw);
-        if (!parsedWake.ok) return answer(400, { ok: false, error: parsedWake.error });
+      const wake = (raw: Record<string, unknown>, extra: { mapping?: string } = {}) => {
+        const normalized = normalizeWakePayload(raw);
+        if (!normalized.ok) return answer(400, { ok: false, error: normalized.error });
         deliveryId ??= headerKey ?? randomUUID();
-        return enqueue("wake", deliveryId, { ...parsedWake.value, ...extra }, { ok: true, mode: parsedWake.value.mode });
+        return enqueue("wake", deliveryId, { ...normalized.value, ...extra }, { ok: true, mode: normalized.value.mode });
       };
-      const agent = (raw: unknown, source: SessionKeySource, extra: { mapping?: string } = {}) => {
-        const parsedAgent = parseAgentPayload(raw);
-        if (!parsedAgent.ok) return answer(400, { ok: false, error: parsedAgent.error });
-        const problem = policy.targetProblem(parsedAgent.value);
+      const agent = (raw: Record<string, unknown>, source: SessionKeySource, extra: { mapping?: string } = {}) => {
+        const normalized = normalizeAgentPayload(raw, policy.channels);
+        if (!normalized.ok) return answer(400, { ok: false, error: normalized.error });
+        const problem = policy.targetProblem(normalized.value);
         if (problem) return answer(400, { ok: false, error: problem });
-        const sessionKey = policy.sessionKeyFor(parsedAgent.value, randomUUID, source);
+        const sessionKey = policy.sessionKeyFor(normalized.value, randomUUID, source);
         if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
-        deliveryId ??= headerKey ?? parsedAgent.value.idempotencyKey ?? randomUUID();
-        return enqueue("agent", deliveryId, { ...parsedAgent.value, sessionKey: sessionKey.value, ...extra }, { ok: true, runId: randomUUID() });
+        const { agentId: _requested, model: requestedModel, ...rest } = normalized.value;
+        const agentId = policy.agentFor(normalized.value);
+        const model = policy.modelFor(normalized.value);
+        if (requestedModel !== undefined && model === undefined) {
+          logger.warn({ model: requestedModel }, "hook model is not allowed by agents.defaults.models; the run uses the agent's model");
+        }
+        deliveryId ??= headerKey ?? normalized.value.idempotencyKey ?? randomUUID();
+        const journaled = { ...rest, ...(agentId !== undefined ? { agentId } : {}), ...(model !== undefined ? { model } : {}), sessionKey: sessionKey.value, ...extra };
+        return enqueue("agent", deliveryId, journaled, { ok: true, runId: randomUUID() });
       };
-      if (route === "wake") return await wake(parsed);
-      if (route === "agent") return await agent(parsed, "request");
-      const payload = isObject(parsed) ? parsed : undefined;
-      const mapping = policy.mappings.find(route, payload ?? {});
-      if (!mapping) return answer(404, { ok: false, error: "not found" });
+      if (route === "wake") return await wake(payload);
+      if (route === "agent") return await agent(payload, "request");
+      // Mappings match the subpath without its edge slashes (OpenClaw's normalizeMatchPath).
+      const mapping = policy.mappings.find(route.replace(/\/+$/, ""), payload);
+      if (!mapping) return answerText(404, NOT_FOUND);
       mappingId = mapping.id;
-      if (!payload) return answer(400, { ok: false, error: "body must be a JSON object" });
       const mapped = mapping.render({ route, payload, header: (name) => c.req.header(name), query: url.searchParams, nowMs: now() });
       if (!mapped.ok) return answer(400, { ok: false, error: mapped.error });
+      if (mapped.kind === "agent" && typeof mapped.body["channel"] === "string" && !["last", ...policy.channels].includes(mapped.body["channel"].trim().toLowerCase())) {
+        return answer(400, { ok: false, error: hookChannelError(policy.channels) });
+      }
       return await (mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping }));
     } finally {
       // The audit line: metadata only, never the payload or a token.
@@ -190,17 +213,20 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   return app;
 }
 
-/** Strict: bad UTF-8 is a 400, never silently replaced. Stateless between calls (no `stream` option). */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
 const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);
 
-function bearer(header: string | undefined): string | undefined {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  return m?.[1]?.trim() || undefined;
+/**
+ * The hook token as OpenClaw's extractHookToken reads it: `Authorization: Bearer <t>` (scheme case-insensitive,
+ * trimmed), else `X-OpenClaw-Token` (trimmed).
+ */
+function hookToken(authorization: string | undefined, header: string | undefined): string | undefined {
+  const auth = authorization?.trim() ?? "";
+  if (auth.toLowerCase().startsWith("bearer ")) {
+    const token = auth.slice(7).trim();
+    if (token) return token;
+  }
+  return header?.trim() || undefined;
 }
 
 type BodyResult = Uint8Array | "too-large" | "timeout" | "aborted";

@@ -1,7 +1,8 @@
 /**
  * The `command` runtime: runs a program (no shell) in its own process group with the message on stdin and an
- * allowlisted environment; stdout (capped) is the reply. The group's RSS is sampled while it runs: the peak goes
- * to model-memory learning, and crossing the run's hard limit SIGKILLs the group (status `memory_limit`).
+ * allowlisted environment; stdout (capped) is the reply. The tree's memory is sampled from the spawn on (every
+ * period, on each reply chunk, and once more when the leader exits for what it left running): the peak goes to
+ * model-memory learning, and crossing the run's hard limit SIGKILLs the group (status `memory_limit`).
  */
 import { type ChildProcess, type SpawnOptions, spawn as nodeSpawn } from "node:child_process";
 import { type TreeRssSampler, defaultTreeRssSampler } from "./process-tree-rss.ts";
@@ -23,7 +24,7 @@ export interface CommandRuntimeOptions {
   readonly extraEnv?: () => Readonly<Record<string, string>>;
   /** stdout beyond this ends the run with ERR_OUTPUT_TOO_LARGE. Default 1 MiB. */
   readonly maxOutputBytes?: number;
-  /** RSS sampling period. Default 250 ms. */
+  /** Memory sampling period. Default 50 ms (one reading of a one-process tree costs tens of µs on Linux). */
   readonly sampleIntervalMs?: number;
   /** The model this command serves runs on this host (default true): the scheduler reserves its estimate. */
   readonly local?: boolean;
@@ -38,7 +39,7 @@ export function createCommandRuntime(options: CommandRuntimeOptions): AgentRunti
   if (!args.every((a) => typeof a === "string")) throw new TypeError("args must be strings");
   const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
   if (!Number.isInteger(maxOutputBytes) || maxOutputBytes < 1) throw new TypeError("maxOutputBytes must be a positive integer");
-  const sampleIntervalMs = options.sampleIntervalMs ?? 250;
+  const sampleIntervalMs = options.sampleIntervalMs ?? 50;
   if (!(sampleIntervalMs >= 10)) throw new TypeError("sampleIntervalMs must be at least 10");
   const parentEnv = options.env ?? process.env;
   const allow = [...BASE_ENV, ...(options.envAllowlist ?? [])];
@@ -70,7 +71,9 @@ export function createCommandRuntime(options: CommandRuntimeOptions): AgentRunti
         let peakBytes = 0;
         let failure: unknown;
         let settled = false;
-        let sampling = false;
+        let sampling: Promise<void> | undefined;
+        let lastSampleAt = 0;
+        const readTree = child.pid !== undefined ? sample(child.pid) : undefined;
         const limitBytes = req.memoryLimitGb !== undefined && Number.isFinite(req.memoryLimitGb) ? req.memoryLimitGb * GIB : Infinity;
 
         const killGroup = () => {
@@ -92,23 +95,29 @@ export function createCommandRuntime(options: CommandRuntimeOptions): AgentRunti
         const onAbort = () => fail(req.signal.reason);
         req.signal.addEventListener("abort", onAbort, { once: true });
 
-        const takeSample = async () => {
-          if (sampling || child.pid === undefined || settled) return;
-          sampling = true;
-          try {
-            const bytes = await sample(child.pid);
-            if (bytes > peakBytes) peakBytes = bytes;
-            if (bytes > limitBytes && !settled) fail(new MemoryLimitError(req.memoryLimitGb!, bytes / GIB));
-          } catch {
-            // a failed sample is not a failed run
-          } finally {
-            sampling = false;
-          }
+        const takeSample = (): Promise<void> => {
+          if (sampling || readTree === undefined || settled) return sampling ?? Promise.resolve();
+          lastSampleAt = performance.now();
+          sampling = (async () => {
+            try {
+              const bytes = await readTree();
+              if (bytes > peakBytes) peakBytes = bytes;
+              if (bytes > limitBytes && !settled) fail(new MemoryLimitError(req.memoryLimitGb!, bytes / GIB));
+            } catch {
+              // a failed sample is not a failed run
+            } finally {
+              sampling = undefined;
+            }
+          })();
+          return sampling;
         };
+        // No reading at the spawn itself: the program has only just been exec'd, and that near-zero reading would
+        // become the peak of a run that ends before the next one.
         const timer = setInterval(() => void takeSample(), sampleIntervalMs);
-        void takeSample();
 
         child.stdout!.on("data", (chunk: Buffer) => {
+          // A reply usually comes once the work (and its peak) is done, maybe just before the exit: read now.
+          if (performance.now() - lastSampleAt >= 5) void takeSample();
           outBytes += chunk.length;
           if (outBytes > maxOutputBytes) {
             fail(new RuntimeError("ERR_OUTPUT_TOO_LARGE", `command output exceeded maxOutputBytes (${maxOutputBytes})`));
@@ -127,9 +136,14 @@ export function createCommandRuntime(options: CommandRuntimeOptions): AgentRunti
           fail(new RuntimeError("ERR_COMMAND_SPAWN", `could not start the command (${(error as { code?: string }).code ?? "error"})`));
           finish(null, null);
         });
-        // A grandchild that keeps stdout open would hold "close" forever: the leader's exit ends the group.
-        child.once("exit", () => killGroup());
-        child.once("close", (code, signal) => finish(code, signal));
+        // A grandchild that keeps stdout open would hold "close" forever: the leader's exit ends the group, once
+        // what the leader left running has been read.
+        let lastSample: Promise<void> = Promise.resolve();
+        child.once("exit", () => {
+          clearInterval(timer);
+          lastSample = (sampling ?? Promise.resolve()).then(takeSample).finally(killGroup);
+        });
+        child.once("close", (code, signal) => void lastSample.then(() => finish(code, signal)));
 
         function finish(code: number | null, signal: NodeJS.Signals | null) {
           if (settled) return;

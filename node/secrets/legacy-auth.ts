@@ -85,7 +85,27 @@ export async function readLegacyAuth(path: string): Promise<StoredKeyFile | unde
   return { path, ...file, entries };
 }
 
-/** OpenClaw's per-agent stores: `<configDir>/agents/<agent>/agent/auth-profiles.json`, sorted. */
+/** OpenClaw's state dir: `OPENCLAW_STATE_DIR`, else the config's folder (where `~/.openclaw/openclaw.json` keeps it). */
+export function openclawStateDir(configPath: string, env: NodeJS.ProcessEnv): string {
+  return env["OPENCLAW_STATE_DIR"]?.trim() || dirname(configPath);
+}
+
+/**
+ * Every legacy `auth.json` to look at: OpenClaw's per-agent ones, `<stateDir>/agents/<agent>/agent/auth.json`, and the
+ * older one beside the config. Candidates, sorted; a missing one reads as undefined.
+ */
+export async function findLegacyAuthFiles(configPath: string, stateDir: string): Promise<string[]> {
+  let agents: string[] = [];
+  try {
+    agents = (await readdir(join(stateDir, "agents"), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    // no agents folder
+  }
+  const perAgent = agents.sort().map((agent) => join(stateDir, "agents", agent, "agent", "auth.json"));
+  return [...new Set([legacyAuthPath(configPath), ...perAgent])];
+}
+
+/** OpenClaw's per-agent stores: `<stateDir>/agents/<agent>/agent/auth-profiles.json`, sorted. */
 export async function findAuthProfileFiles(configDir: string): Promise<string[]> {
   let agents: string[];
   try {

@@ -5,7 +5,8 @@ import type { ExecOutcome, ExecRunner, ExecSpec } from "./exec-runner.ts";
 import { type SecretErrorCode, SecretResolutionError, SecretsActivationError } from "./secret-errors.ts";
 import type { SnapshotData } from "./snapshot-data.ts";
 
-const WORKER_MAIN = new URL("./reload-worker-main.ts", import.meta.url);
+// The built package (dist/node/) runs reload-worker.js beside this bundle; a checkout runs the sources.
+const WORKER_MAIN = new URL(import.meta.url.endsWith(".ts") ? "./reload-worker-main.ts" : "./reload-worker.js", import.meta.url);
 
 export type PassFailure =
   | { kind: "activation"; failures: { refKey: string; code: SecretErrorCode; message: string }[] }

@@ -20,7 +20,8 @@ import {
   PROVIDER_API_KEY_TYPE,
   type StoredKeyFile,
   findAuthProfileFiles,
-  legacyAuthPath,
+  findLegacyAuthFiles,
+  openclawStateDir,
   readAuthProfiles,
   readLegacyAuth,
   scrubAuthProfiles,
@@ -380,8 +381,11 @@ export async function applyPlan(plan: SecretsPlan, options: ApplyOptions): Promi
 
   const modelProviders = new Set(targets.filter((t) => t.spec.type === PROVIDER_API_KEY_TYPE).map((t) => t.segments[2]!));
   if (modelProviders.size > 0 && scrub.scrubLegacyAuthJson !== false) {
-    const legacy = await readLegacyAuth(legacyAuthPath(configPath));
-    if (legacy) scrubStore(legacy, scrubLegacyAuth(legacy, modelProviders), "scrub-legacy-auth");
+    // Both legacy locations: OpenClaw's per-agent auth.json under its state dir, and the older one beside the config.
+    for (const path of await findLegacyAuthFiles(configPath, openclawStateDir(configPath, process.env))) {
+      const legacy = await readLegacyAuth(path);
+      if (legacy) scrubStore(legacy, scrubLegacyAuth(legacy, modelProviders), "scrub-legacy-auth");
+    }
   }
   if (modelProviders.size > 0 && scrub.scrubAuthProfilesForProviderTargets !== false) {
     for (const path of await findAuthProfileFiles(dirname(configPath))) {

@@ -7,7 +7,8 @@ import { getCompileCacheDir } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { ExecOutcome, ExecRunner, ExecSpec } from "./exec-runner.ts";
 
-const HOST_MAIN = fileURLToPath(new URL("./spawn-host-main.ts", import.meta.url));
+// The built package (dist/node/) runs spawn-host.js beside this bundle; a checkout runs the sources.
+const HOST_MAIN = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./spawn-host-main.ts" : "./spawn-host.js", import.meta.url));
 
 export interface SpawnHost {
   readonly runner: ExecRunner;

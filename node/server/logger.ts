@@ -1,5 +1,6 @@
 /** pino logger factory with redaction of every field that could carry a credential. */
 import { pino, type Logger, type DestinationStream } from "pino";
+import { type LogFormat, prettyDestination } from "./log-format.ts";
 
 /** Paths pino censors wherever they appear in a log object (defense in depth: we never log values anyway). */
 export const REDACT_PATHS = [
@@ -20,7 +21,8 @@ export const REDACT_PATHS = [
   'headers["x-openclaw-token"]',
 ];
 
-export function createLogger(options: { level?: string; destination?: DestinationStream; name?: string } = {}): Logger {
+/** `format: "pretty"` writes one readable line per event to stdout (log-format.ts); the default is pino's JSON. */
+export function createLogger(options: { level?: string; destination?: DestinationStream; name?: string; format?: LogFormat } = {}): Logger {
   return pino(
     {
       name: options.name ?? "clawgate",
@@ -29,7 +31,8 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    options.destination ??
+      (options.format === "pretty" ? prettyDestination({ write: (text) => process.stdout.write(text) }) : pino.destination({ fd: 1, sync: false })),
   );
 }
 

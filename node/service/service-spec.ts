@@ -14,7 +14,7 @@ export interface ServiceSpec {
   readonly home: string;
   /** Absolute path of a Node ≥ 22 binary. */
   readonly nodePath: string;
-  /** Absolute path of the CLI entry (`node/cli/bin.ts`). */
+  /** Absolute path of the CLI entry (a checkout's `node/cli/bin.ts`, or the installed `dist/node/cli.js`). */
   readonly cliPath: string;
   readonly configPath: string;
   readonly stateDir: string;

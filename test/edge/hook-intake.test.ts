@@ -164,20 +164,21 @@ describe("caller keys are scoped by the authenticated caller", () => {
   });
 });
 
-describe("refusals, with the node's texts and nothing forwarded", () => {
+describe("refusals, with the node's (OpenClaw's) texts and nothing forwarded", () => {
+  const text = (t: string) => ({ text: t });
   const cases: [string, string, RequestInit, number, unknown][] = [
-    ["token in the query", "/hooks/wake?token=abc", post({ text: "t" }), 400, { ok: false, error: "hook token must be sent in a header (Authorization: Bearer or X-OpenClaw-Token), not in the query string" }],
-    ["unknown route", "/hooks/nope", post({ text: "t" }), 404, { ok: false, error: "not found" }],
-    ["empty subpath", "/hooks/", post({ text: "t" }), 404, { ok: false, error: "not found" }],
+    ["token in the query", "/hooks/wake?token=abc", post({ text: "t" }), 400, text("Hook token must be provided via Authorization: Bearer <token> or X-OpenClaw-Token header (query parameters are not allowed).")],
+    ["unknown route", "/hooks/nope", post({ text: "t" }), 404, text("Not Found")],
+    ["empty subpath", "/hooks/", post({ text: "t" }), 404, text("Not Found")],
     ["body over hooks.maxBodyBytes", "/hooks/wake", post({ text: "x".repeat(2000) }), 413, { ok: false, error: "payload too large" }],
-    ["GET", "/hooks/wake", { headers: { authorization: `Bearer ${CALLER_TOKEN}` } }, 405, { ok: false, error: "method not allowed" }],
-    ["invalid JSON", "/hooks/wake", post("{nope"), 400, { ok: false, error: "invalid JSON" }],
-    ["not UTF-8", "/hooks/wake", { ...post(""), body: new Uint8Array([0x7b, 0xff, 0x7d]) }, 400, { ok: false, error: "invalid JSON" }],
+    ["GET", "/hooks/wake", { headers: { authorization: `Bearer ${CALLER_TOKEN}` } }, 405, text("Method Not Allowed")],
+    ["invalid JSON", "/hooks/wake", post("{nope"), 400, { ok: false, error: "Expected property name or '}' in JSON at position 1 (line 1 column 2)" }],
+    ["not UTF-8 (read with U+FFFD)", "/hooks/wake", { ...post(""), body: new Uint8Array([0x7b, 0xff, 0x7d]) }, 400, { ok: false, error: "Expected property name or '}' in JSON at position 1 (line 1 column 2)" }],
     ["empty text", "/hooks/wake", post({ text: "  " }), 400, { ok: false, error: "text required" }],
-    ["array body", "/hooks/wake", post([1]), 400, { ok: false, error: "body must be a JSON object" }],
-    ["bad mode", "/hooks/wake", post({ text: "t", mode: "later" }), 400, { ok: false, error: 'mode must be "now" or "next-heartbeat"' }],
+    ["array body", "/hooks/wake", post([1]), 400, { ok: false, error: "text required" }],
+    ["empty body", "/hooks/agent", post(""), 400, { ok: false, error: "message required" }],
     ["no message", "/hooks/agent", post({}), 400, { ok: false, error: "message required" }],
-    ["agent not allowed", "/hooks/agent", post({ message: "m", agentId: "ops" }), 400, { ok: false, error: "agentId is not allowed by hooks.allowedAgentIds" }],
+    ["empty model", "/hooks/agent", post({ message: "m", model: "" }), 400, { ok: false, error: "model required" }],
     [
       "session key from the request",
       "/hooks/agent",
@@ -191,11 +192,29 @@ describe("refusals, with the node's texts and nothing forwarded", () => {
       const { node, worker } = await setup();
       const res = await worker.request(path, init);
       expect(res.status).toBe(status);
-      expect(await res.json()).toEqual(body);
+      if (typeof body === "object" && body !== null && "text" in body) {
+        expect([res.headers.get("content-type"), await res.text()]).toEqual(["text/plain; charset=utf-8", body.text]);
+      } else {
+        expect([res.headers.get("content-type"), await res.json()]).toEqual(["application/json; charset=utf-8", body]);
+      }
       if (status === 405) expect(res.headers.get("allow")).toBe("POST");
       expect(node.attempts).toEqual([]);
     });
   }
+
+  it("refuses an agent some node lists but hooks.allowedAgentIds does not (ids compared as OpenClaw normalizes them)", async () => {
+    const { node, worker } = await setup({ hooks: { allowedAgentIds: ["main"] } });
+    const res = await worker.request("/hooks/agent", post({ message: "m", agentId: " RESEARCH " }));
+    expect([res.status, await res.json()]).toEqual([400, { ok: false, error: "agentId is not allowed by hooks.allowedAgentIds" }]);
+    expect(node.attempts).toEqual([]);
+  });
+
+  it("forwards what OpenClaw accepts: a coerced mode, an id no node lists (the node runs it on its default agent)", async () => {
+    const { node, worker } = await setup({ hooks: { allowedAgentIds: ["main"] } });
+    expect((await worker.request("/hooks/wake", post({ text: "t", mode: "later" }))).status).toBe(200);
+    expect((await worker.request("/hooks/agent", post({ message: "m", agentId: "ops" }))).status).toBe(202);
+    expect(node.received.map((r) => r.url)).toEqual(["https://node-1.test/hooks/wake", "https://node-1.test/hooks/agent"]);
+  });
 
   it("refuses a session key outside hooks.allowedSessionKeyPrefixes when request keys are enabled", async () => {
     const { node, worker } = await setup({ hooks: { allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "ops:"] } });

@@ -12,6 +12,6 @@ describe("edge entry", () => {
   it("answers 404 for an unknown route, and for a hook route the config does not list", async () => {
     expect((await exports.default.fetch("http://edge.test/nope")).status).toBe(404);
     const res = await exports.default.fetch("http://edge.test/hooks/wake", { method: "POST", body: "{}" });
-    expect([res.status, await res.json()]).toEqual([404, { ok: false, error: "not found" }]);
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([404, "text/plain; charset=utf-8", "Not Found"]);
   });
 });

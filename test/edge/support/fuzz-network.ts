@@ -6,7 +6,7 @@
  */
 import type { JWK } from "jose";
 import { ENVELOPE_HEADER, createEnvelopeVerifier, createMemoryReplayCache, type EnvelopeClaims } from "../../../shared/envelope.ts";
-import { parseAgentPayload, parseWakePayload } from "../../../shared/hook-payloads.ts";
+import { hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../../shared/hook-payloads.ts";
 import type { EdgeKeys } from "./fake-node.ts";
 
 export type FuzzNodeMode = "up" | "down" | "5xx" | "reject" | "busy" | "access-login";
@@ -35,7 +35,6 @@ export interface FuzzNetworkOptions {
   readonly keySets: Record<string, JWK[]>;
 }
 
-const decoder = new TextDecoder();
 
 export async function fuzzNetwork(options: FuzzNetworkOptions): Promise<FuzzNetwork> {
   const verifiers = new Map<string, Awaited<ReturnType<typeof createEnvelopeVerifier>>>();
@@ -69,13 +68,9 @@ export async function fuzzNetwork(options: FuzzNetworkOptions): Promise<FuzzNetw
       }
       const route = url.pathname.split("/").pop();
       if (route === "wake" || route === "agent") {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(decoder.decode(body));
-        } catch {
-          parsed = undefined;
-        }
-        const check = route === "wake" ? parseWakePayload(parsed) : parseAgentPayload(parsed);
+        const parsed = parseHookBody(body);
+        const payload = hookPayloadOf(parsed.ok ? parsed.value : undefined);
+        const check = route === "wake" ? normalizeWakePayload(payload) : normalizeAgentPayload(payload);
         if (!check.ok) network.problems.push(`${path}: the node's shared validation refuses the body (${check.error})`);
       }
       network.calls.push({ url: request.url, headers: request.headers, body, claims });

@@ -134,6 +134,17 @@ describe("secrets reload", () => {
     expect(agent.output().stdout).toContain("SECRETS_RELOADER_DEGRADED");
   });
 
+  it("with --json prints {ok:false,error} on stdout and exits 1 when resolution fails", async () => {
+    agent = await startNodeProcess(baseArgs(), { env: rootEnv });
+    await writeSecret(SECRET, 0o666);
+    const result = await runCli(["secrets", "reload", "--json", "--config", configPath, "--state-dir", stateDir]);
+    expect(result.code).toBe(1);
+    const answer = JSON.parse(result.stdout) as { ok: unknown; error: unknown };
+    expect(answer.ok).toBe(false);
+    expect(answer.error).toMatch(/^reload failed; the daemon keeps its last-known-good secrets:\n.*permissions are too open/s);
+    expect(result.stdout).not.toContain(SECRET);
+  });
+
   it("reloads on SIGHUP", async () => {
     agent = await startNodeProcess(baseArgs(), { env: rootEnv });
     agent.child.kill("SIGHUP");

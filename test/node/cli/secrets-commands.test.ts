@@ -75,7 +75,7 @@ describe("secrets audit", () => {
 
     expect(errorsOnly.code).toBe(1);
     const e = JSON.parse(errorsOnly.stdout) as Report;
-    expect(e.findings.map((f) => `${f.severity} ${f.jsonPath}`)).toEqual(["error gateway.auth.token", "error OPENCLAW_GATEWAY_TOKEN"]);
+    expect(e.findings.map((f) => `${f.severity} ${f.jsonPath}`)).toEqual(["error gateway.auth.token", "error $env.OPENCLAW_GATEWAY_TOKEN"]);
   });
 });
 

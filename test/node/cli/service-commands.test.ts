@@ -2,9 +2,9 @@
 import { execFile } from "node:child_process";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse as parsePlist } from "plist";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -31,11 +31,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** PATH with this Node's own folder first: the service file then names process.execPath itself. */
+const ownNodeFirst = { env: { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } };
 const serviceArgs = (kind: string) => ["service", "print", kind, "--user", "clawgate", "--home", "/home/clawgate", "--config", configPath];
 
 describe("clawgate service print launchd", () => {
-  it("prints a plist that parses, with absolute program arguments and the supervision keys of seed §07", async () => {
-    const run = await runCli(serviceArgs("launchd"));
+  it("prints a plist that parses, with absolute program arguments and the supervision keys (docs/operations.md#supervision)", async () => {
+    const run = await runCli(serviceArgs("launchd"), ownNodeFirst);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const job = parsePlist(run.stdout) as Record<string, unknown>;
@@ -72,7 +74,7 @@ describe("clawgate service print launchd", () => {
 
 describe("clawgate service print systemd", () => {
   it("prints a unit with the hardening keys, MemoryMax from the dispatch budget, and systemd-analyze accepts it", async () => {
-    const run = await runCli(serviceArgs("systemd"));
+    const run = await runCli(serviceArgs("systemd"), ownNodeFirst);
     expect(run.code).toBe(0);
     const unit = parseUnit(run.stdout);
     const service = unit.get("Service")!;
@@ -111,7 +113,7 @@ describe("clawgate service print systemd", () => {
 
   it("omits MemoryMax without a budget and says how to get one", async () => {
     await writeFile(configPath, JSON.stringify({ clawgate: { stateDir: join(dir, "state") } }));
-    const run = await runCli(serviceArgs("systemd"));
+    const run = await runCli(serviceArgs("systemd"), ownNodeFirst);
     expect(run.code).toBe(0);
     expect(parseUnit(run.stdout).get("Service")?.has("MemoryMax")).toBe(false);
     expect(run.stdout).toContain("# MemoryMax: set clawgate.dispatch.memoryBudgetGb");
@@ -239,3 +241,14 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
   }
   return sections;
 }
+
+it("names Node by the PATH entry that links to it (Homebrew's and nvm's real paths carry the version), else by its own path", async () => {
+  const bin = join(dir, "stable-bin");
+  await mkdir(bin);
+  await symlink(process.execPath, join(bin, "node"));
+  const linked = await runCli(serviceArgs("systemd"), { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+  expect(linked.stdout).toMatch(new RegExp(`^ExecStart=${join(bin, "node").replace(/[.]/g, "\\.")} `, "m"));
+  // A node on PATH that is another binary (the machine's own) is not taken for this one.
+  const other = await runCli(serviceArgs("systemd"), { env: { ...process.env, PATH: "/usr/bin:/bin" } });
+  expect(other.stdout).toContain(`ExecStart=${process.execPath} `);
+});

@@ -78,6 +78,8 @@ it("brings up node + edge on loopback, runs a heartbeat for an edge wake with th
       CLAWGATE_DEV_DIR: dir,
       CLAWGATE_DEV_NODE_PORT: String(nodePort),
       CLAWGATE_DEV_EDGE_PORT: String(edgePort),
+      // As on a terminal: one readable line per event.
+      CLAWGATE_LOG_FORMAT: "pretty",
       [marker.split("=")[0]!]: marker.split("=")[1]!,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -129,6 +131,12 @@ it("brings up node + edge on loopback, runs a heartbeat for an edge wake with th
     "a heartbeat run",
   );
   expect(run).toMatchObject({ kind: "heartbeat", agentId: "main", trigger: "wake", status: "ok", ack: true });
+  // npm start shows the run's outcome as one readable line.
+  const runLine = new RegExp(`^\\[node\\] \\d\\d:\\d\\d:\\d\\d INFO  run ${String(run["id"]).slice(0, 6)}… main heartbeat ok \\d+ ms "HEARTBEAT_OK"$`, "m");
+  await pollUntil(async () => runLine.test(output) || undefined, 5_000, "the run's log line").catch((error: Error) => {
+    throw new Error(`${error.message}\n${output}`);
+  });
+  expect(output).toMatch(/^\[node\] \d\d:\d\d:\d\d INFO  clawgate node agent listening on http:\/\/127\.0\.0\.1:\d+ url=/m);
   const intake = (await admin("/intake")) as { counts: Record<string, number> };
   expect(intake.counts["done"]).toBe(1);
   expect(intake.counts["pending"]).toBe(0);

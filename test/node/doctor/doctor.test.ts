@@ -66,3 +66,28 @@ it("checks every agent's own heartbeat: one that stopped is reported by name, ev
     ["heartbeat.overdue", "critical", 'no heartbeat of agent "nightly" has run since the agent started 180 min ago (period 60 min, deadline 66 min)'],
   ]);
 });
+
+it("names a service file whose Node, clawgate entry or config no longer exists, and is quiet when all do", async () => {
+  const home = join(dir, "service-home");
+  const configPath = join(home, "openclaw.json");
+  await mkdir(join(home, ".config/systemd/user"), { recursive: true });
+  await writeFile(configPath, JSON.stringify({ clawgate: { stateDir: join(home, "state") } }), { mode: 0o600 });
+  const { buildSystemdUnit } = await import("../../../node/service/systemd-unit.ts");
+  const { buildLaunchdPlist } = await import("../../../node/service/launchd-plist.ts");
+  const spec = (cliPath: string) => ({ user: "clawgate", home, nodePath: process.execPath, cliPath, configPath, stateDir: join(home, "state"), path: "/usr/bin:/bin" });
+  const unit = join(home, ".config/systemd/user/clawgate-node.service");
+  const gone = join(home, "old-checkout/node/cli/bin.ts");
+  await writeFile(unit, buildSystemdUnit(spec(gone)));
+  const missing = (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.filter((f) => f.checkId === "supervision.path_missing");
+  expect(missing.map((f) => [f.severity, f.detail])).toEqual([["critical", `${unit} names ${gone}, which does not exist (docs/operations.md#upgrades)`]]);
+
+  // The same check reads a launchd plist's ProgramArguments; with every path present there is no finding.
+  const present = join(home, "cli.js");
+  await writeFile(present, "");
+  await writeFile(unit, buildSystemdUnit(spec(present)));
+  await mkdir(join(home, "Library/LaunchAgents"), { recursive: true });
+  const plistFile = join(home, "Library/LaunchAgents/com.clawgate.node.plist");
+  await writeFile(plistFile, buildLaunchdPlist(spec(gone)));
+  const after = (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.filter((f) => f.checkId === "supervision.path_missing");
+  expect(after.map((f) => f.detail)).toEqual([`${plistFile} names ${gone}, which does not exist (docs/operations.md#upgrades)`]);
+});

@@ -6,11 +6,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type AgentState,
   diskFindings,
-  heartbeatDeadlineMs,
   heartbeatFindings,
   parseEvery,
   probeAgent,
 } from "../../../node/doctor/host-checks.ts";
+import { heartbeatDeadlineMs } from "../../../node/dispatch/heartbeat.ts";
 
 const MIN = 60_000;
 const NOW = Date.parse("2026-11-24T12:00:00Z");

@@ -1,4 +1,8 @@
-/** The hook intake in-process (app.request): docs/openclaw-compat.md §5's order of checks, texts and statuses, idempotency, envelopes. */
+/**
+ * The hook intake in-process (app.request): docs/openclaw-compat.md §5's order of checks, texts, content types and
+ * statuses, OpenClaw's lenient payload reading, idempotency, envelopes. (test/compat/ compares the same rules against
+ * the real gateway.)
+ */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +44,8 @@ interface Extra {
 function makeApp(hooks: Record<string, unknown> = {}, extra: Extra = {}) {
   const config = ConfigSchema.parse({
     hooks: { enabled: true, allowedAgentIds: ["main", "hooks"], ...hooks },
-    ...(extra.agents ? { agents: extra.agents } : {}),
+    // The agents OpenClaw resolves ids against (an id no agent has runs on the default one).
+    agents: extra.agents ?? { list: [{ id: "main", default: true }, { id: "hooks" }, { id: "root" }] },
   });
   const policy = compileHooksPolicy(config, { hookToken: TOKEN, gatewayToken: "gw-token" });
   let n = 0;
@@ -66,32 +71,40 @@ const post = (app: Hono, path: string, body: unknown, headers: Record<string, st
   app.request(path, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
 async function expectAnswer(res: Response | Promise<Response>, status: number, body: unknown) {
   const r = await res;
-  expect({ status: r.status, body: await r.json() }).toEqual({ status, body });
+  expect({ status: r.status, type: r.headers.get("content-type"), body: await r.json() }).toEqual({ status, type: "application/json; charset=utf-8", body });
+  return r;
+}
+/** OpenClaw's plain-text refusals (401, 404, 405, 429, the query token). */
+async function expectText(res: Response | Promise<Response>, status: number, text: string) {
+  const r = await res;
+  expect({ status: r.status, type: r.headers.get("content-type"), text: await r.text() }).toEqual({ status, type: "text/plain; charset=utf-8", text });
   return r;
 }
 
 describe("order of checks", () => {
   it("refuses a query token first, even with valid auth and a bad method", async () => {
-    const res = await makeApp().request(`/hooks/wake?token=${TOKEN}`, { method: "GET", headers: auth });
-    expect(res.status).toBe(400);
+    const res = makeApp().request(`/hooks/wake?token=${TOKEN}`, { method: "GET", headers: auth });
+    await expectText(res, 400, "Hook token must be provided via Authorization: Bearer <token> or X-OpenClaw-Token header (query parameters are not allowed).");
   });
 
   it("401 without or with a wrong token, before the method", async () => {
-    await expectAnswer(makeApp().request("/hooks/wake", { method: "GET" }), 401, { ok: false, error: "unauthorized" });
-    await expectAnswer(post(makeApp(), "/hooks/wake", { text: "x" }, { authorization: "Bearer nope" }), 401, { ok: false, error: "unauthorized" });
+    await expectText(makeApp().request("/hooks/wake", { method: "GET" }), 401, "Unauthorized");
+    await expectText(post(makeApp(), "/hooks/wake", { text: "x" }, { authorization: "Bearer nope" }), 401, "Unauthorized");
   });
 
   it("accepts Authorization: Bearer and X-OpenClaw-Token", async () => {
     const app = makeApp();
     await expectAnswer(post(app, "/hooks/wake", { text: "a" }), 200, { ok: true, mode: "now" });
     await expectAnswer(post(app, "/hooks/wake", { text: "b" }, { "x-openclaw-token": TOKEN }), 200, { ok: true, mode: "now" });
+    // OpenClaw's reading: scheme in any case, the token trimmed; a wrong Bearer falls back to X-OpenClaw-Token.
+    await expectAnswer(post(app, "/hooks/wake", { text: "c" }, { authorization: `bearer   ${TOKEN} ` }), 200, { ok: true, mode: "now" });
+    await expectAnswer(post(app, "/hooks/wake", { text: "d" }, { authorization: "Basic x", "x-openclaw-token": ` ${TOKEN}` }), 200, { ok: true, mode: "now" });
   });
 
   it("429 with Retry-After after 20 failures from one client in 60 s; other clients unaffected; lifts after the window", async () => {
     const app = makeApp();
     for (let i = 0; i < 20; i++) expect((await post(app, "/hooks/wake", { text: "x" }, { authorization: "Bearer bad" })).status).toBe(401);
-    const limited = await post(app, "/hooks/wake", { text: "x" });
-    expect(limited.status).toBe(429);
+    const limited = await expectText(post(app, "/hooks/wake", { text: "x" }, { authorization: "Bearer bad" }), 429, "Too Many Requests");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await post(app, "/hooks/wake", { text: "x" }, { ...auth, "x-test-client": "10.0.0.2" })).status).toBe(200);
     clock += 61_000;
@@ -99,10 +112,10 @@ describe("order of checks", () => {
   });
 
   it("405 with Allow: POST for other methods, then 404 for an empty or unknown subpath", async () => {
-    const res = await makeApp().request("/hooks/wake", { method: "PUT", headers: auth, body: "{}" });
-    expect(res.status).toBe(405);
+    const res = await expectText(makeApp().request("/hooks/wake", { method: "PUT", headers: auth, body: "{}" }), 405, "Method Not Allowed");
     expect(res.headers.get("allow")).toBe("POST");
-    for (const path of ["/hooks", "/hooks/", "/hooks/nope"]) await expectAnswer(post(makeApp(), path, { text: "x" }), 404, { ok: false, error: "not found" });
+    // A trailing slash is another subpath (OpenClaw): `wake/` is looked up as a mapping, and none matches.
+    for (const path of ["/hooks", "/hooks/", "/hooks/nope", "/hooks/wake/", "/hooks/agent/"]) await expectText(post(makeApp(), path, { text: "x" }), 404, "Not Found");
   });
 
   it("413 over hooks.maxBodyBytes, declared or streamed", async () => {
@@ -124,10 +137,16 @@ describe("order of checks", () => {
     await expectAnswer(res, 408, { ok: false, error: "request body timeout" });
   });
 
-  it("400 for malformed JSON and bad UTF-8", async () => {
-    await expectAnswer(post(makeApp(), "/hooks/wake", "{nope"), 400, { ok: false, error: "invalid JSON" });
+  it("400 with the parser's message for malformed JSON; bad UTF-8 is read with U+FFFD; empty and blank bodies are {}", async () => {
+    await expectAnswer(post(makeApp(), "/hooks/wake", "{nope"), 400, { ok: false, error: `Expected property name or '}' in JSON at position 1 (line 1 column 2)` });
     const res = await makeApp().request("/hooks/wake", { method: "POST", headers: auth, body: new Uint8Array([0x7b, 0xff, 0x7d]) });
-    await expectAnswer(res, 400, { ok: false, error: "invalid JSON" });
+    await expectAnswer(res, 400, { ok: false, error: `Expected property name or '}' in JSON at position 1 (line 1 column 2)` });
+    const app = makeApp();
+    const text = new TextEncoder().encode('{"text":"a');
+    await expectAnswer(app.request("/hooks/wake", { method: "POST", headers: auth, body: new Uint8Array([...text, 0xff, 0x22, 0x7d]) }), 200, { ok: true, mode: "now" });
+    expect(JSON.parse(journal.pending()[0]!.payload).text).toBe("a\uFFFD");
+    for (const body of ["", "  \n\t "]) await expectAnswer(post(app, "/hooks/wake", body), 400, { ok: false, error: "text required" });
+    for (const body of ["[]", '"x"', "42", "null"]) await expectAnswer(post(app, "/hooks/agent", body), 400, { ok: false, error: "message required" });
   });
 });
 
@@ -135,9 +154,14 @@ describe("POST /hooks/wake", () => {
   it("requires text and takes mode now | next-heartbeat", async () => {
     const app = makeApp();
     await expectAnswer(post(app, "/hooks/wake", { text: "  " }), 400, { ok: false, error: "text required" });
-    await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "later" }), 400, { ok: false, error: 'mode must be "now" or "next-heartbeat"' });
-    await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "next-heartbeat" }), 200, { ok: true, mode: "next-heartbeat" });
-    expect(journal.pending().map((d) => [d.kind, JSON.parse(d.payload)])).toEqual([["wake", { text: "t", mode: "next-heartbeat" }]]);
+    await expectAnswer(post(app, "/hooks/wake", { text: 5 }), 400, { ok: false, error: "text required" });
+    // Any other mode is "now" (OpenClaw coerces, it does not refuse); the text is trimmed.
+    await expectAnswer(post(app, "/hooks/wake", { text: "t", mode: "later" }), 200, { ok: true, mode: "now" });
+    await expectAnswer(post(app, "/hooks/wake", { text: " t ", mode: "next-heartbeat" }), 200, { ok: true, mode: "next-heartbeat" });
+    expect(journal.pending().map((d) => [d.kind, JSON.parse(d.payload)])).toEqual([
+      ["wake", { text: "t", mode: "now" }],
+      ["wake", { text: "t", mode: "next-heartbeat" }],
+    ]);
   });
 });
 
@@ -183,8 +207,7 @@ describe("group commit", () => {
 
 describe("POST /hooks/agent", () => {
   it("answers 202 with a runId and journals the run with its defaults", async () => {
-    const res = await expectAnswer(post(makeApp(), "/hooks/agent", { message: "summarize" }), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000003" });
-    expect(res.headers.get("content-type")).toBe("application/json");
+    await expectAnswer(post(makeApp(), "/hooks/agent", { message: "summarize" }), 202, { ok: true, runId: "00000000-0000-4000-8000-000000000003" });
     expect(JSON.parse(journal.pending()[0]!.payload)).toEqual({
       message: "summarize",
       name: "Hook",
@@ -197,11 +220,28 @@ describe("POST /hooks/agent", () => {
 
   it.each([
     [{}, "message required"],
+    [{ message: 5 }, "message required"],
     [{ message: "m", agentId: "root" }, "agentId is not allowed by hooks.allowedAgentIds"],
+    [{ message: "m", agentId: "ROOT" }, "agentId is not allowed by hooks.allowedAgentIds"],
     [{ message: "m", sessionKey: "hook:x" }, "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable"],
-    [{ message: "m", timeoutSeconds: -1 }, "timeoutSeconds must be a positive integer"],
+    [{ message: "m", model: "" }, "model required"],
+    [{ message: "m", model: 5 }, "model required"],
+    [{ message: "m", channel: "telegram" }, "channel must be last"],
+    [{ message: "m", channel: 1 }, "channel must be last"],
   ])("400 for %j", async (body, error) => {
-    await expectAnswer(post(makeApp(), "/hooks/agent", body), 400, { ok: false, error });
+    await expectAnswer(post(makeApp({}, { agents: { list: [{ id: "main", default: true }, { id: "hooks" }, { id: "root" }] } }), "/hooks/agent", body), 400, { ok: false, error });
+  });
+
+  it("coerces or ignores what OpenClaw coerces or ignores, and journals the meaning", async () => {
+    const app = makeApp({}, { agents: { list: [{ id: "main", default: true }, { id: "hooks" }] } });
+    const body = { message: " m ", name: 5, wakeMode: "soon", deliver: "no", channel: " LAST ", to: 7, thinking: "", timeoutSeconds: 30.9, agentId: " HOOKS ", sessionKey: "" };
+    expect((await post(app, "/hooks/agent", body)).status).toBe(202);
+    expect((await post(app, "/hooks/agent", { message: "m", agentId: "no-such-agent", timeoutSeconds: -1, deliver: false })).status).toBe(202);
+    expect(journal.pending().map((d) => JSON.parse(d.payload))).toEqual([
+      { message: "m", name: "Hook", wakeMode: "now", deliver: true, channel: "last", agentId: "hooks", timeoutSeconds: 30, sessionKey: "hook:00000000-0000-4000-8000-000000000001" },
+      // An unknown agent runs on the default agent, which the allowlist allows.
+      { message: "m", name: "Hook", wakeMode: "now", deliver: false, channel: "last", agentId: "main", sessionKey: "hook:00000000-0000-4000-8000-000000000004" },
+    ]);
   });
 
   it("reads hooks.allowedAgentIds as OpenClaw does: omitted or '*' = any agent, [] = no explicit agentId", async () => {
@@ -219,9 +259,12 @@ describe("POST /hooks/agent", () => {
       { agents: { defaults: { models: { "openai/gpt-5.2-mini": { alias: "mini" } } } } },
     );
     await expectAnswer(post(app, "/hooks/agent", { message: "m", sessionKey: "agent:main:main" }), 400, { ok: false, error: "sessionKey must start with one of: hook:, ci:" });
-    await expectAnswer(post(app, "/hooks/agent", { message: "m", model: "openai/gpt-9" }), 400, { ok: false, error: 'model "openai/gpt-9" is not allowed by agents.defaults.models' });
-    expect((await post(app, "/hooks/agent", { message: "m", sessionKey: "ci:build-1", model: "openai/gpt-5.2-mini" })).status).toBe(202);
-    expect(JSON.parse(journal.pending()[0]!.payload).sessionKey).toBe("ci:build-1");
+    // Prefixes compare case-insensitively on the trimmed key; a model outside the allowlist is accepted and the
+    // run uses the agent's own model (OpenClaw checks the allowlist at run time and falls back); an alias names its model.
+    expect((await post(app, "/hooks/agent", { message: "m", sessionKey: " CI:build-1 ", model: "openai/gpt-9" })).status).toBe(202);
+    expect((await post(app, "/hooks/agent", { message: "m", model: "mini" })).status).toBe(202);
+    const [first, second] = journal.pending().map((d) => JSON.parse(d.payload) as Record<string, unknown>);
+    expect([first!["sessionKey"], first!["model"], second!["model"]]).toEqual(["CI:build-1", undefined, "openai/gpt-5.2-mini"]);
   });
 
   it("runs a delivery id at most once: a duplicate answers like the original", async () => {
@@ -281,22 +324,18 @@ describe("mapped hooks (hooks.mappings)", () => {
     // A static mapping key is the operator's choice, but still needs an allowed prefix.
     await expectAnswer(post(app(), "/hooks/ci", { id: 1 }), 400, { ok: false, error: "sessionKey must start with one of: hook:" });
     expect((await post(app({ allowedSessionKeyPrefixes: ["hook:", "ops:"] }), "/hooks/ci", { id: 1 })).status).toBe(202);
-    // A templated key comes from the caller: it needs allowRequestSessionKey, like a request's own key.
-    await expectAnswer(post(app({ allowRequestSessionKey: false }), "/hooks/github", { action: "a", number: 1 }), 400, {
-      ok: false,
-      error: "sessionKey is disabled for external /hooks/agent payloads; set hooks.allowRequestSessionKey=true to enable",
-    });
+    // A key a mapping renders is the operator's template: OpenClaw does not ask for allowRequestSessionKey.
+    expect((await post(app({ allowRequestSessionKey: false }), "/hooks/github", { action: "a", number: 1 })).status).toBe(202);
     const withModels = app({}, { agents: { defaults: { models: { "openai/gpt-5.2-mini": {} } } } });
-    await expectAnswer(post(withModels, "/hooks/github", { action: "a", number: 1, model: "openai/gpt-9" }), 400, {
-      ok: false,
-      error: 'model "openai/gpt-9" is not allowed by agents.defaults.models',
-    });
-    expect(journal.counts().pending).toBe(1);
+    const keyed = { ...auth, "idempotency-key": "model-run" };
+    expect((await post(withModels, "/hooks/github", { action: "a", number: 1, model: "openai/gpt-9" }, keyed)).status).toBe(202);
+    expect(JSON.parse(journal.get("model-run")!.payload)).toMatchObject({ message: "a #1 in", name: "GitHub" });
+    expect(JSON.parse(journal.get("model-run")!.payload).model).toBeUndefined();
   });
 
-  it("404 for a path no mapping matches, 400 for a non-object body or an empty rendering", async () => {
-    await expectAnswer(post(app(), "/hooks/stripe", { source: "push" }), 404, { ok: false, error: "not found" });
-    await expectAnswer(post(app(), "/hooks/github", [1, 2]), 400, { ok: false, error: "body must be a JSON object" });
+  it("404 for a path no mapping matches; a non-object body renders as {}; 400 for an empty rendering", async () => {
+    await expectText(post(app(), "/hooks/stripe", { source: "push" }), 404, "Not Found");
+    await expectAnswer(post(app(), "/hooks/ci/", "42", { ...auth }), 400, { ok: false, error: "sessionKey must start with one of: hook:" });
     await expectAnswer(post(app(), "/hooks/github", { source: "push" }, { ...auth, "x-actor": "" }), 200, { ok: true, mode: "next-heartbeat" });
     await expectAnswer(post(makeApp({ mappings: [{ match: { path: "empty" }, action: "wake", textTemplate: "{{payload.t}}" }] }), "/hooks/empty", {}), 400, {
       ok: false,
@@ -305,8 +344,8 @@ describe("mapped hooks (hooks.mappings)", () => {
   });
 
   it("keeps the order of checks ahead of the mapping: auth, method, body limit", async () => {
-    await expectAnswer(post(app(), "/hooks/github", {}, { authorization: "Bearer nope" }), 401, { ok: false, error: "unauthorized" });
-    expect((await app().request("/hooks/github", { method: "GET", headers: auth })).status).toBe(405);
+    await expectText(post(app(), "/hooks/github", {}, { authorization: "Bearer nope" }), 401, "Unauthorized");
+    await expectText(app().request("/hooks/github", { method: "GET", headers: auth }), 405, "Method Not Allowed");
     await expectAnswer(post(app({ maxBodyBytes: 16 }), "/hooks/github", { action: "x".repeat(50) }), 413, { ok: false, error: "payload too large" });
   });
 
@@ -424,7 +463,7 @@ describe("edge envelopes", () => {
   });
 
   it("refuse an envelope when no edge keys are configured", async () => {
-    await expectAnswer(makeApp().request("/hooks/wake", { method: "POST", headers: { [ENVELOPE_HEADER]: "x.y.z" }, body: "{}" }), 401, { ok: false, error: "unauthorized" });
+    await expectText(makeApp().request("/hooks/wake", { method: "POST", headers: { [ENVELOPE_HEADER]: "x.y.z" }, body: "{}" }), 401, "Unauthorized");
   });
 });
 
@@ -433,6 +472,7 @@ describe("startup policy errors", () => {
     [{ enabled: true }, {}, "hooks.enabled requires hooks.token"],
     [{ enabled: true, path: "/" }, { hookToken: TOKEN }, "hooks.path may not be '/'"],
     [{ enabled: true, allowedSessionKeyPrefixes: ["ci:"] }, { hookToken: TOKEN }, "hooks.allowedSessionKeyPrefixes must include 'hook:' when hooks.defaultSessionKey is unset"],
+    [{ enabled: true, allowedSessionKeyPrefixes: ["ci:"], defaultSessionKey: "hook:in" }, { hookToken: TOKEN }, "hooks.defaultSessionKey must match hooks.allowedSessionKeyPrefixes"],
     [{ enabled: true }, { hookToken: TOKEN, gatewayToken: TOKEN }, "hooks.token must differ from gateway.auth.token"],
   ])("%j refuses to start", (hooks, tokens, message) => {
     expect(() => compileHooksPolicy(ConfigSchema.parse({ hooks }), tokens)).toThrow(message);

@@ -69,7 +69,7 @@ describe("command runtime", () => {
     let grandchild = 0;
     const rt = runtime("sleep", {
       // Observe the spawned tree through the sampler hook: the grandchild's pid is in the child's group.
-      sampleTreeRss: async (pid) => {
+      sampleTreeRss: (pid) => {
         chunks.push(pid);
         return linuxTreeRss(pid);
       },

@@ -1,4 +1,7 @@
-/** Audit logic on real files with an injected environment: each finding code, severities, filters, exit codes, no values. */
+/**
+ * Audit logic on real files with an injected environment: each finding code, severities, filters, exit codes, no
+ * values; OpenClaw's jsonPath notation and `${VAR}` substitution (test/compat/ compares with the real `openclaw`).
+ */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -23,8 +26,8 @@ describe("runAudit", () => {
       "warn PLAINTEXT_FOUND openclaw.json:models.providers.anthropic.headers.x-api-key",
       "error PLAINTEXT_FOUND openclaw.json:gateway.auth.token",
       "warn PLAINTEXT_FOUND openclaw.json:channels.telegram.botToken",
-      "warn PLAINTEXT_FOUND .env:MISTRAL_API_KEY",
-      "error PLAINTEXT_FOUND .env:OPENCLAW_GATEWAY_TOKEN",
+      "warn PLAINTEXT_FOUND .env:$env.MISTRAL_API_KEY",
+      "error PLAINTEXT_FOUND .env:$env.OPENCLAW_GATEWAY_TOKEN",
       "warn LEGACY_RESIDUE auth.json:openai",
       "warn LEGACY_RESIDUE auth.json:groq",
     ]);
@@ -32,7 +35,7 @@ describe("runAudit", () => {
       version: 1,
       status: "findings",
       resolution: { refsChecked: 2, skippedExecRefs: 0, resolvabilityComplete: true },
-      filesScanned: [fx.configPath, fx.dotenvPath, fx.authPath],
+      filesScanned: [fx.dotenvPath, fx.authPath, fx.configPath],
       summary: { plaintextCount: 6, unresolvedRefCount: 0, shadowedRefCount: 0, legacyResidueCount: 2 },
     });
     expect(auditExitCode(report, false)).toBe(0);
@@ -53,7 +56,6 @@ describe("runAudit", () => {
         file: fx.configPath,
         jsonPath: "channels.discord.token",
         message: 'Environment variable "DISCORD_TOKEN" is missing or empty.',
-        provider: "default",
       },
     ]);
     expect(report.status).toBe("unresolved");
@@ -65,12 +67,19 @@ describe("runAudit", () => {
     const report = await runAudit({ configPath: fx.configPath, env: { ...ENV_VALUES }, severityMin: "error" });
     expect(codes(report)).toEqual([
       "error PLAINTEXT_FOUND openclaw.json:gateway.auth.token",
-      "error PLAINTEXT_FOUND .env:OPENCLAW_GATEWAY_TOKEN",
+      "error PLAINTEXT_FOUND .env:$env.OPENCLAW_GATEWAY_TOKEN",
     ]);
     expect(report.summary).toEqual({ plaintextCount: 2, unresolvedRefCount: 0, shadowedRefCount: 0, legacyResidueCount: 0 });
   });
 
   it("a variable in the current environment that tools read instead of a ref is a shadow; naming it, never its value", async () => {
+    await writeFile(
+      fx.configPath,
+      JSON.stringify({
+        hooks: { enabled: true, token: { source: "env", provider: "default", id: "HOOKS_SECRET" } },
+        channels: { discord: { token: { source: "env", provider: "default", id: "DISCORD_TOKEN" } } },
+      }),
+    );
     const report = await runAudit({
       configPath: fx.configPath,
       env: { ...ENV_VALUES, OPENCLAW_HOOKS_TOKEN: "shadow-VALUE-9999" },
@@ -85,26 +94,26 @@ describe("runAudit", () => {
     expect(shadowed.some((f) => f.jsonPath === "channels.discord.token")).toBe(false);
   });
 
-  it("a static key in auth.json or an auth profile shadows a provider apiKey ref", async () => {
+  it("a usable auth-profile credential shadows a provider apiKey ref (reported at the ref, as OpenClaw does)", async () => {
     await writeFile(
       fx.configPath,
-      JSON.stringify({ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY}" }, groq: {} } } }),
+      JSON.stringify({ models: { providers: { openai: { apiKey: { source: "env", provider: "default", id: "OPENAI_API_KEY" } }, groq: {} } } }),
     );
     const agentDir = join(fx.dir, "agents", "main", "agent");
     await mkdir(agentDir, { recursive: true });
     await writeFile(
       join(agentDir, "auth-profiles.json"),
-      JSON.stringify({ profiles: { "openai:default": { type: "api_key", key: "sk-profile-SECRET" }, "x:oauth": { type: "oauth" } } }),
+      JSON.stringify({ profiles: { "openai:default": { type: "api_key", provider: "openai", key: "sk-profile-SECRET" }, "x:oauth": { type: "oauth" } } }),
     );
     await writeFile(fx.authPath, JSON.stringify({ openai: { type: "api_key", key: "sk-x" }, old: { type: "oauth", access: "a" } }));
     await writeFile(fx.dotenvPath, "LOG_LEVEL=debug\nGROQ_API_KEY=\nOPENAI_API_KEY=${VAULT_OPENAI}\n");
     const report = await runAudit({ configPath: fx.configPath, env: { OPENAI_API_KEY: "sk-env" } });
     expect(codes(report)).toEqual([
+      "warn PLAINTEXT_FOUND agents/main/agent/auth-profiles.json:profiles.openai:default.key",
+      "warn REF_SHADOWED openclaw.json:models.providers.openai.apiKey",
+      // OpenClaw's .env check names its provider variables, whatever the value holds.
+      "warn PLAINTEXT_FOUND .env:$env.OPENAI_API_KEY",
       "warn LEGACY_RESIDUE auth.json:openai",
-      "warn REF_SHADOWED auth.json:openai.key",
-      "info LEGACY_RESIDUE auth.json:old",
-      "warn PLAINTEXT_FOUND agents/main/agent/auth-profiles.json:profiles[\"openai:default\"].key",
-      "warn REF_SHADOWED agents/main/agent/auth-profiles.json:profiles[\"openai:default\"].key",
     ]);
     expect(report.findings.find((f) => f.code === "REF_SHADOWED")?.provider).toBe("openai");
     expect(report.filesScanned).toHaveLength(4);
@@ -126,13 +135,54 @@ describe("runAudit", () => {
     const checked = await runAudit({ configPath: fx.configPath, env: {}, allowExec: true });
     expect(checked.resolution).toEqual({ refsChecked: 1, skippedExecRefs: 0, resolvabilityComplete: true });
     expect(checked.findings.filter((f) => f.code === "REF_UNRESOLVED").map((f) => [f.jsonPath, f.provider])).toEqual([
-      ["gateway.auth.token", "vault"],
+      ["gateway.auth.token", undefined],
     ]);
     expect(checked.status).toBe("unresolved");
   });
 
+  it("an invalid config (a JSON5 syntax error, an unset ${VAR}) is one <root> finding and exit 2; the files beside it are still scanned", async () => {
+    await writeFile(fx.dotenvPath, "OPENAI_API_KEY=sk-env-plain\n");
+    for (const text of ["{ models: { providers: { openai: { apiKey: 'x', } } }", '{"models":{"providers":{"openai":{"apiKey":"${UNSET_KEY}"}}}}']) {
+      await writeFile(fx.configPath, text);
+      const report = await runAudit({ configPath: fx.configPath, env: {} });
+      expect(codes(report).filter((c) => !c.includes("LEGACY_RESIDUE"))).toEqual(["error REF_UNRESOLVED openclaw.json:<root>", "warn PLAINTEXT_FOUND .env:$env.OPENAI_API_KEY"]);
+      expect([auditExitCode(report, false), auditExitCode(report, true)]).toEqual([2, 2]);
+    }
+  });
+
+  it("reports Google Chat service accounts in plaintext (a string or an object) and resolves their refs", async () => {
+    await writeFile(
+      fx.configPath,
+      JSON.stringify({
+        channels: {
+          googlechat: {
+            serviceAccount: { type: "service_account", private_key: "k" },
+            accounts: { a: { serviceAccount: "{}" }, b: { serviceAccountRef: { source: "env", provider: "default", id: "GCHAT_SA" } }, c: { serviceAccount: {} } },
+          },
+        },
+      }),
+    );
+    await writeFile(fx.dotenvPath, "");
+    await writeFile(fx.authPath, "{}");
+    const report = await runAudit({ configPath: fx.configPath, env: {} });
+    expect(codes(report)).toEqual([
+      "warn PLAINTEXT_FOUND openclaw.json:channels.googlechat.serviceAccount",
+      "warn PLAINTEXT_FOUND openclaw.json:channels.googlechat.accounts.a.serviceAccount",
+      "error REF_UNRESOLVED openclaw.json:channels.googlechat.accounts.b.serviceAccount",
+    ]);
+  });
+
+  it("a ${VAR} is substituted as OpenClaw loads it: plaintext on OpenClaw's paths, an env ref on the paths only clawgate audits", async () => {
+    await writeFile(fx.configPath, JSON.stringify({ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY}" } } }, hooks: { enabled: true, token: "${HOOKS_SECRET}" } }));
+    await writeFile(fx.dotenvPath, "");
+    await writeFile(fx.authPath, "{}");
+    const report = await runAudit({ configPath: fx.configPath, env: { OPENAI_API_KEY: "sk-VALUE-1", HOOKS_SECRET: "hooks-VALUE-2" } });
+    expect(codes(report)).toEqual(["warn PLAINTEXT_FOUND openclaw.json:models.providers.openai.apiKey"]);
+    expect(JSON.stringify(report)).not.toMatch(/VALUE-/);
+  });
+
   it("a config with refs only and nothing else around it is clean", async () => {
-    await writeFile(fx.configPath, JSON.stringify({ hooks: { token: "${HOOKS_SECRET}" }, customSection: { a: PLAINTEXT.openai } }));
+    await writeFile(fx.configPath, JSON.stringify({ hooks: { token: { source: "env", provider: "default", id: "HOOKS_SECRET" } }, customSection: { a: PLAINTEXT.openai } }));
     await writeFile(fx.dotenvPath, "LOG_LEVEL=debug\n");
     await writeFile(fx.authPath, "{}");
     const report = await runAudit({ configPath: fx.configPath, env: { ...ENV_VALUES } });

@@ -1,6 +1,6 @@
 /** Plan schema and the apply engine on real files: validation before any write, scrubs, idempotence. */
-import { chmod, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatPath } from "../../../node/config/credential-paths.ts";
 import {
@@ -84,6 +84,18 @@ describe("plan schema", () => {
 });
 
 describe("applyPlan", () => {
+  it("scrubs OpenClaw's per-agent legacy auth.json (<stateDir>/agents/<id>/agent/auth.json) as well as the one beside the config", async () => {
+    const agentAuth = join(fx.dir, "agents", "ops", "agent", "auth.json");
+    await mkdir(dirname(agentAuth), { recursive: true });
+    await writeFile(agentAuth, JSON.stringify({ openai: { type: "api_key", key: PLAINTEXT.openai }, google: { type: "oauth", access: "a" } }));
+    const result = await apply(plan());
+    expect(result.changes.filter((c) => c.action === "scrub-legacy-auth").map((c) => `${c.file.slice(fx.dir.length + 1)} ${c.path}`)).toEqual([
+      "auth.json openai",
+      "agents/ops/agent/auth.json openai",
+    ]);
+    expect(JSON.parse(await readFile(agentAuth, "utf8"))).toEqual({ google: { type: "oauth", access: "a" } });
+  });
+
   it("puts refs in place, adds the provider, scrubs .env and auth.json, keeps every other section, mode 0600", async () => {
     const result = await apply(plan());
     expect(result.changes.map((c) => `${c.action} ${c.file.slice(fx.dir.length + 1)} ${c.path}`)).toEqual([
