@@ -60,6 +60,12 @@ export const CONFIG_B = {
   hooks: { enabled: true, token: HOOK_TOKEN, path: "/in/", defaultSessionKey: "hook:ingress", allowedAgentIds: ["*"] },
 };
 
+/** Config C: caller session keys on without a prefix list, and `allowedAgentIds: []` (no explicit agent routing). */
+export const CONFIG_C = {
+  ...base,
+  hooks: { enabled: true, token: HOOK_TOKEN, allowRequestSessionKey: true, allowedAgentIds: [] },
+};
+
 export interface Row extends Probe {
   readonly name: string;
   /** A deliberate difference (docs/openclaw-compat.md "Differences from OpenClaw"): its id, and clawgate's answer. */
@@ -296,3 +302,22 @@ export function throttleRows(localAddress: string): Row[] {
     { ...wrong(21), name: "throttle: again wrong token 21 (locked again)", pending },
   ];
 }
+
+export function rowsC(): Row[] {
+  const at = (name: string, body: unknown, extra: Partial<Row> = {}) => post(`C ${name}`, "/hooks/agent", body, extra);
+  return [
+    at("any session key without a prefix list", { message: "x", sessionKey: "anything:1" }),
+    at("an agent: session key of the default agent", { message: "x", sessionKey: "agent:main:x" }),
+    at("an upper-case session key", { message: "x", sessionKey: "  HOOK:Upper  " }),
+    at("no agentId with allowedAgentIds []", { message: "x" }),
+    at("an explicit agentId with allowedAgentIds []", { message: "x", agentId: "main" }),
+    at("an unknown agentId with allowedAgentIds []", { message: "x", agentId: "ghost" }),
+    at("a blank agentId with allowedAgentIds []", { message: "x", agentId: "  " }),
+    {
+      ...at("another agent's session key", { message: "x", sessionKey: "agent:private:main" }),
+      difference: { id: "cross-agent-session-key", ours: { status: 400 } },
+      pending: "the session-key-stays-in-its-agent rule is the security engineer's (not in main yet)",
+    },
+  ];
+}
+

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentedDifferences } from "./differences.ts";
-import { CONFIG_A, CONFIG_B, type Row, rowsA, rowsB, throttleRows } from "./hooks-matrix.ts";
+import { CONFIG_A, CONFIG_B, CONFIG_C, type Row, rowsA, rowsB, rowsC, throttleRows } from "./hooks-matrix.ts";
 import { type Gateway, removeDir, startClawgate, startOpenClaw, writeSharedConfig } from "./support/gateways.ts";
 import { type Observed, compared, normalize, observe } from "./support/observe.ts";
 import { ensureOpenClaw } from "./support/openclaw-install.ts";
@@ -78,6 +78,10 @@ describe("hooks: clawgate answers as OpenClaw 2026.2.26", () => {
 
   it("config B: another hooks.path, caller session keys off, a default session key, any agent", async () => {
     await withPair(CONFIG_B, (openclaw, clawgate) => runRows(rowsB(), openclaw, clawgate));
+  }, 240_000);
+
+  it("config C: caller session keys without a prefix list, allowedAgentIds []", async () => {
+    await withPair(CONFIG_C, (openclaw, clawgate) => runRows(rowsC(), openclaw, clawgate));
   }, 240_000);
 
   afterAll(() => {
