@@ -8,6 +8,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
+import { cameThroughCloudflare } from "../intake/tunnel-guard.ts";
 import type { ConsoleData } from "./console-data.ts";
 import { CONSOLE_PATH, type Html, html, query } from "./console-format.ts";
 import { type ConsolePage, layout, notice } from "./console-layout.ts";
@@ -58,8 +59,6 @@ const ASSETS: Readonly<Record<string, { readonly file: string; readonly type: st
   "console.js": { file: "assets/console.js", type: "text/javascript; charset=utf-8" },
 };
 
-/** Headers Cloudflare adds to tunnelled traffic: the console answers callers on this host only. */
-const TUNNEL_HEADERS = ["cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor"];
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i;
 const SESSION_MAX_AGE_S = 12 * 3600;
 const LOGIN_MAX_AGE_S = 3600;
@@ -81,7 +80,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     // Sec-Fetch-Site. The console is narrower still: this host only, so not under a tunnel's public name nor with the
     // headers Cloudflare adds to tunnelled traffic. Refused before anything else, counted by no limiter.
     if (!LOOPBACK_HOST.test(c.req.header("host") ?? "")) return refuse(c, 421, "the console answers only to this host's loopback names (Host)");
-    if (TUNNEL_HEADERS.some((h) => c.req.header(h) !== undefined)) return refuse(c, 403, "the console is served to this host only, not through a tunnel");
+    if (cameThroughCloudflare((name) => c.req.header(name))) return refuse(c, 403, "the console is served to this host only, not through a tunnel");
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   });
