@@ -104,7 +104,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         // Shares one commit with the deliveries around it; resolves only once this row is durable.
         accepted = await journal.acceptGrouped({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt: started });
       } catch (error) {
-        // Nothing of this delivery is stored, so nothing may be acknowledged: the caller (or the edge's outbox) retries.
+        // Not known durable, so not acknowledged: the caller (or the edge's outbox) retries; a retry of a row that did land gets its original answer.
         logger.error({ err: error, deliveryId: id }, "intake journal commit failed");
         return answer(503, { ok: false, error: "the delivery could not be stored; retry" }, { "retry-after": "1" });
       }

@@ -1,14 +1,19 @@
 /**
  * The durable intake journal: every accepted delivery is committed here before its 200/202 is sent, so
  * it survives `kill -9` and power loss, and is picked up again on restart. SQLite (node:sqlite) in WAL
- * mode with synchronous=FULL: one fsync per commit, crash-safe without our own log format, and the
- * delivery id as primary key gives idempotency (a duplicate returns the original's answer) for free.
+ * mode, crash-safe without our own log format; the delivery id as primary key gives idempotency (a
+ * duplicate returns the original's answer) for free.
  *
- * Group commit (`acceptGrouped`): deliveries that reach the journal in the same turn of the event loop, or
- * while a commit blocks it, share one transaction and one fsync; each caller's promise settles only after
- * that commit, so nothing is acknowledged before it is durable, and a failed commit fails the whole group.
+ * Durability is SQLite's `synchronous=FULL` in WAL mode — the WAL file synced after every commit — done by
+ * the journal itself on top of `synchronous=NORMAL` (which already syncs the WAL before each checkpoint, the
+ * database after it, and the WAL header when the WAL is reused; https://sqlite.org/pragma.html#pragma_synchronous):
+ * a single write (`accept`, `settle`, `revive`) syncs the WAL before it returns; a group commit
+ * (`acceptGrouped`) syncs it on libuv's thread pool (fdatasync), so the event loop keeps serving while the
+ * disk works. Deliveries that reach the journal in one turn of the loop share a transaction; transactions
+ * committed while a sync is in flight share the next sync. Each caller's promise settles only after a sync
+ * that covers its row, so nothing is acknowledged before it is durable; a failed commit or sync fails its group.
  */
-import { chmodSync, closeSync, openSync } from "node:fs";
+import { chmodSync, closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 
@@ -36,7 +41,7 @@ export interface AcceptResult {
   readonly delivery: JournalEntry;
 }
 
-/** A group commit failed: none of its deliveries is stored, and none may be acknowledged. */
+/** A group's commit or sync failed: none of its deliveries is known durable, so none may be acknowledged. */
 export class JournalCommitError extends Error {
   override readonly name = "JournalCommitError";
   readonly code = "ERR_JOURNAL_COMMIT";
@@ -48,13 +53,17 @@ export class JournalCommitError extends Error {
 export interface JournalStats {
   /** Transactions committed since open (grouped and single). */
   readonly commits: number;
+  /** Off-loop WAL syncs for group commits since open (one covers every group committed before it started). */
+  readonly syncs: number;
   /** Deliveries inserted since open (duplicates not counted). */
   readonly inserted: number;
 }
 
 export interface IntakeJournalOptions {
-  /** Ends a group's transaction; production: `COMMIT` (the fsync). Tests inject a failing one. */
+  /** Ends a group's transaction; production: `COMMIT`. Tests inject a failing one. */
   readonly commit?: (db: DatabaseSync) => void;
+  /** Syncs the WAL file for committed groups, off the event loop; production: `fs.fdatasync`. Tests inject a slow or failing one. */
+  readonly sync?: (fd: number, done: (error: Error | null) => void) => void;
 }
 
 export interface IntakeJournal {
@@ -114,7 +123,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   const db = new DatabaseSync(path);
   db.exec(`
     PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
+    PRAGMA synchronous = NORMAL;
     PRAGMA busy_timeout = 5000;
     CREATE TABLE IF NOT EXISTS deliveries (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -148,6 +157,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   const countStmt = db.prepare("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");
   const commitTx = options.commit ?? ((d: DatabaseSync) => d.exec("COMMIT"));
   let commits = 0;
+  let syncs = 0;
   let inserted = 0;
 
   const insertRow = (delivery: Omit<JournalEntry, "state">): AcceptResult => {
@@ -160,10 +170,55 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   };
 
   /**
+   * The WAL file, for syncing it: opened after the first write has created it. SQLite keeps this same file
+   * while any connection is open (it is deleted only when the last one closes), so one descriptor serves.
+   */
+  let walFd: number | undefined;
+  const wal = () => (walFd ??= openSync(path + "-wal", "a", 0o600));
+  const syncWal = options.sync ?? fdatasync;
+  type Waiter = Group["waiters"][number];
+  /** Committed, waiting for the sync in flight to finish before theirs can start. */
+  let unsynced: Waiter[] = [];
+  let syncing = false;
+  let closed = false;
+  const settleAll = (waiters: Waiter[], error?: unknown) => {
+    const failure = error === undefined ? undefined : new JournalCommitError({ cause: error });
+    for (const waiter of waiters) if (failure) waiter.reject(failure);
+    else waiter.resolve();
+  };
+  const startSync = () => {
+    if (syncing || unsynced.length === 0) return;
+    const covered = unsynced;
+    unsynced = [];
+    if (closed) return settleAll(covered); // close() synced everything already
+    syncing = true;
+    let fd: number;
+    try {
+      fd = wal();
+    } catch (error) {
+      syncing = false;
+      return settleAll(covered, error);
+    }
+    syncs++;
+    syncWal(fd, (error) => {
+      syncing = false;
+      settleAll(covered, error ?? undefined);
+      if (closed && unsynced.length === 0) closeWal();
+      else startSync();
+    });
+  };
+  const closeWal = () => {
+    if (walFd !== undefined && !syncing) {
+      closeSync(walFd);
+      walFd = undefined;
+    }
+  };
+
+  /**
    * The open group: its transaction began with its first delivery and ends in `flush`, scheduled with
-   * setImmediate so every delivery that reaches the journal in this turn of the loop (including all that
-   * arrived while the previous commit held it) joins. Every other write and every read outside
-   * `acceptGrouped` flushes first, so nothing else ever shares, sees or rolls back with an uncommitted group.
+   * setImmediate so every delivery that reaches the journal in this turn of the loop joins. Every other
+   * write and every read outside `acceptGrouped` flushes first, so nothing else ever shares or rolls back
+   * with an uncommitted group.
    */
   let group: Group | undefined;
   const flush = () => {
@@ -182,17 +237,18 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     if (failure !== undefined) {
       if (db.isTransaction) db.exec("ROLLBACK");
       inserted -= current.ids.size;
-      const error = new JournalCommitError({ cause: failure });
-      for (const waiter of current.waiters) waiter.reject(error);
+      settleAll(current.waiters, failure);
       return;
     }
-    for (const waiter of current.waiters) waiter.resolve();
+    unsynced.push(...current.waiters);
+    startSync();
   };
-  /** A single write in its own transaction, after any open group is durable. */
+  /** A single write in its own transaction, durable when it returns (the WAL synced here, like synchronous=FULL). */
   const single = <T>(write: () => T): T => {
     flush();
     const result = write();
     commits++;
+    fdatasyncSync(wal());
     return result;
   };
 
@@ -252,10 +308,16 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       return counts;
     },
     stats() {
-      return { commits, inserted };
+      return { commits, syncs, inserted };
     },
     close() {
       flush();
+      if (walFd !== undefined || unsynced.length > 0) fdatasyncSync(wal());
+      closed = true;
+      // Everything committed is synced now: nobody waits for the sync still in flight (it closes the file when done).
+      settleAll(unsynced);
+      unsynced = [];
+      closeWal();
       db.close();
     },
   };

@@ -1,5 +1,6 @@
 /** The intake journal: idempotent accept, pending order, settle, dead list and revive, 0600 files, and acked deliveries that survive kill -9. */
 import { spawn } from "node:child_process";
+import { fdatasync as fsDatasync } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,7 +107,7 @@ describe("intake journal", () => {
     const before = journal.stats().commits;
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => journal.acceptGrouped(delivery(`g-${i}`))));
     expect(results.every((r) => r.inserted)).toBe(true);
-    expect(journal.stats()).toEqual({ commits: before + 1, inserted: 50 });
+    expect(journal.stats()).toEqual({ commits: before + 1, syncs: 1, inserted: 50 });
     // A second wave after the first commit is its own group.
     await Promise.all([journal.acceptGrouped(delivery("h-1")), journal.acceptGrouped(delivery("h-2"))]);
     expect(journal.stats().commits).toBe(before + 2);
@@ -158,10 +159,45 @@ describe("intake journal", () => {
       expect(reason.message).toBe("the intake journal could not commit");
     }
     expect(journal.counts()).toEqual({ pending: 0, done: 0, dead: 0 });
-    expect(journal.stats()).toEqual({ commits: 0, inserted: 0 });
+    expect(journal.stats()).toEqual({ commits: 0, syncs: 0, inserted: 0 });
     // The next group starts clean: the same ids are new again.
     await expect(journal.acceptGrouped(delivery("a"))).resolves.toMatchObject({ inserted: true });
     expect(journal.counts().pending).toBe(1);
+    journal.close();
+  });
+
+  it("acknowledges a group only once a WAL sync covers it; groups committed while a sync is in flight share the next one", async () => {
+    const held: (() => void)[] = [];
+    const journal = openIntakeJournal(dir, { sync: (fd, done) => held.push(() => fsDatasync(fd, done)) });
+    const settled: string[] = [];
+    const track = (id: string) => journal.acceptGrouped(delivery(id)).then(() => settled.push(id));
+    const first = track("a");
+    await new Promise((r) => setImmediate(r)); // group 1 committed, its sync started and held
+    expect(held).toHaveLength(1);
+    const second = [track("b"), track("c")];
+    await new Promise((r) => setImmediate(r)); // group 2 committed while the sync is in flight
+    const third = track("d");
+    await new Promise((r) => setImmediate(r)); // group 3 too
+    expect(journal.stats()).toMatchObject({ commits: 3, syncs: 1 });
+    expect(settled).toEqual([]); // committed, not yet durable: nobody is answered
+    held.shift()!();
+    await first;
+    expect(settled).toEqual(["a"]);
+    // Groups 2 and 3 wait for one sync together.
+    await new Promise((r) => setImmediate(r));
+    expect(held).toHaveLength(1);
+    expect(journal.stats().syncs).toBe(2);
+    held.shift()!();
+    await Promise.all([...second, third]);
+    expect(settled.sort()).toEqual(["a", "b", "c", "d"]);
+    journal.close();
+  });
+
+  it("fails every delivery of a group whose WAL sync fails", async () => {
+    const journal = openIntakeJournal(dir, { sync: (_fd, done) => done(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) });
+    const outcomes = await Promise.allSettled(["a", "b"].map((id) => journal.acceptGrouped(delivery(id))));
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toMatchObject({ code: "ERR_JOURNAL_COMMIT", message: "the intake journal could not commit" });
     journal.close();
   });
 });
