@@ -1,6 +1,6 @@
 /**
  * The delivery id of a caller-keyed call (the envelope's signed `did`, the outbox key, the node's journal key):
- * the caller's own key (`Idempotency-Key`, a verified Standard Webhooks `webhook-id`, or the agent payload's
+ * the caller's own key (`Idempotency-Key`, the id a verified signature covers (edge/auth/hmac-signatures.ts), or the agent payload's
  * `idempotencyKey`) scoped by the principal the edge authenticated. Without the scope, two callers that pick
  * the same key would be deduplicated together and the second one answered with the first one's runId.
  */

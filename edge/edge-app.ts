@@ -3,6 +3,8 @@
  * the operator API, and the scheduled handler that hands each Cron Trigger tick to the outbox.
  */
 import { Hono } from "hono";
+import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../shared/path-safety.ts";
+import { withSecurityHeaders } from "../shared/security-headers.ts";
 import type { EdgeIo } from "./edge-io.ts";
 import { createSetupLoader, type EdgeSetup } from "./edge-setup.ts";
 import { createHookIntake } from "./hook-intake.ts";
@@ -21,6 +23,16 @@ export function createEdgeWorker(io: EdgeIo) {
   const { logEvent, randomUUID } = io;
   const app = new Hono<AppEnv>();
 
+  // Before anything else: every answer carries the shared security headers, and a path a parser could resolve
+  // to another route is refused before routing (docs/security.md).
+  app.use("*", async (c, next) => {
+    if (!isSafeRequestPath(c.req.url)) {
+      c.res = c.json({ ok: false, error: UNSAFE_PATH_TEXT }, 400);
+    } else {
+      await next();
+    }
+    c.res = withSecurityHeaders(c.res, c.req.path.startsWith(OPERATOR_PREFIX));
+  });
   // Fail closed: without a valid configuration every request gets the same generic 500 and nothing is forwarded.
   app.use("*", async (c, next) => {
     let setup: EdgeSetup;

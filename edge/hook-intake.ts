@@ -16,6 +16,7 @@ import {
   parseHookBody,
   sessionKeyProblem,
 } from "../shared/hook-payloads.ts";
+import { sessionScopeProblem } from "../shared/session-scope.ts";
 import { scopedDeliveryId } from "./delivery-id.ts";
 import type { EdgeNode } from "./edge-config.ts";
 import type { EdgeSetup } from "./edge-setup.ts";
@@ -85,8 +86,9 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     }
     // 5. Method.
     if (c.req.method !== "POST") return textAnswer(405, METHOD_NOT_ALLOWED, { allow: "POST" });
-    // 6. NodeCall id: the verified webhook-id, else Idempotency-Key, else the payload's (each scoped by the
-    // principal below, so two callers never share one), else a fresh one.
+    // 6. Delivery id: the one a verified signature covers (an unsigned key never overrides it), else
+    // Idempotency-Key, else the payload's (each scoped by the principal below, so two callers never share one),
+    // else a fresh one.
     const headerKey = c.req.header("idempotency-key") ?? c.req.header("webhook-id");
     if (headerKey !== undefined && (headerKey === "" || headerKey.length > MAX_DELIVERY_ID)) {
       return fail(400, `Idempotency-Key must be 1 to ${MAX_DELIVERY_ID} characters`);
@@ -110,6 +112,11 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
         const agent = normalizeAgentPayload(payload, "any");
         if (!agent.ok) return fail(400, agent.error);
         const problem = knownAgentProblem(setup, agent.value.agentId) ?? sessionKeyProblem(setup.config.hooks, agent.value.sessionKey);
+        // A key naming another agent is refused here when the target is an agent a node lists; the node, which knows
+        // its default agent (where unknown ids go), checks the rest.
+        const target = listedAgent(setup, agent.value.agentId);
+        const scope = target !== undefined && agent.value.sessionKey !== undefined ? sessionScopeProblem(agent.value.sessionKey, target) : undefined;
+        if (scope) return fail(400, scope);
         if (problem) return fail(400, problem);
         node = nodeForAgent(setup, agent.value.agentId);
         callerKey ??= agent.value.idempotencyKey;
@@ -208,6 +215,14 @@ function nodeForAgent(setup: EdgeSetup, agentId: string | undefined): EdgeNode {
  * hooks.allowedAgentIds at the edge, as defense in depth: only an agent some node lists can be refused here; an id
  * no node lists goes to the node, which runs it on its default agent (OpenClaw) and checks that one.
  */
+/** The agent id as a node lists it, when one does; undefined for no agentId or one no node lists. */
+function listedAgent(setup: EdgeSetup, agentId: string | undefined): string | undefined {
+  if (agentId === undefined) return undefined;
+  const id = normalizeAgentId(agentId);
+  for (const node of setup.config.nodes.values()) if (node.agents.some((a) => normalizeAgentId(a) === id)) return id;
+  return undefined;
+}
+
 function knownAgentProblem(setup: EdgeSetup, agentId: string | undefined): string | undefined {
   const allowed = setup.config.hooks.allowedAgentIds;
   if (agentId === undefined || allowed === undefined || allowed.some((a) => a.trim() === "*")) return undefined;

@@ -3,6 +3,9 @@
  * dead-man's switch — behind its own bearer token, stored only as a SHA-256 (`CLAWGATE_OPERATOR_TOKEN_SHA256`).
  */
 import { Hono, type Context } from "hono";
+import { bearerToken } from "../shared/bearer.ts";
+import { equalBytes, sha256Bytes } from "../shared/constant-time.ts";
+import { limiterClientKey } from "./auth/client-key.ts";
 import { type FailureLimiter, createMemoryFailureLimiter } from "./auth/failure-limiter.ts";
 import type { EdgeSetup } from "./edge-setup.ts";
 import type { CronJobStatus, DeliveryInfo, DeliveryStatus } from "./outbox-core.ts";
@@ -27,20 +30,8 @@ export interface OperatorApiDeps {
   readonly now?: () => number;
 }
 
-const encoder = new TextEncoder();
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Both sides are 64 hex characters, so comparing them in constant time leaks neither content nor length. */
-function equalHex(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+/** The configured hex digest as bytes (64 hex digits: the config schema checked them). */
+const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 
 /** `?limit=`: a whole number from 1 to 1000, default 100 (floored: SQLite refuses a fractional LIMIT). */
 const limitOf = (c: Context) => Math.min(Math.max(Math.floor(Number(c.req.query("limit") ?? "100")) || 100, 1), 1000);
@@ -50,14 +41,15 @@ export function createOperatorApi(deps: OperatorApiDeps): Hono {
   const now = deps.now ?? Date.now;
   const app = new Hono();
   app.use("*", async (c, next) => {
-    const client = c.req.header("cf-connecting-ip") || "unknown";
-    const wait = limiter.blockedFor(client, now());
-    if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
+    const client = limiterClientKey(c.req.header("cf-connecting-ip"));
     const expected = deps.setup(c).config.operatorTokenSha256;
-    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    const presented = bearerToken(c.req.header("authorization"));
     // No hash configured = the operator API is off; it answers exactly like a wrong token.
-    if (expected === undefined || presented === undefined || !equalHex(await sha256Hex(presented), expected)) {
+    if (expected === undefined || presented === undefined || !equalBytes(await sha256Bytes(presented), hexBytes(expected))) {
       deps.log({ event: "operator.refused", path: c.req.path });
+      // The right token is never throttled; a blocked client's wrong ones are answered from memory.
+      const wait = limiter.blockedFor(client, now());
+      if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
       const retryAfter = await limiter.recordFailure(client, now());
       if (retryAfter > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(retryAfter) });
       return c.json({ ok: false, error: "unauthorized" }, 401);

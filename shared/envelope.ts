@@ -5,6 +5,7 @@
  */
 // jose's per-feature entry points: the node agent loads only these modules (not JWE and the rest), and the
 // Worker bundle is tree-shaken either way.
+import { MAX_DELIVERY_ID } from "./limits.ts";
 import { decodeProtectedHeader } from "jose/decode/protected_header";
 import * as errors from "jose/errors";
 import { importJWK } from "jose/key/import";
@@ -93,8 +94,7 @@ export interface EnvelopeSignerOptions {
   readonly randomUUID?: () => string;
 }
 
-/** Longest delivery id (the length OpenClaw accepts for an idempotency key). */
-export const MAX_DELIVERY_ID = 256;
+export { MAX_DELIVERY_ID };
 
 export interface EnvelopeSigner {
   sign(request: EnvelopeRequest & { readonly principal: string; readonly jti?: string; readonly deliveryId?: string }): Promise<string>;

@@ -4,6 +4,7 @@
  * with OpenClaw's error texts. The edge and the node both run it, so a bad call gets the same 400 wherever it is
  * caught. Web-standard only.
  */
+import { MAX_DELIVERY_ID } from "./limits.ts";
 
 export type WakeMode = "now" | "next-heartbeat";
 
@@ -29,8 +30,8 @@ export interface AgentPayload {
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-/** Longest accepted idempotency key (the length later OpenClaw versions accept). */
-export const MAX_IDEMPOTENCY_KEY = 256;
+/** Longest accepted idempotency key: the delivery id limit (shared/limits.ts). */
+export const MAX_IDEMPOTENCY_KEY = MAX_DELIVERY_ID;
 
 const fail = (error: string): Parsed<never> => ({ ok: false, error });
 /** A string field trimmed, or undefined when it is not a string or only whitespace (OpenClaw ignores it then). */

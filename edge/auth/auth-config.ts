@@ -44,7 +44,7 @@ export const BearerMethodSchema = z.strictObject({
  * A JWT in `Authorization: Bearer`. Exactly one key source: `secretBinding` (HS256/384/512 shared secret) or
  * `jwksUrl` (RS/PS/ES/EdDSA, a remote key set cached across isolates). `issuer` and `audience` are required;
  * `algorithms` is an explicit allowlist that may not mix HMAC and public-key algorithms (key confusion).
- * Principal: `jwt:<sub>`.
+ * Principal: `jwt:<iss>#<sub>` (the issuer names whose `sub` it is).
  */
 export const JwtMethodSchema = z.strictObject({
   type: z.literal("jwt"),
@@ -62,8 +62,8 @@ export const JwtMethodSchema = z.strictObject({
 /**
  * Cloudflare Access in front of the Worker: the `Cf-Access-Jwt-Assertion` header verified against the team's
  * key set (`https://<team>.cloudflareaccess.com/cdn-cgi/access/certs`, RS256) with the application's AUD
- * tag. Service-token JWTs carry no `email` and no `nbf`; their principal is `access:<common_name>`, a user's
- * is `access:<email>`. `emails` / `commonNames`, when given, narrow who is accepted.
+ * tag. Service-token JWTs carry no `email` and no `nbf`; their principal is `access:<team>#<common_name>`, a
+ * user's is `access:<team>#<email>`. `emails` / `commonNames`, when given, narrow who is accepted.
  */
 export const AccessMethodSchema = z.strictObject({
   type: z.literal("access"),

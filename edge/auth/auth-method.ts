@@ -1,4 +1,7 @@
 /** The types every compiled authentication method shares: the request it sees and the outcome it reports. */
+import { bearerToken } from "../../shared/bearer.ts";
+
+export { equalBytes } from "../../shared/constant-time.ts";
 
 /** What a method may look at: the request line, headers, the exact body bytes, and Cloudflare's client IP. */
 export interface AuthRequest {
@@ -55,18 +58,5 @@ export function readSecret(env: Record<string, unknown>, binding: string, field:
   return value;
 }
 
-/** Constant-time equality of two byte strings of public length (digests, MACs): no early exit. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
-/** The `Authorization: Bearer` credential, if any (RFC 6750 §2.1; scheme case-insensitive). */
-export function bearerCredential(headers: Headers): string | undefined {
-  const value = headers.get("authorization");
-  if (value === null) return undefined;
-  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(value);
-  return match?.[1];
-}
+/** The `Authorization: Bearer` credential, if any (the shared reading, shared/bearer.ts). */
+export const bearerCredential = (headers: Headers): string | undefined => bearerToken(headers.get("authorization"));

@@ -7,17 +7,18 @@
  *   throws a `TypeError` whose message starts with the field at fault (`auth[1].secretBinding: …`), never
  *   with a secret value. Call it once per isolate per route.
  * - `authenticate(req)` never throws for any request input; any one accepting method suffices:
- *   `{ ok: true, principal, deliveryId? }` — principals `token:<name>`, `jwt:<sub>`, `access:<email or
- *   common_name>`, `hmac:<scheme>:<name>`, `ip:<cidr>`; `deliveryId` is the signed `webhook-id` of a
- *   Standard Webhooks call (use it as the delivery id: a retry by the sender carries the same one).
+ *   `{ ok: true, principal, deliveryId? }` — principals `token:<name>`, `jwt:<iss>#<sub>`, `access:<team>#<email or
+ *   common_name>`, `hmac:<scheme>:<name>`, `ip:<cidr>`; `deliveryId` comes from what an HMAC signature
+ *   covers (Standard Webhooks' `webhook-id`; GitHub, Stripe, Slack: the signed event id or the signed
+ *   content's digest), so a replayed copy is the same delivery; use it before any unsigned key.
  *   `{ ok: false, status, error, code, retryAfterSeconds? }` — 401 `unauthorized` (no or a wrong
  *   credential), 403 `forbidden` (the route accepts only IP allowlists and the client is outside them),
  *   429 `too many failed attempts` with `retryAfterSeconds` (send it as `Retry-After`). `error` is the
  *   node's text; `code` says which check failed (ERR_AUTH_*), for logs.
- * - Failed attempts are counted per client (`CF-Connecting-IP`; requests without one share one bucket):
- *   after 20 failures in 60 s, the client's next attempts get 429 — even with a good credential, in any isolate
- *   that has seen it fail (one DO look-up per failure tells the others) — until the
- *   oldest failure leaves the window (docs/openclaw-compat.md §5, as the node).
+ * - Failed attempts are counted per client (`CF-Connecting-IP`, an IPv6 address by its /64; requests without
+ *   one share one bucket; shared/failure-window.ts): after 20 failures in 60 s, the client's next wrong attempts
+ *   get 429 in any isolate that has seen it fail (one DO look-up per failure tells the others) until the oldest
+ *   failure leaves the window; a correct credential is accepted throughout (docs/security.md, as the node).
  * - `deps.env` holds the Worker secrets the methods name. When it also holds the `AUTH_STATE` Durable
  *   Object binding (class `CallerAuthState`, edge/auth/auth-state-object.ts), failure counts and remote
  *   JWKS are shared by all isolates; without it they live in this isolate's memory only.
@@ -26,6 +27,7 @@
 import { RouteAuthSchema, type AuthMethod } from "./auth-config.ts";
 import type { AuthErrorCode, AuthRequest, CompiledMethod, MethodOutcome } from "./auth-method.ts";
 import { compileBearerTokens } from "./bearer-tokens.ts";
+import { limiterClientKey } from "./client-key.ts";
 import { createDurableFailureLimiter, createDurableJwksStore, isAuthStateNamespace } from "./auth-state-client.ts";
 import { compileHmacSignature } from "./hmac-signatures.ts";
 import { compileIpAllowlist } from "./ip-allowlist.ts";
@@ -69,8 +71,6 @@ export const AUTH_STATE_BINDING = "AUTH_STATE";
 
 const TEXT = { 401: "unauthorized", 403: "forbidden", 429: "too many failed attempts" } as const;
 const GENERIC_REFUSALS: ReadonlySet<AuthErrorCode> = new Set(["ERR_AUTH_BEARER", "ERR_AUTH_IP_FORBIDDEN"]);
-/** Clients without CF-Connecting-IP (only possible off Cloudflare, e.g. tests) share one bucket. */
-const UNKNOWN_CLIENT = "unknown";
 
 /**
  * Stores shared by every route compiled in this isolate (a client's failures on /hooks/a count on /hooks/b,
@@ -120,9 +120,6 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
 
   return {
     async authenticate(req) {
-      const client = req.clientIp || UNKNOWN_CLIENT;
-      const wait = limiter.blockedFor(client, now());
-      if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
       let firstRefusal: AuthErrorCode | undefined;
       for (const method of compiled) {
         let outcome: MethodOutcome;
@@ -139,6 +136,11 @@ export async function compileCallerAuth(methods: readonly AuthMethod[], deps: Ca
           if (firstRefusal === undefined || (GENERIC_REFUSALS.has(firstRefusal) && !GENERIC_REFUSALS.has(outcome.code))) firstRefusal = outcome.code;
         }
       }
+      // A correct credential is never throttled (one abusive neighbour in a /64 or behind a NAT must not lock a
+      // caller out); a blocked client's wrong ones get 429 from this isolate's memory, with no store round trip.
+      const client = limiterClientKey(req.clientIp);
+      const wait = limiter.blockedFor(client, now());
+      if (wait > 0) return { ok: false, status: 429, error: TEXT[429], code: "ERR_AUTH_RATE_LIMITED", retryAfterSeconds: wait };
       return fail(client, firstRefusal ?? "ERR_AUTH_MISSING");
     },
   };

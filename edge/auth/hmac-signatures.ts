@@ -5,9 +5,11 @@
  * and Slack (`X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`).
  * Keys are imported once; each request computes one MAC per configured secret and compares it with every
  * presented signature in constant time (no early exit), so rotation (several secrets, several signatures)
- * costs no timing signal.
+ * costs no timing signal. Every scheme reports a delivery id taken from what its signature covers, so a
+ * replayed copy is the same delivery (docs/security.md lists what each scheme uses).
  */
-import { MAX_DELIVERY_ID } from "../../shared/envelope.ts";
+import { bodySha256 } from "../../shared/envelope.ts";
+import { MAX_DELIVERY_ID } from "../../shared/limits.ts";
 import type { HmacMethod } from "./auth-config.ts";
 import { ABSENT, type CompiledMethod, type MethodOutcome, equalBytes, fieldError, readSecret, refused } from "./auth-method.ts";
 
@@ -43,6 +45,26 @@ function signedContent(prefix: string, body: Uint8Array): Uint8Array<ArrayBuffer
   out.set(head, 0);
   out.set(body, head.length);
   return out;
+}
+
+/** An event id a sender signs inside its JSON body (`id` for Stripe, `event_id` for Slack), if short and present. */
+function signedEventId(body: Uint8Array, field: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    const id = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)[field] : undefined;
+    return typeof id === "string" && /^[\x21-\x7e]{1,128}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The delivery id of a signed call, from what its signature covers (docs/security.md): the sender's signed
+ * event id when the body has one, else the SHA-256 of the signed content. The exact same request sent again is
+ * then the same delivery, whatever unsigned header (Idempotency-Key, X-GitHub-Delivery) it carries.
+ */
+async function signedDeliveryId(content: Uint8Array, eventId: string | undefined): Promise<string> {
+  return eventId !== undefined ? `event:${eventId}` : `signed:${await bodySha256(content)}`;
 }
 
 /** A timestamp in decimal seconds (no sign, no fraction, no NaN), or undefined. */
@@ -112,7 +134,10 @@ export function compileHmacSignature(method: HmacMethod, field: string, env: Rec
             const sig = header.startsWith("sha256=") ? decodeHex(header.slice(7)) : undefined;
             if (!sig) return refused("ERR_AUTH_SIGNATURE");
             // Copied into an ArrayBuffer-backed view: a caller's view may sit on a SharedArrayBuffer.
-            return verdict(await anyMatches(new Uint8Array(req.rawBody), [sig]));
+            const content = new Uint8Array(req.rawBody);
+            // GitHub signs the body only (no timestamp, and X-GitHub-Delivery is unsigned): the body is the delivery.
+            if (!(await anyMatches(content, [sig]))) return verdict(false);
+            return verdict(true, { deliveryId: await signedDeliveryId(content, undefined) });
           },
         };
       case "stripe":
@@ -136,7 +161,10 @@ export function compileHmacSignature(method: HmacMethod, field: string, env: Rec
             const ts = parseTimestamp(tsText);
             if (ts === undefined || !fresh(ts)) return refused("ERR_AUTH_TIMESTAMP");
             if (presented.length === 0) return refused("ERR_AUTH_SIGNATURE");
-            return verdict(await anyMatches(signedContent(`${tsText}.`, req.rawBody), presented));
+            const content = signedContent(`${tsText}.`, req.rawBody);
+            if (!(await anyMatches(content, presented))) return verdict(false);
+            // Stripe's retries of one event carry new timestamps but the same signed event id.
+            return verdict(true, { deliveryId: await signedDeliveryId(content, signedEventId(req.rawBody, "id")) });
           },
         };
       case "slack":
@@ -150,7 +178,10 @@ export function compileHmacSignature(method: HmacMethod, field: string, env: Rec
             if (ts === undefined || !fresh(ts)) return refused("ERR_AUTH_TIMESTAMP");
             const sig = header.startsWith("v0=") ? decodeHex(header.slice(3)) : undefined;
             if (!sig) return refused("ERR_AUTH_SIGNATURE");
-            return verdict(await anyMatches(signedContent(`v0:${tsText}:`, req.rawBody), [sig]));
+            const content = signedContent(`v0:${tsText}:`, req.rawBody);
+            if (!(await anyMatches(content, [sig]))) return verdict(false);
+            // Events API bodies sign an `event_id` that Slack's retries keep; other bodies are their signed content.
+            return verdict(true, { deliveryId: await signedDeliveryId(content, signedEventId(req.rawBody, "event_id")) });
           },
         };
     }

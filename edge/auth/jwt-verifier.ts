@@ -108,7 +108,8 @@ export async function compileJwt(method: JwtMethod, field: string, deps: JwtDeps
       if ("code" in result) return refused(result.code);
       const sub = result.payload.sub;
       if (typeof sub !== "string" || sub === "") return refused("ERR_AUTH_JWT_CLAIMS");
-      return { kind: "ok", principal: `jwt:${sub}` };
+      // The issuer is part of the name: two issuers may both have a user "42", and they are not one caller.
+      return { kind: "ok", principal: `jwt:${String(result.payload.iss)}#${sub}` };
     },
   };
 }
@@ -121,6 +122,8 @@ export function accessEndpoints(team: string): { jwksUrl: string; issuer: string
 
 export async function compileAccess(method: AccessMethod, _field: string, deps: JwtDeps): Promise<CompiledMethod> {
   const { jwksUrl, issuer } = accessEndpoints(method.team);
+  // The team is part of the name (`access:<team>#<who>`): two Access teams may both hold "ops@example.com".
+  const teamName = method.team.replace(/\.cloudflareaccess\.com$/, "");
   const keySet = createSharedRemoteKeySet(jwksUrl, {
     store: deps.jwksStore,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
@@ -148,11 +151,11 @@ export async function compileAccess(method: AccessMethod, _field: string, deps: 
       const restricted = emails !== undefined || commonNames !== undefined;
       if (typeof email === "string" && email !== "") {
         if (restricted && !emails?.has(email.toLowerCase())) return refused("ERR_AUTH_ACCESS");
-        return { kind: "ok", principal: `access:${email}` };
+        return { kind: "ok", principal: `access:${teamName}#${email}` };
       }
       if (typeof commonName === "string" && commonName !== "") {
         if (restricted && !commonNames?.has(commonName)) return refused("ERR_AUTH_ACCESS");
-        return { kind: "ok", principal: `access:${commonName}` };
+        return { kind: "ok", principal: `access:${teamName}#${commonName}` };
       }
       return refused("ERR_AUTH_ACCESS");
     },

@@ -22,6 +22,8 @@ interface TunnelFlags {
   accessAud?: string[];
   port?: string;
   allPaths?: boolean;
+  /** false with --no-access. */
+  access: boolean;
 }
 
 interface KeysFlags {
@@ -36,6 +38,10 @@ interface TokenFlags {
   out?: string;
   json?: boolean;
 }
+
+/** One line each (docs/security.md, "Anyone reaching the tunnel hostname"). */
+export const NO_ACCESS_TEXT = "tunnel print needs --access-team and --access-aud (Cloudflare Access in front of the node), or --no-access to print a config without it";
+export const NO_ACCESS_WARNING = "clawgate: warning: --no-access: anyone who finds the tunnel hostname reaches the node's hooks path; only the node's own checks stand in the way\n";
 
 function usage<T>(fn: () => T): T {
   try {
@@ -74,6 +80,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
     .option("--credentials-file <path>", "the tunnel's credentials JSON (default: ~/.cloudflared/<tunnel>.json)")
     .option("--access-team <team>", "Cloudflare Access team name: cloudflared then requires a valid Access JWT")
     .addOption(new Option("--access-aud <tag...>", "Access application AUD tag(s)"))
+    .option("--no-access", "print a config without Cloudflare Access (anyone who finds the hostname reaches the node's hooks path)")
     .option("--port <n>", "daemon port (default: clawgate.node.port, else 18789)")
     .option("--all-paths", "pass every path to the node (default: only the hooks path, /healthz and /readyz)")
     .action(async (opts: TunnelFlags, command: Command) => {
@@ -84,6 +91,9 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
       if (Boolean(opts.accessTeam) !== Boolean(opts.accessAud?.length)) {
         throw new CliError("--access-team and --access-aud go together (Access needs the team and the application's AUD tag)");
       }
+      const withAccess = Boolean(opts.accessTeam && opts.accessAud?.length);
+      if (withAccess && !opts.access) throw new CliError("--no-access contradicts --access-team/--access-aud: pass one or the other");
+      if (!withAccess && opts.access) throw new CliError(NO_ACCESS_TEXT);
       const hooksPath = loaded?.config.hooks?.path ?? DEFAULT_HOOKS_PATH;
       const text = usage(() =>
         buildTunnelConfig({
@@ -96,6 +106,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
           ...(opts.accessTeam && opts.accessAud ? { access: { teamName: opts.accessTeam, audTags: opts.accessAud } } : {}),
         }),
       );
+      if (!withAccess) io.stderr(NO_ACCESS_WARNING);
       io.stdout(text);
     });
 

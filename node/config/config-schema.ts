@@ -80,11 +80,15 @@ export const ClawgateSectionSchema = z.looseObject({
       id: z.string().min(1).optional(),
       host: z.string().min(1).optional(),
       port: z.number().int().min(0).max(65_535).optional(),
+      /** Names a tunnel delivers under (cloudflared keeps the caller's Host); accepted as Host besides loopback. */
+      publicHostnames: z.array(z.string().min(1)).optional(),
     })
     .optional(),
   edge: z
     .looseObject({
       publicKeys: z.array(EdgePublicKeySchema).optional(),
+      /** Accept the plain hook token from callers that came through Cloudflare although edge keys are set (default false). */
+      allowTunnelledHookToken: z.boolean().optional(),
       /** The edge Worker's base URL, for the console's Edge page; its operator token is `operatorToken` (a credential path). */
       operatorUrl: EdgeOperatorUrlSchema.optional(),
     })

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { type FailureLimiter, createFailureLimiter } from "../intake/failure-limiter.ts";
+import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
 import type { ConsoleData } from "./console-data.ts";
 import { CONSOLE_PATH, type Html, html, query } from "./console-format.ts";
 import { type ConsolePage, layout, notice } from "./console-layout.ts";
@@ -27,13 +27,13 @@ export interface ConsoleLogger {
 export interface ConsoleRoutesOptions {
   readonly data: ConsoleData;
   /** Whether a presented token may log in (the per-start admin token or the gateway token; constant-time). */
-  readonly acceptsToken: (presented: string) => boolean;
+  readonly acceptsToken: (presented: string) => boolean | Promise<boolean>;
   /** Present when `clawgate.edge.operatorUrl` and `operatorToken` are configured. */
   readonly edge?: EdgeOperatorClient | undefined;
   readonly logger: ConsoleLogger;
   readonly sessions?: SessionStore;
   /** Failed logins (all from this host): 20 in 60 s → 429. */
-  readonly limiter?: FailureLimiter;
+  readonly limiter?: FailureWindow;
   readonly now?: () => number;
 }
 
@@ -70,7 +70,7 @@ type Env = { Variables: { session: ConsoleSession } };
 export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
   const { data, logger } = options;
   const sessions = options.sessions ?? createSessionStore();
-  const limiter = options.limiter ?? createFailureLimiter();
+  const limiter = options.limiter ?? createFailureWindow();
   const now = options.now ?? Date.now;
   // Read once at build time: the hot path only looks them up.
   const assets = new Map(Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(new URL(a.file, import.meta.url), "utf8"), type: a.type }]));
@@ -116,10 +116,10 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
     const expected = getCookie(c, LOGIN_COOKIE);
     if (!expected || !sameToken(field(form, "_csrf"), expected)) return loginPage(c, "The login form expired; please try again.", 403);
     const t = now();
-    const wait = limiter.retryAfter("console", t);
+    const wait = limiter.blockedFor("console", t);
     if (wait > 0) return loginPage(c, `Too many failed logins; try again in ${wait} s.`, 429, { "retry-after": String(wait) });
     const token = field(form, "token")?.trim() ?? "";
-    if (token === "" || !options.acceptsToken(token)) {
+    if (token === "" || !(await options.acceptsToken(token))) {
       limiter.recordFailure("console", t);
       logger.warn({ event: "console.login_refused" }, "console login refused");
       return loginPage(c, "That token is not this node's admin token.", 401);

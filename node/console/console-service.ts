@@ -17,7 +17,7 @@ export interface NodeConsole {
 
 export interface NodeConsoleOptions extends ConsoleSources {
   readonly config: Config;
-  readonly acceptsToken: (presented: string) => boolean;
+  readonly acceptsToken: (presented: string) => boolean | Promise<boolean>;
   readonly logger: ConsoleLogger;
   readonly fetch?: typeof fetch;
 }

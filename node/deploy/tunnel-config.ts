@@ -46,13 +46,15 @@ export function buildTunnelConfig(options: TunnelConfigOptions): string {
     ...(options.pathRegex ? { path: options.pathRegex } : {}),
     service: originUrl(options.host, options.port),
   };
+  // cloudflared passes the caller's Host on by default; the node's browser boundary accepts only its own names
+  // (docs/security.md), so the tunnel presents the loopback origin's, as a local caller would.
+  const originRequest: Record<string, unknown> = { httpHostHeader: new URL(rule["service"] as string).host };
   if (options.access) {
     // cloudflared honours `access` inside a rule's originRequest (it validates the Cf-Access-Jwt-Assertion
     // against the team's keys and these AUD tags); at the top level it is not applied per hostname.
-    rule["originRequest"] = {
-      access: { required: true, teamName: options.access.teamName, audTag: [...options.access.audTags] },
-    };
+    originRequest["access"] = { required: true, teamName: options.access.teamName, audTag: [...options.access.audTags] };
   }
+  rule["originRequest"] = originRequest;
   const config = {
     tunnel: options.tunnel,
     "credentials-file": options.credentialsFile,

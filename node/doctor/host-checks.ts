@@ -55,7 +55,7 @@ export async function probeAgent(
   }
   const findings: DoctorFinding[] = [];
   try {
-    const ready = await get("/readyz");
+    const ready = await get("/readyz", true);
     if (!ready.ok) {
       const body = (await ready.json().catch(() => ({}))) as { problems?: unknown };
       const problems = Array.isArray(body.problems) ? body.problems.filter((p) => typeof p === "string").join(", ") : `HTTP ${ready.status}`;

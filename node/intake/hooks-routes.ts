@@ -21,9 +21,12 @@ import {
 } from "../../shared/hook-answers.ts";
 import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
-import { tokenMatches } from "../state/admin-token.ts";
-import type { Logger } from "../server/logger.ts";
-import type { FailureLimiter } from "./failure-limiter.ts";
+import { bearerToken } from "../../shared/bearer.ts";
+import { secretMatches } from "../../shared/constant-time.ts";
+import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
+import { sessionScopeProblem } from "../../shared/session-scope.ts";
+import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "./tunnel-guard.ts";
+import type { Logger } from "pino";
 import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
 
@@ -34,7 +37,14 @@ export interface HooksRoutesOptions {
   readonly hookToken: () => string | undefined;
   /** Present when edge public keys are configured. */
   readonly envelopes?: EnvelopeVerifier;
-  readonly limiter: FailureLimiter;
+  /** Failed hook-token attempts per client; a correct token always passes and clears its client's count. */
+  readonly limiter: FailureWindow;
+  /** Failed envelopes per client, counted apart from token failures; a verified envelope is never throttled. */
+  readonly envelopeLimiter?: FailureWindow;
+  /** The agent a call without `agentId` runs as (session keys stay inside their agent); default "main". */
+  readonly defaultAgentId?: string;
+  /** Refuse a hook-token call that came through Cloudflare (edge keys configured, no opt-out). */
+  readonly refuseTunnelledToken?: boolean;
   readonly logger: Logger;
   readonly clientOf: (c: Context) => string;
   readonly bodyTimeoutMs?: number;
@@ -52,7 +62,7 @@ export interface HooksRoutesOptions {
 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
-type Status = 200 | 202 | 400 | 401 | 404 | 405 | 408 | 413 | 429 | 503;
+type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503;
 /** `body` may be JSON text already (a journaled answer, replayed verbatim). */
 const json = (c: Context, status: Status, body: object | string, headers?: Record<string, string>) =>
   c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": JSON_CONTENT_TYPE });
@@ -61,6 +71,8 @@ const text = (c: Context, status: Status, body: string, headers?: Record<string,
 
 export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const { policy, journal, limiter, logger } = options;
+  const envelopeLimiter = options.envelopeLimiter ?? createFailureWindow();
+  const defaultAgentId = options.defaultAgentId ?? "main";
   const now = options.now ?? Date.now;
   const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
@@ -121,21 +133,24 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
     try {
       // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
       if (url.searchParams.has("token")) return answerText(400, QUERY_TOKEN_REFUSED);
-      // 2. Who is calling.
-      const wait = limiter.retryAfter(client, now());
-      if (wait > 0) return answerText(429, TOO_MANY_REQUESTS, { "retry-after": String(wait) });
+      // 2. Who is calling. A failure is counted in its own window (token or envelope); a correct credential is
+      // never throttled, so nothing without one can lock out the edge or the token's holder (docs/security.md).
+      const refuse = (window: FailureWindow, refusal: () => Response) => {
+        const wait = window.blockedFor(client, now());
+        if (wait > 0) return answerText(429, TOO_MANY_REQUESTS, { "retry-after": String(wait) });
+        window.recordFailure(client, now());
+        return refusal();
+      };
       const envelope = c.req.header(ENVELOPE_HEADER);
       if (envelope === undefined) {
-        const presented = hookToken(c.req.header("authorization"), c.req.header("x-openclaw-token"));
+        if (options.refuseTunnelledToken && cameThroughCloudflare((name) => c.req.header(name))) return answer(403, { ok: false, error: TUNNELLED_TOKEN_TEXT });
+        const presented = bearerToken(c.req.header("authorization")) ?? (c.req.header("x-openclaw-token")?.trim() || undefined);
         const token = options.hookToken();
-        if (!presented || !token || !tokenMatches(presented, [token])) {
-          limiter.recordFailure(client, now());
-          return answerText(401, UNAUTHORIZED);
-        }
+        if (!presented || !token || !(await secretMatches(presented, [token]))) return refuse(limiter, () => answerText(401, UNAUTHORIZED));
+        limiter.clear(client);
         principal = "hook-token";
       } else if (!options.envelopes) {
-        limiter.recordFailure(client, now());
-        return answerText(401, UNAUTHORIZED);
+        return refuse(envelopeLimiter, () => answerText(401, UNAUTHORIZED));
       }
       // 3–4. Method, then a route at all.
       if (c.req.method !== "POST") return answerText(405, METHOD_NOT_ALLOWED, { allow: "POST" });
@@ -155,9 +170,8 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
           principal = claims.sub;
           deliveryId = claims.did ?? claims.jti;
         } catch (error) {
-          limiter.recordFailure(client, now());
           const code = error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED";
-          return answer(401, { ok: false, error: "unauthorized", code });
+          return refuse(envelopeLimiter, () => answer(401, { ok: false, error: "unauthorized", code }));
         }
       }
       const parsed = parseHookBody(body);
@@ -185,6 +199,9 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
         const { agentId: _requested, model: requestedModel, ...rest } = normalized.value;
         const agentId = policy.agentFor(normalized.value);
+        // A key the caller chose (directly or by template) stays inside the agent the call runs as.
+        const scope = source === "mapping-static" || normalized.value.sessionKey === undefined ? undefined : sessionScopeProblem(sessionKey.value, agentId ?? defaultAgentId);
+        if (scope) return answer(400, { ok: false, error: scope });
         const model = policy.modelFor(normalized.value);
         if (requestedModel !== undefined && model === undefined) {
           logger.warn({ model: requestedModel }, "hook model is not allowed by agents.defaults.models; the run uses the agent's model");
@@ -216,19 +233,6 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
 /** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
 const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);
 
-/**
- * The hook token as OpenClaw's extractHookToken reads it: `Authorization: Bearer <t>` (scheme case-insensitive,
- * trimmed), else `X-OpenClaw-Token` (trimmed).
- */
-function hookToken(authorization: string | undefined, header: string | undefined): string | undefined {
-  const auth = authorization?.trim() ?? "";
-  if (auth.toLowerCase().startsWith("bearer ")) {
-    const token = auth.slice(7).trim();
-    if (token) return token;
-  }
-  return header?.trim() || undefined;
-}
-
 type BodyResult = Uint8Array | "too-large" | "timeout" | "aborted";
 
 /**
@@ -242,7 +246,11 @@ function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResul
   if (declared > max) return Promise.resolve("too-large");
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
   let stream: Readable;
-  if (incoming instanceof Readable) stream = incoming;
+  if (incoming instanceof Readable) {
+    // The token check awaits a digest, so the client may already have hung up mid-body: no event will come.
+    if (incoming.destroyed && (incoming as { complete?: boolean }).complete === false) return Promise.resolve("aborted");
+    stream = incoming;
+  }
   else if (c.req.raw.body) stream = Readable.fromWeb(c.req.raw.body as import("node:stream/web").ReadableStream);
   else return Promise.resolve(new Uint8Array());
   return new Promise<BodyResult>((resolve) => {

@@ -2,6 +2,7 @@
 import { rm } from "node:fs/promises";
 import { isLoopbackAddress } from "../config/loopback-address.ts";
 import type { AddressInfo } from "node:net";
+import { type RequestListener, type ServerOptions, createServer as createHttpServer } from "node:http";
 import { join } from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { DEFAULT_NODE_PORT } from "../../shared/constants.ts";
@@ -12,17 +13,20 @@ import { type ReloadWorker, startReloadWorker } from "../secrets/reload-worker.t
 import { type SecretsReloader, createSecretsReloader } from "../secrets/secrets-reloader.ts";
 import { resolveSnapshotData } from "../secrets/snapshot-data.ts";
 import { type SpawnHost, startSpawnHost } from "../secrets/spawn-host.ts";
-import { tokenMatches, writeAdminToken } from "../state/admin-token.ts";
+import { writeAdminToken } from "../state/admin-token.ts";
+import { secretMatches } from "../../shared/constant-time.ts";
 import { NODE_INFO_FILE, writeNodeInfo } from "../state/node-discovery.ts";
 import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
-import { createFailureLimiter } from "../intake/failure-limiter.ts";
+import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
 import { createHooksRoutes } from "../intake/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
+import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.ts";
 import { createNodeConsole } from "../console/console-service.ts";
 import { createNodeApp } from "./node-app.ts";
 import { readinessOf } from "./readiness.ts";
@@ -174,6 +178,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await stopHelpers();
     throw error;
   }
+  const clientOf = (c: Context) => getConnInfo(c).remote.address ?? "unknown";
+  let boundary;
+  try {
+    boundary = createBrowserBoundary({ bindHost: host, ...(nodeSection?.publicHostnames ? { publicHostnames: nodeSection.publicHostnames } : {}) });
+  } catch (error) {
+    journal.close();
+    await stopHelpers();
+    throw error;
+  }
   const hooks = policy.enabled
     ? {
         path: policy.path,
@@ -182,9 +195,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           journal,
           hookToken: () => secrets.snapshot().get("hooks.token"),
           ...(envelopes ? { envelopes } : {}),
-          limiter: createFailureLimiter(),
+          limiter: createFailureWindow(),
+          envelopeLimiter: createFailureWindow(),
+          defaultAgentId: dispatch.agents.defaultAgentId,
+          refuseTunnelledToken: envelopes !== undefined && loaded.config.clawgate?.edge?.allowTunnelledHookToken !== true,
           logger,
-          clientOf: (c) => getConnInfo(c).remote.address ?? "unknown",
+          clientOf,
           admit: (kind) => dispatch.dispatcher.admit(kind),
           onAccepted: (delivery) => dispatch.dispatcher.onAccepted(delivery),
         }),
@@ -202,7 +218,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     startedAt: Date.now(),
     acceptsToken: (presented) => {
       const gatewayToken = secrets.snapshot().get("gateway.auth.token");
-      return tokenMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
+      return secretMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
     },
     logger,
   });
@@ -214,6 +230,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     metrics,
     dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id), models: dispatch.models },
     ...(hooks ? { hooks } : {}),
+    boundary: boundary.middleware,
+    clientOf,
     console: nodeConsole,
   });
   // While draining, every answer says `Connection: close`, so keep-alive clients let go and the
@@ -231,7 +249,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
     return res;
   };
-  const { server, address } = await listen(fetch, host, port);
+  const { server, address } = await listen(fetch, host, port, boundary);
+  boundary.listening(address.port);
   // Pending deliveries from before a restart run now; new ones arrive through onAccepted.
   dispatch.dispatcher.start();
   const shownHost = host.includes(":") ? `[${host}]` : host;
@@ -321,9 +340,12 @@ function listen(
   fetch: (request: Request, env: unknown) => Response | Promise<Response>,
   hostname: string,
   port: number,
+  boundary: BrowserBoundary,
 ): Promise<{ server: ServerType; address: AddressInfo }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, (address) => resolve({ server, address }));
+    // The boundary's raw checks run in front of the adapter, which would resolve `..` silently and answer a backslash or an odd Host with an empty 400.
+    const createServer = (options: ServerOptions, listener: RequestListener) => createHttpServer(options, boundary.guard(listener));
+    const server = serve({ fetch, hostname, port, createServer: createServer as typeof createHttpServer }, (address) => resolve({ server, address }));
     server.once("error", reject);
   });
 }

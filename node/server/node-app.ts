@@ -1,12 +1,15 @@
-/** The node daemon's HTTP routes: health, readiness, metrics and the admin API; the hook intake is mounted at `hooks.path`. */
-import { Hono } from "hono";
+/** The node daemon's HTTP routes: health, readiness, metrics, the admin API, the console and the hook intake (at `hooks.path`), behind the browser boundary. */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bearerToken } from "../../shared/bearer.ts";
 import { ADMIN_PREFIX, CONSOLE_PREFIX } from "../../shared/constants.ts";
+import { secretMatches } from "../../shared/constant-time.ts";
+import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
+import { withSecurityHeaders } from "../../shared/security-headers.ts";
 import type { IntakeJournal } from "../intake/intake-journal.ts";
 import type { DispatchHealth, ReplayResult } from "../dispatch/dispatcher.ts";
 import { type ModelMemoryAdmin, registerModelRoutes } from "../dispatch/model-routes.ts";
 import type { RunLog } from "../dispatch/run-log.ts";
 import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
-import { tokenMatches } from "../state/admin-token.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 import { readinessOf } from "./readiness.ts";
@@ -24,11 +27,27 @@ export interface NodeAppOptions {
   readonly dispatch?: { readonly health: () => DispatchHealth; readonly runs: RunLog; readonly replay?: (deliveryId: string) => ReplayResult; readonly models?: ModelMemoryAdmin };
   /** The operator console (docs/console.md): its pages and the overview `clawgate status` reads. */
   readonly console?: { readonly routes: Hono; readonly overview: () => object };
+  /** The first check of every request (node/server/browser-boundary.ts); the agent always mounts it. */
+  readonly boundary?: MiddlewareHandler;
+  /** Failed admin-token attempts (admin API, /metrics); default 20 per client per 60 s. */
+  readonly adminLimiter?: FailureWindow;
+  /** The client a limiter counts (the TCP peer); default one bucket for all. */
+  readonly clientOf?: (c: Context) => string;
+  readonly now?: () => number;
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
   const { secrets, adminToken, logger, journal, metrics } = options;
   const app = new Hono();
+  const adminLimiter = options.adminLimiter ?? createFailureWindow();
+  const clientOf = options.clientOf ?? (() => "local");
+  const now = options.now ?? Date.now;
+
+  // Every answer, refusals included, carries the shared security headers; admin answers are never cached.
+  app.use(async (c, next) => {
+    await next();
+    c.res = withSecurityHeaders(c.res, c.req.path.startsWith(ADMIN_PREFIX) || c.req.path === "/metrics");
+  });
 
   app.use(async (c, next) => {
     await next();
@@ -40,38 +59,52 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     if (c.res.status === 401) metrics.authFailures.inc({ route: known });
   });
 
+  if (options.boundary) app.use(options.boundary);
+
+  /** True when the request carries the admin token or the gateway token (read per request: a reload rotates it). */
+  const hasAdminToken = async (c: Context) => {
+    const presented = bearerToken(c.req.header("authorization"));
+    if (presented === undefined) return false;
+    const gatewayToken = secrets.snapshot().get("gateway.auth.token");
+    return secretMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
+  };
+  /**
+   * The admin token guard: a correct token always passes and clears its client's count; a wrong or missing one
+   * is counted (20 per 60 s, shared/failure-window.ts), and past that the client waits (429 + Retry-After).
+   */
+  const requireAdmin: MiddlewareHandler = async (c, next) => {
+    const client = clientOf(c);
+    if (await hasAdminToken(c)) {
+      adminLimiter.clear(client);
+      return next();
+    }
+    const wait = adminLimiter.blockedFor(client, now());
+    if (wait > 0) return c.json({ ok: false, error: "too many failed attempts" }, 429, { "retry-after": String(wait) });
+    adminLimiter.recordFailure(client, now());
+    return c.json({ ok: false, error: "unauthorized" }, 401);
+  };
+
   /** Process alive. */
   app.get("/healthz", (c) => c.json({ ok: true }));
 
   /**
    * Ready for traffic: secrets are healthy (not inactive, not degraded on a last-known-good snapshot) and
-   * the intake journal answers. Dispatch progress joins this check with the dispatcher.
+   * the intake journal answers, and dispatch is not stalled. Without the admin token it says only ready or not:
+   * the problems name internals, and /readyz is on the tunnel.
    */
-  app.get("/readyz", (c) => {
+  app.get("/readyz", async (c) => {
     const { ok, problems } = readinessOf({ secrets, journal, dispatchHealth: options.dispatch?.health });
-    return ok ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
+    if (ok) return c.json({ ok: true });
+    return (await hasAdminToken(c)) ? c.json({ ok: false, problems }, 503) : c.json({ ok: false }, 503);
   });
 
   /** Prometheus text; behind the admin token (scrapers send it as a bearer credential). */
-  app.get("/metrics", async (c) => {
-    const presented = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
-    const gatewayToken = secrets.snapshot().get("gateway.auth.token");
-    if (!presented || !tokenMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken])) {
-      return c.json({ ok: false, error: "unauthorized" }, 401);
-    }
+  app.get("/metrics", requireAdmin, async (c) => {
     return c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType });
   });
 
   const admin = new Hono();
-  admin.use(async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const presented = /^Bearer (.+)$/.exec(header)?.[1];
-    // The gateway token is read from the current snapshot on every request, so a reload rotates it.
-    const gatewayToken = secrets.snapshot().get("gateway.auth.token");
-    const accepted = gatewayToken ? [adminToken, gatewayToken] : [adminToken];
-    if (!presented || !tokenMatches(presented, accepted)) return c.json({ ok: false, error: "unauthorized" }, 401);
-    await next();
-  });
+  admin.use(requireAdmin);
 
   admin.post("/secrets/reload", async (c) => {
     const result = await secrets.reload();

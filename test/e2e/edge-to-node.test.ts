@@ -4,7 +4,6 @@
  * back, delivered exactly once; a cron tick becomes a wake; the dead-man's switch alerts once and recovers once.
  */
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { type IncomingMessage, type Server, createServer } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
 import { fileRef, writeNodeConfig } from "../helpers/node-config.ts";
 import { type NodeProcess, pollUntil, startNodeProcess } from "../helpers/node-process.ts";
+import { type AlertSink, startAlertSink } from "./support/alert-sink.ts";
 import { type EdgeInstance, startEdge } from "./support/edge-miniflare.ts";
 
 const CALLER_TOKEN = "cg_e2e-caller-token-0123456789abcdef";
@@ -24,8 +24,7 @@ let dir: string;
 let node: NodeProcess | undefined;
 let nodePort = 0;
 let edge: EdgeInstance;
-let alertServer: Server;
-const alerts: { text: string }[] = [];
+let alertSink: AlertSink;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -65,16 +64,7 @@ beforeAll(async () => {
   });
   node = await startNode();
 
-  alertServer = createServer((req: IncomingMessage, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      alerts.push(JSON.parse(body) as { text: string });
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
-  const alertPort = (alertServer.address() as { port: number }).port;
+  alertSink = await startAlertSink();
 
   const config = {
     nodes: [{ id: "node-1", origin: `http://127.0.0.1:${nodePort}`, agents: ["main"], primary: true }],
@@ -88,14 +78,14 @@ beforeAll(async () => {
     CLAWGATE_EDGE_CONFIG: JSON.stringify(config),
     CLAWGATE_EDGE_SIGNING_KEY: JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid, alg: "EdDSA" }),
     CLAWGATE_OPERATOR_TOKEN_SHA256: sha256(OPERATOR_TOKEN),
-    CLAWGATE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${alertPort}/alert`,
+    CLAWGATE_ALERT_WEBHOOK_URL: alertSink.url,
   });
 }, 60_000);
 
 afterAll(async () => {
   await edge?.dispose();
   await node?.stop("SIGKILL");
-  await new Promise((resolve) => alertServer?.close(resolve));
+  await alertSink?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -137,13 +127,13 @@ it("turns a cron tick into a wake on the node, and the dead-man's switch alerts 
   // The node goes away: the next tick is queued, and after period + grace the switch fires.
   await node!.stop("SIGTERM");
   await edge.tick(CRON, scheduled + 30 * 60_000);
-  await pollUntil(() => alerts.length >= 1, 10_000, "the dead-man alert");
-  expect(alerts[0]!.text).toContain('no heartbeat from job "heartbeat"');
-  expect(alerts).toHaveLength(1);
+  await pollUntil(() => alertSink.alerts.length >= 1, 10_000, "the dead-man alert");
+  expect(alertSink.alerts[0]!.text).toContain('no heartbeat from job "heartbeat"');
+  expect(alertSink.alerts).toHaveLength(1);
 
   node = await startNode();
-  await pollUntil(() => alerts.length >= 2, 20_000, "the recovery message");
-  expect(alerts.map((a) => (a.text.includes("recovered") ? "recovery" : "alert"))).toEqual(["alert", "recovery"]);
+  await pollUntil(() => alertSink.alerts.length >= 2, 20_000, "the recovery message");
+  expect(alertSink.alerts.map((a) => (a.text.includes("recovered") ? "recovery" : "alert"))).toEqual(["alert", "recovery"]);
   expect((await journal()).ids).toContain(`cron:heartbeat:${CRON}@2026-11-24T09:30:00.000Z`);
   const cron = (await operator("/cron")) as { jobs: { runs: { outcome: string }[] }[] };
   expect(cron.jobs[0]!.runs.map((r) => r.outcome)).toEqual(["delivered", "delivered"]);

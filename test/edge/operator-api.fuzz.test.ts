@@ -174,6 +174,11 @@ it("operator API and outbox: never a 5xx, the documented answers, and replay as 
             expect(res.status, where).toBeLessThan(500);
             const good = a.auth === "operator" || a.auth === "lowercase-scheme";
             const pathname = new URL(`https://edge.test/_clawgate${path}`).pathname;
+            // An empty path segment is refused before routing (docs/security.md), whoever asks.
+            if (pathname.includes("//")) {
+              expect([res.status, body], where).toEqual([400, { ok: false, error: "request path may not contain '.' or '..' segments (also percent-encoded), '//' or '\\'" }]);
+              break;
+            }
             // Everything under the prefix asks for the operator token first (a dot segment may leave it: 404).
             if (!good && (pathname === "/_clawgate" || pathname.startsWith("/_clawgate/"))) expect([401, 429], where).toContain(res.status);
             if (res.status === 401) expect(body, where).toEqual({ ok: false, error: "unauthorized" });

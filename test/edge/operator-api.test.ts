@@ -64,16 +64,18 @@ describe("operator API", () => {
     expect(await res.json()).toMatchObject({ ok: true, jobs: [{ id: "heartbeat", schedule: "*/30 * * * *", action: "wake", runs: [] }] });
   });
 
-  it("answers 429 with Retry-After after 20 failed logins from one client, and other clients still get in", async () => {
+  it("answers 429 with Retry-After after 20 failed logins from one client; the operator token and other clients still get in", async () => {
     const { worker } = await setup();
     const statuses: number[] = [];
     for (let i = 0; i < 21; i++) {
       statuses.push((await worker.request("/_clawgate/outbox", { headers: { authorization: "Bearer guess", "cf-connecting-ip": "198.51.100.4" } })).status);
     }
     expect(statuses.slice(0, 19).every((s) => s === 401)).toBe(true);
-    const blocked = await worker.request("/_clawgate/outbox", { headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, "cf-connecting-ip": "198.51.100.4" } });
+    const blocked = await worker.request("/_clawgate/outbox", { headers: { authorization: "Bearer guess", "cf-connecting-ip": "198.51.100.4" } });
     expect([blocked.status, await blocked.json()]).toEqual([429, { ok: false, error: "too many failed attempts" }]);
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    const operator = await worker.request("/_clawgate/outbox", { headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, "cf-connecting-ip": "198.51.100.4" } });
+    expect(operator.status).toBe(200);
     const other = await worker.request("/_clawgate/outbox", { headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, "cf-connecting-ip": "198.51.100.5" } });
     expect(other.status).toBe(200);
   });

@@ -79,10 +79,10 @@ describe("remote key sets in the AUTH_STATE Durable Object", () => {
         failureLimiter: { blockedFor: () => 0, recordFailure: async () => 0 },
       });
     const req = authRequest({ headers: { authorization: `Bearer ${token}` } });
-    expect(await (await isolate()).authenticate(req)).toEqual({ ok: true, principal: "jwt:svc" });
+    expect(await (await isolate()).authenticate(req)).toEqual({ ok: true, principal: "jwt:iss#svc" });
     expect(fetches).toBe(1);
     const second = await isolate();
-    expect(await second.authenticate(req)).toEqual({ ok: true, principal: "jwt:svc" });
+    expect(await second.authenticate(req)).toEqual({ ok: true, principal: "jwt:iss#svc" });
     // Unknown kids inside the stored set's cooldown do not refetch either.
     for (let i = 0; i < 10; i++) {
       const forged = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: crypto.randomUUID() }).setIssuer("iss").setAudience("aud").setSubject("x").setExpirationTime(nowS + 600).sign(pair.privateKey);

@@ -110,6 +110,8 @@ describe("GitHub X-Hub-Signature-256", () => {
     expect(await auth.authenticate(authRequest({ headers: { "x-hub-signature-256": sig }, body: "Hello, World!" }))).toEqual({
       ok: true,
       principal: "hmac:github:repo",
+      // GitHub signs only the body, so the body's digest is the delivery (base64url SHA-256 of "Hello, World!").
+      deliveryId: "signed:3_1gIbsr1bCvZ2KQgJ7DpTGR3YHH9wpLKGiKNiGCmG8",
     });
     expect(await auth.authenticate(authRequest({ headers: { "x-hub-signature-256": sig }, body: "Hello, World?" }))).toMatchObject({ code: "ERR_AUTH_SIGNATURE" });
     for (const bad of ["757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha1=abc", "sha256=zz"]) {
@@ -129,7 +131,7 @@ describe("Stripe-Signature", () => {
     const good = await hmac(secret, `${t}.${body}`, "hex");
     const header = `t=${t},v1=${"0".repeat(64)},v1=${good},v0=${"1".repeat(64)}`;
     const req = authRequest({ headers: { "stripe-signature": header }, body });
-    expect(await (await compile(method, { STRIPE_SECRET: secret }, t + 299)).authenticate(req)).toEqual({ ok: true, principal: "hmac:stripe:billing" });
+    expect(await (await compile(method, { STRIPE_SECRET: secret }, t + 299)).authenticate(req)).toEqual({ ok: true, principal: "hmac:stripe:billing", deliveryId: "event:evt_1" });
     expect(await (await compile(method, { STRIPE_SECRET: secret }, t - 299)).authenticate(req)).toMatchObject({ ok: true });
     expect(await (await compile(method, { STRIPE_SECRET: secret }, t + 301)).authenticate(req)).toMatchObject({ code: "ERR_AUTH_TIMESTAMP" });
     const auth = await compile(method, { STRIPE_SECRET: secret }, t);
@@ -149,7 +151,7 @@ describe("Slack X-Slack-Signature v0", () => {
     const sig = `v0=${await hmac(secret, `v0:${ts}:${body}`, "hex")}`;
     const auth = await compile(method, { SLACK_SECRET: secret }, ts + 10);
     const headers = { "x-slack-signature": sig, "x-slack-request-timestamp": String(ts) };
-    expect(await auth.authenticate(authRequest({ headers, body }))).toEqual({ ok: true, principal: "hmac:slack:workspace" });
+    expect(await auth.authenticate(authRequest({ headers, body }))).toMatchObject({ ok: true, principal: "hmac:slack:workspace", deliveryId: expect.stringMatching(/^signed:[A-Za-z0-9_-]{43}$/) });
     expect(await auth.authenticate(authRequest({ headers, body: body + "&x=1" }))).toMatchObject({ code: "ERR_AUTH_SIGNATURE" });
     expect(await auth.authenticate(authRequest({ headers: { "x-slack-signature": sig }, body }))).toMatchObject({ code: "ERR_AUTH_TIMESTAMP" });
     expect(await (await compile(method, { SLACK_SECRET: secret }, ts + 301)).authenticate(authRequest({ headers, body }))).toMatchObject({

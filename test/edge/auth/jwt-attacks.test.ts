@@ -58,7 +58,7 @@ const legit = (header: Record<string, unknown> = {}, payload = claims()) =>
 
 describe("JWT attacks", () => {
   it("control: a properly signed token is accepted", async () => {
-    expect(await present(await legit({}, claims({ sub: "ci" })))).toEqual({ ok: true, principal: "jwt:ci" });
+    expect(await present(await legit({}, claims({ sub: "ci" })))).toEqual({ ok: true, principal: "jwt:https://idp.example.com/#ci" });
   });
 
   it("alg none (any spelling, with or without a signature) is refused", async () => {

@@ -62,9 +62,9 @@ describe("JWT with HS256", () => {
   const sign = (claims: Record<string, unknown>, secret = HS_SECRET) =>
     new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("ci").setAudience("edge").setSubject("deployer").setExpirationTime(NOW_S + 60).sign(new TextEncoder().encode(secret));
 
-  it("accepts a token signed with the secret (principal jwt:<sub>), refuses another secret and a missing sub", async () => {
+  it("accepts a token signed with the secret (principal jwt:<iss>#<sub>), refuses another secret and a missing sub", async () => {
     const auth = await compileCallerAuth([method], { env: { JWT_SECRET: HS_SECRET }, now, failureLimiter: createMemoryFailureLimiter() });
-    expect(await auth.authenticate(bearer(await sign({})))).toEqual({ ok: true, principal: "jwt:deployer" });
+    expect(await auth.authenticate(bearer(await sign({})))).toEqual({ ok: true, principal: "jwt:ci#deployer" });
     expect(await auth.authenticate(bearer(await sign({}, "another-secret-that-is-32-bytes-long")))).toMatchObject({ ok: false, code: "ERR_AUTH_JWT" });
     const noSub = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer("ci").setAudience("edge").setExpirationTime(NOW_S + 60).sign(new TextEncoder().encode(HS_SECRET));
     expect(await auth.authenticate(bearer(noSub))).toMatchObject({ ok: false, code: "ERR_AUTH_JWT_CLAIMS" });
@@ -103,7 +103,7 @@ describe("JWT with a remote JWKS", () => {
     const host = jwksHost(() => [keys.RS256.jwk, keys.ES256.jwk, keys.EdDSA.jwk]);
     const auth = await compileCallerAuth([jwtMethod()], { env: {}, now, fetch: host.fetch, jwksStore: createMemoryJwksStore(), failureLimiter: createMemoryFailureLimiter() });
     for (const alg of ["RS256", "ES256", "EdDSA"] as const) {
-      expect(await auth.authenticate(bearer(await token(alg)))).toEqual({ ok: true, principal: "jwt:ci-bot" });
+      expect(await auth.authenticate(bearer(await token(alg)))).toEqual({ ok: true, principal: "jwt:https://idp.example.com/#ci-bot" });
     }
     expect(host.fetched).toEqual([JWKS_URL]);
   });
@@ -178,13 +178,13 @@ describe("Cloudflare Access", () => {
       .sign(keys.RS256.pair.privateKey);
   const req = (t: string) => authRequest({ headers: { "cf-access-jwt-assertion": t } });
 
-  it("accepts a user token (access:<email>) and a service token without nbf or email (access:<common_name>) from the team certs", async () => {
+  it("accepts a user token (access:<team>#<email>) and a service token without nbf or email (access:<team>#<common_name>) from the team certs", async () => {
     const host = jwksHost(() => [keys.RS256.jwk]);
     const auth = await compileCallerAuth([{ type: "access", team, audience: aud }], { env: {}, now, fetch: host.fetch, jwksStore: createMemoryJwksStore(), failureLimiter: createMemoryFailureLimiter() });
     const user = await access({ email: "ops@example.com", sub: "7335d417-61da-459d-899c-0a01c76a2f94", type: "app", nbf: NOW_S - 5 });
-    expect(await auth.authenticate(req(user))).toEqual({ ok: true, principal: "access:ops@example.com" });
+    expect(await auth.authenticate(req(user))).toEqual({ ok: true, principal: "access:acme#ops@example.com" });
     const service = await access({ common_name: "a1b2c3.access", sub: "", type: "app" });
-    expect(await auth.authenticate(req(service))).toEqual({ ok: true, principal: "access:a1b2c3.access" });
+    expect(await auth.authenticate(req(service))).toEqual({ ok: true, principal: "access:acme#a1b2c3.access" });
     expect(host.fetched).toEqual([certs]);
   });
 

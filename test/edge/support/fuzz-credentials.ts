@@ -185,7 +185,7 @@ export async function buildCredential(spec: CredentialSpec, body: Uint8Array, ke
       if (!good && spec.flaw >= 4) token = `${j0}.${j1}.${j2}`;
       const headers: Record<string, string> = access ? { "cf-access-jwt-assertion": token } : { authorization: `Bearer ${token}` };
       // An empty or >8 KiB token, or a `sub` the JWT cannot carry, proves nothing.
-      const principal = good && token.length <= 8192 ? `${access ? "access" : "jwt"}:${spec.subject}` : undefined;
+      const principal = good && token.length <= 8192 ? (access ? `access:${ACCESS_TEAM}#${spec.subject}` : `jwt:${ISSUER}#${spec.subject}`) : undefined;
       return { headers, principal };
     }
     case "standard": {

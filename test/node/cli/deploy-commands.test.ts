@@ -38,7 +38,7 @@ describe("clawgate tunnel print", () => {
         hostname: "node.example.com",
         path: "^(/in\\.hooks/.*|/healthz|/readyz)$",
         service: "http://127.0.0.1:18800",
-        originRequest: { access: { required: true, teamName: "acme", audTag: ["aud1", "aud2"] } },
+        originRequest: { httpHostHeader: "127.0.0.1:18800", access: { required: true, teamName: "acme", audTag: ["aud1", "aud2"] } },
       },
       { service: "http_status:404" },
     ]);
@@ -50,16 +50,16 @@ describe("clawgate tunnel print", () => {
   });
 
   it("passes every path with --all-paths, defaults to port 18789 without a config, and refuses half an Access block", async () => {
-    const all = await runCli(["tunnel", "print", "--config", join(dir, "none.json"), "--hostname", "n.example.org", "--all-paths"]);
+    const all = await runCli(["tunnel", "print", "--config", join(dir, "none.json"), "--hostname", "n.example.org", "--all-paths", "--no-access"]);
     expect(all.code).toBe(0);
     const config = parseYaml(all.stdout) as { ingress: Record<string, unknown>[] };
-    expect(config.ingress[0]).toEqual({ hostname: "n.example.org", service: "http://127.0.0.1:18789" });
+    expect(config.ingress[0]).toEqual({ hostname: "n.example.org", service: "http://127.0.0.1:18789", originRequest: { httpHostHeader: "127.0.0.1:18789" } });
     expect(config.ingress.at(-1)).toEqual({ service: "http_status:404" });
 
     const half = await runCli(["tunnel", "print", "--config", configPath, "--hostname", "n.example.org", "--access-team", "acme"]);
     expect(half.code).toBe(1);
     expect(half.stderr).toBe("clawgate: --access-team and --access-aud go together (Access needs the team and the application's AUD tag)\n");
-    const host = await runCli(["tunnel", "print", "--config", configPath, "--hostname", "not a host"]);
+    const host = await runCli(["tunnel", "print", "--config", configPath, "--hostname", "not a host", "--no-access"]);
     expect(host.code).toBe(1);
     expect(host.stderr).toBe("clawgate: hostname is not a DNS name: not a host\n");
   });

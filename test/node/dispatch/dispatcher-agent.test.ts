@@ -117,7 +117,8 @@ it("/readyz answers 503 'dispatch stalled' for a pending delivery the dispatch l
   const journal = openIntakeJournal(join(dir, "state"));
   journal.accept({ deliveryId: "orphan", kind: "agent", payload: JSON.stringify({ message: "x", sessionKey: "hook:o" }), response: "{}", receivedAt: Date.now() - 600_000 });
   journal.close();
-  const res = await fetch(`${agent.url}/readyz`);
+  const token = (await readFile(join(dir, "state", "admin.token"), "utf8")).trim();
+  const res = await fetch(`${agent.url}/readyz`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(503);
   expect(await res.json()).toEqual({ ok: false, problems: ["dispatch stalled"] });
 });

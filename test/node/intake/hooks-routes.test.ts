@@ -11,7 +11,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
-import { createFailureLimiter } from "../../../node/intake/failure-limiter.ts";
+import { createFailureWindow } from "../../../shared/failure-window.ts";
 import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
 import { type HooksRoutesOptions, createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
 import { type JournalEntry, type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
@@ -53,7 +53,7 @@ function makeApp(hooks: Record<string, unknown> = {}, extra: Extra = {}) {
     policy,
     journal: extra.journal ?? journal,
     hookToken: () => TOKEN,
-    limiter: createFailureLimiter(),
+    limiter: createFailureWindow(),
     logger: pino({ level: "silent" }),
     clientOf: (c) => c.req.header("x-test-client") ?? "127.0.0.1",
     now: () => clock,
@@ -103,12 +103,22 @@ describe("order of checks", () => {
 
   it("429 with Retry-After after 20 failures from one client in 60 s; other clients unaffected; lifts after the window", async () => {
     const app = makeApp();
-    for (let i = 0; i < 20; i++) expect((await post(app, "/hooks/wake", { text: "x" }, { authorization: "Bearer bad" })).status).toBe(401);
-    const limited = await expectText(post(app, "/hooks/wake", { text: "x" }, { authorization: "Bearer bad" }), 429, "Too Many Requests");
+    const bad = { authorization: "Bearer bad" };
+    for (let i = 0; i < 20; i++) expect((await post(app, "/hooks/wake", { text: "x" }, bad)).status).toBe(401);
+    const limited = await expectText(post(app, "/hooks/wake", { text: "x" }, bad), 429, "Too Many Requests");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect((await post(app, "/hooks/wake", { text: "x" }, { ...auth, "x-test-client": "10.0.0.2" })).status).toBe(200);
+    expect((await post(app, "/hooks/wake", { text: "x" }, { ...bad, "x-test-client": "10.0.0.2" })).status).toBe(401);
     clock += 61_000;
+    expect((await post(app, "/hooks/wake", { text: "x" }, bad)).status).toBe(401);
+  });
+
+  it("a valid token succeeds during a lockout and clears that client's count", async () => {
+    const app = makeApp();
+    const bad = { authorization: "Bearer bad" };
+    for (let i = 0; i < 20; i++) await post(app, "/hooks/wake", { text: "x" }, bad);
+    expect((await post(app, "/hooks/wake", { text: "x" }, bad)).status).toBe(429);
     expect((await post(app, "/hooks/wake", { text: "x" })).status).toBe(200);
+    expect((await post(app, "/hooks/wake", { text: "x" }, bad)).status).toBe(401);
   });
 
   it("405 with Allow: POST for other methods, then 404 for an empty or unknown subpath", async () => {

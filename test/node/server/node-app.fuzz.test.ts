@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
-import { createFailureLimiter } from "../../../node/intake/failure-limiter.ts";
+import { createFailureWindow } from "../../../shared/failure-window.ts";
 import { compileHooksPolicy } from "../../../node/intake/hooks-policy.ts";
 import { createHooksRoutes } from "../../../node/intake/hooks-routes.ts";
 import { type IntakeJournal, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
@@ -81,7 +81,7 @@ beforeAll(async () => {
     journal,
     hookToken: () => TOKEN,
     // A fresh client per request keeps the 429 limiter from hiding the later checks.
-    limiter: createFailureLimiter(1_000_000),
+    limiter: createFailureWindow({ maxFailures: 1_000_000, windowMs: 60_000 }),
     logger,
     clientOf: () => "fuzz",
     bodyTimeoutMs: 1_000,

@@ -1,0 +1,29 @@
+/**
+ * The headers every answer of both halves carries (docs/security.md): no MIME sniffing, no Referer to follow a
+ * link out, JSON labelled with its charset, and operator answers never stored by a cache.
+ */
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Sets the headers on `res` in place, or on a copy when its headers are immutable (a Response from `fetch`).
+ * `noStore` adds `Cache-Control: no-store` (admin and operator answers).
+ */
+export function withSecurityHeaders(res: Response, noStore: boolean): Response {
+  let out = res;
+  try {
+    apply(out.headers, noStore);
+  } catch {
+    out = new Response(res.body, res);
+    apply(out.headers, noStore);
+  }
+  return out;
+}
+
+function apply(headers: Headers, noStore: boolean): void {
+  headers.set("x-content-type-options", "nosniff");
+  headers.set("referrer-policy", "no-referrer");
+  const type = headers.get("content-type");
+  if (type !== null && JSON_TYPE.test(type) && !/charset=/i.test(type)) headers.set("content-type", "application/json; charset=utf-8");
+  if (noStore) headers.set("cache-control", "no-store");
+}
