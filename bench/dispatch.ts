@@ -194,10 +194,12 @@ async function simulate(jobs: readonly Job[]): Promise<SimResult> {
     // The host: 64 GB, 6 GB used by the OS, plus whatever the running models hold.
     memoryProbe: async () => ({ availableGb: HOST_GB - OS_GB - runningGb, totalGb: HOST_GB }),
     probeTtlMs: 1000,
-    now: () => t,
-    setTimer: (fn, ms) => heap.push(t + ms, fn),
-    clearTimer: (h) => {
-      (h as { cancelled: boolean }).cancelled = true;
+    io: {
+      now: () => t,
+      setTimer: (fn, ms) => heap.push(t + ms, fn),
+      clearTimer: (h) => {
+        (h as { cancelled: boolean }).cancelled = true;
+      },
     },
   });
 

@@ -18,6 +18,7 @@ import { createSessionStore } from "../node/sessions/session-store.ts";
 import { createSystemEventQueues } from "../node/sessions/system-events.ts";
 import { startModelServer } from "../test/helpers/model-server.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
+import { realIo } from "../test/helpers/daemon-io.ts";
 
 const MODEL_MS = Number(process.env["BENCH_RUNS_MODEL_MS"] ?? 50);
 
@@ -43,8 +44,8 @@ export default async function runsBench({ smoke }: BenchOptions): Promise<BenchF
     const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
     const journal = openIntakeJournal(stateDir);
     const runLog = openRunLog(stateDir);
-    const scheduler = createScheduler({ budgetGb: 32, maxQueue: 1000, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 64, totalGb: 64 }) });
-    const dispatcher = createDispatcher({
+    const scheduler = createScheduler({ io: realIo, budgetGb: 32, maxQueue: 1000, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 64, totalGb: 64 }) });
+    const dispatcher = createDispatcher({ io: realIo,
       journal,
       scheduler,
       modelMemory: createModelMemory(),

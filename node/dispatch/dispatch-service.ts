@@ -12,6 +12,7 @@ import { createSessionStore } from "../sessions/session-store.ts";
 import { createSystemEventQueues } from "../sessions/system-events.ts";
 import { type AgentTable, compileAgentTable } from "./agent-table.ts";
 import { resolveDispatchSettings } from "./dispatch-settings.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type Dispatcher, type DispatcherLogger, createDispatcher } from "./dispatcher.ts";
 import { type MemoryProbe, createMemoryProbe } from "./memory-probe.ts";
 import { readFileSync } from "node:fs";
@@ -41,6 +42,8 @@ export interface DispatchServiceOptions {
   readonly journal: IntakeJournal;
   readonly secrets: SecretsReloader;
   readonly logger: DispatcherLogger;
+  /** Clock, timers and ids for the scheduler and the dispatcher. */
+  readonly io: Pick<DaemonIo, "now" | "setTimer" | "clearTimer" | "randomUUID">;
   readonly env?: NodeJS.ProcessEnv;
   readonly memoryProbe?: MemoryProbe;
 }
@@ -66,6 +69,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     perAgentMaxConcurrent: settings.perAgentMaxConcurrent,
     memoryProbe: probe,
     probeTtlMs: settings.probeTtlMs,
+    io: options.io,
   });
   const modelMemory = persistentModelMemory(join(options.stateDir, MODEL_MEMORY_FILE), settings.modelMemory, options.logger);
   const runLog = loggingRunOutcomes(openRunLog(options.stateDir), options.logger);
@@ -82,6 +86,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     maxThinking: settings.maxThinking,
     retryDelayMs: settings.retryDelayMs,
     enabled: config.agents !== undefined,
+    io: options.io,
   });
   secrets.onEvent((event) => dispatcher.onSecretsEvent(event));
   const models: ModelMemoryAdmin = {

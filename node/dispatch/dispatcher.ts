@@ -8,8 +8,8 @@
  * agent run or a wake), heartbeat timing, replay, health and graceful stop; the parts live in
  * delivery-disposition.ts, agent-runs.ts, heartbeat-runs.ts and run-records.ts, and share dispatch-context.ts.
  */
-import { randomUUID as nodeRandomUUID } from "node:crypto";
 import type { ThinkingLevel } from "../config/agents-schema.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
 import type { SecretsEvent } from "../secrets/secrets-reloader.ts";
 import type { SessionStore } from "../sessions/session-store.ts";
@@ -57,10 +57,8 @@ export interface DispatcherOptions {
   readonly enabled?: boolean;
   /** Session turns fed to a run. Default 50. */
   readonly historyMessages?: number;
-  readonly now?: () => number;
-  readonly setTimer?: (fn: () => void, ms: number) => unknown;
-  readonly clearTimer?: (handle: unknown) => void;
-  readonly randomUUID?: () => string;
+  /** Clock (ms), timers and run ids. */
+  readonly io: Pick<DaemonIo, "now" | "setTimer" | "clearTimer" | "randomUUID">;
 }
 
 export interface DispatchHealth {
@@ -106,10 +104,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   if (!Number.isInteger(options.maxQueue) || options.maxQueue < 1) throw new TypeError("maxQueue must be a positive integer");
   const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   const stallAfterMs = options.stallAfterMs ?? 120_000;
-  const now = options.now ?? Date.now;
-  const setTimer = options.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
-  const clearTimer = options.clearTimer ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
-  const randomUUID = options.randomUUID ?? nodeRandomUUID;
+  const { now, setTimer, clearTimer, randomUUID } = options.io;
   const ctx = createDispatchContext({
     journal,
     scheduler,

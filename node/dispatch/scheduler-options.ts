@@ -28,10 +28,8 @@ export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSche
   const maxScan = options.maxScan === undefined ? 256 : positiveInt(options.maxScan, "maxScan");
   if (typeof options.memoryProbe !== "function") throw new TypeError("memoryProbe must be a function returning a Promise<MemorySample>");
   const probe = options.memoryProbe;
-  const now = options.now ?? Date.now;
+  const { now, setTimer, clearTimer } = options.io;
   if (typeof now !== "function") throw new TypeError("now must be a function");
-  const setTimer = options.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
-  const clearTimer = options.clearTimer ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
   const capOption = options.perAgentMaxConcurrent;
   const agentCapCache = new Map<string, number>();
   const agentCap = (agentId: string): number => {

@@ -1,4 +1,5 @@
 /** The scheduler's public types (tasks, outcomes, events, state, options) and the errors runtimes throw to it; the contract is in scheduler.ts. */
+import type { DaemonIo } from "../io/daemon-io.ts";
 import type { MemoryProbe } from "./memory-probe.ts";
 
 /** What a runtime throws when a run exceeds its hard memory limit (a runtime error: it lives with the runtime types). */
@@ -127,10 +128,8 @@ export interface SchedulerOptions {
   readonly probeTtlMs?: number;
   /** How many queued tasks one decision looks at beyond the head (bounds decision time). Default 256. */
   readonly maxScan?: number;
-  /** Clock in ms. Default `Date.now`. */
-  readonly now?: () => number;
-  readonly setTimer?: (fn: () => void, ms: number) => unknown;
-  readonly clearTimer?: (handle: unknown) => void;
+  /** Clock (ms) and timers. */
+  readonly io: Pick<DaemonIo, "now" | "setTimer" | "clearTimer">;
 }
 
 export interface Scheduler {

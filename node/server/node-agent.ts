@@ -17,6 +17,7 @@ import { writeAdminToken } from "../state/admin-token.ts";
 import { secretMatches } from "../../shared/constant-time.ts";
 import { NODE_INFO_FILE, writeNodeInfo } from "../state/node-discovery.ts";
 import type { Logger } from "./logger.ts";
+import { type DaemonIo, productionDaemonIo } from "../io/daemon-io.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
@@ -61,6 +62,8 @@ export interface NodeAgentOptions {
   readonly dispatchGraceMs?: number;
   /** The host memory reading for dispatch admission (default: /proc/meminfo or vm_stat); tests inject one they control. */
   readonly memoryProbe?: MemoryProbe;
+  /** The daemon's I/O, built once here and passed whole (default: production I/O over `logger`); tests inject fakes. */
+  readonly io?: DaemonIo;
 }
 
 export interface NodeAgent {
@@ -84,6 +87,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.();
   const { logger } = options;
+  const io = options.io ?? productionDaemonIo(logger);
 
   if (uid === 0 && !options.allowRoot && env["CLAWGATE_ALLOW_ROOT"] !== "1") {
     throw new NodeStartError(
@@ -172,7 +176,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   // Dispatch: agents, runtimes and memory settings are checked here, before anything listens.
   let dispatch: DispatchService;
   try {
-    dispatch = await createDispatchService({ config: loaded.config, stateDir, journal, secrets, logger, env, ...(options.memoryProbe ? { memoryProbe: options.memoryProbe } : {}) });
+    dispatch = await createDispatchService({ config: loaded.config, stateDir, journal, secrets, logger, io, env, ...(options.memoryProbe ? { memoryProbe: options.memoryProbe } : {}) });
   } catch (error) {
     journal.close();
     await stopHelpers();

@@ -20,6 +20,7 @@ import { type IntakeJournal, openIntakeJournal } from "../../node/intake/intake-
 import { type SecretsReloader, createSecretsReloader } from "../../node/secrets/secrets-reloader.ts";
 import { createBrowserBoundary } from "../../node/server/browser-boundary.ts";
 import { readinessOf } from "../../node/server/readiness.ts";
+import { realIo } from "./daemon-io.ts";
 
 export const FIXTURE_HOST = "127.0.0.1:18789";
 export const FIXTURE_ORIGIN = `http://${FIXTURE_HOST}`;
@@ -97,7 +98,7 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
     },
   });
   await secrets.activate();
-  const scheduler = createScheduler({ budgetGb: 8, maxQueue: 100, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 20, totalGb: 24 }) });
+  const scheduler = createScheduler({ io: realIo, budgetGb: 8, maxQueue: 100, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 20, totalGb: 24 }) });
   const agents = compileAgentTable({
     agents: AgentsSchema.parse({
       defaults: { model: "local/llama3.1:8b", heartbeat: { every: "30m" } },

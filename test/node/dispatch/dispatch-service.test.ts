@@ -10,6 +10,7 @@ import { MODEL_MEMORY_FILE, createDispatchService } from "../../../node/dispatch
 import { openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 import type { SecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
 const silent = { info() {}, warn() {}, error() {} };
@@ -34,7 +35,7 @@ const config = (over: object = {}) =>
 it("learned peaks are saved (0600) and used after a restart", async () => {
   dir = mkdtempSync(join(tmpdir(), "clawgate-dsvc-"));
   const journal = openIntakeJournal(dir);
-  const first = await createDispatchService({ config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
+  const first = await createDispatchService({ io: realIo, config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
   first.dispatcher.start();
   const d = journal.accept({ deliveryId: "d1", kind: "agent", payload: JSON.stringify({ message: "hi", sessionKey: "hook:x" }), response: "{}", receivedAt: Date.now() });
   first.dispatcher.onAccepted(d.delivery);
@@ -45,7 +46,7 @@ it("learned peaks are saved (0600) and used after a restart", async () => {
   expect(statSync(join(dir, MODEL_MEMORY_FILE)).mode & 0o777).toBe(0o600);
   await first.dispatcher.close(100);
 
-  const second = await createDispatchService({ config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
+  const second = await createDispatchService({ io: realIo, config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
   const d2 = journal.accept({ deliveryId: "d2", kind: "agent", payload: JSON.stringify({ message: "again", sessionKey: "hook:x" }), response: "{}", receivedAt: Date.now() });
   second.dispatcher.start();
   await pollUntil(() => journal.get(d2.delivery.deliveryId)?.state === "done", 5_000, "the second run");
@@ -58,7 +59,7 @@ it("refuses a budget larger than the host, naming the field", async () => {
   dir = mkdtempSync(join(tmpdir(), "clawgate-dsvc-"));
   const journal = openIntakeJournal(dir);
   await expect(
-    createDispatchService({ config: config({ clawgate: { dispatch: { memoryBudgetGb: 64 } } }), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe }),
+    createDispatchService({ io: realIo, config: config({ clawgate: { dispatch: { memoryBudgetGb: 64 } } }), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe }),
   ).rejects.toThrow(/^clawgate\.dispatch\.memoryBudgetGb: 64 GiB exceeds this host's 16\.0 GiB/);
   journal.close();
 });
@@ -66,7 +67,7 @@ it("refuses a budget larger than the host, naming the field", async () => {
 it("registers the scheduler's gauges beside its own: host memory, blocked reason, queued, runs_total (one registry, no name twice)", async () => {
   dir = mkdtempSync(join(tmpdir(), "clawgate-dsvc-"));
   const journal = openIntakeJournal(dir);
-  const service = await createDispatchService({ config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
+  const service = await createDispatchService({ io: realIo, config: config(), stateDir: dir, journal, secrets, logger: silent, memoryProbe: probe });
   const registry = new Registry();
   service.registerMetrics(registry);
   service.dispatcher.start();

@@ -19,6 +19,7 @@ import { createSessionStore } from "../../../node/sessions/session-store.ts";
 import { createSystemEventQueues } from "../../../node/sessions/system-events.ts";
 import { type ModelServer, startModelServer } from "../../helpers/model-server.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
 const ALLOC = fileURLToPath(new URL("../../fixtures/runtimes/alloc-agent.mjs", import.meta.url));
@@ -59,7 +60,7 @@ function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: st
   );
   const journal = openIntakeJournal(stateDir);
   const runLog = openRunLog(stateDir);
-  const scheduler = createScheduler({
+  const scheduler = createScheduler({ io: realIo,
     budgetGb: 32,
     maxQueue: options.maxQueue ?? 100,
     maxConcurrent: options.maxConcurrent ?? 4,
@@ -68,7 +69,7 @@ function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: st
   });
   const modelMemory = createModelMemory({ models: (agents.defaults?.models ?? {}) as never });
   const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
-  const dispatcher = createDispatcher({
+  const dispatcher = createDispatcher({ io: realIo,
     journal,
     scheduler,
     modelMemory,

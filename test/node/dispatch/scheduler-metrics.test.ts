@@ -3,12 +3,13 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { registerSchedulerMetrics } from "../../../node/dispatch/scheduler-metrics.ts";
 import { createScheduler } from "../../../node/dispatch/scheduler.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
 describe("registerSchedulerMetrics", () => {
   it("exposes queue, memory, blocked reason and finished runs by status", async () => {
-    const scheduler = createScheduler({ budgetGb: 10, maxQueue: 10, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 50, totalGb: 64 }) });
+    const scheduler = createScheduler({ io: realIo, budgetGb: 10, maxQueue: 10, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 50, totalGb: 64 }) });
     const registry = new Registry();
     registerSchedulerMetrics(registry, () => scheduler.state());
     let release!: () => void;

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { MemorySample } from "../../../node/dispatch/memory-probe.ts";
 import { MemoryLimitError, type RunContext, type RunOutcome, type RunTask, type SchedulerOptions, createScheduler } from "../../../node/dispatch/scheduler.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 /** A manual clock whose timers fire only when the test advances it. */
 function fakeClock() {
@@ -84,9 +85,7 @@ function setup(over: Partial<SchedulerOptions> = {}, probeSample: MemorySample =
       if (probeFails) throw new Error("probe down");
       return sample;
     },
-    now: clock.now,
-    setTimer: clock.setTimer,
-    clearTimer: clock.clearTimer,
+    io: { now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer },
     ...over,
   });
   const log: string[] = [];
@@ -585,11 +584,11 @@ describe("head of line (EASY backfilling)", () => {
 describe("options", () => {
   it("refuses bad options with a TypeError naming the option", () => {
     const probe = async () => ({ availableGb: 1, totalGb: 1 });
-    expect(() => createScheduler({ budgetGb: 0, maxQueue: 1, maxConcurrent: 1, memoryProbe: probe })).toThrow(/budgetGb/);
-    expect(() => createScheduler({ budgetGb: 1, maxQueue: 0, maxConcurrent: 1, memoryProbe: probe })).toThrow(/maxQueue/);
-    expect(() => createScheduler({ budgetGb: 1, maxQueue: 1, maxConcurrent: 1.5, memoryProbe: probe })).toThrow(/maxConcurrent/);
-    expect(() => createScheduler({ budgetGb: 1, maxQueue: 1, maxConcurrent: 1, memoryProbe: probe, perAgentMaxConcurrent: { a: 0 } })).toThrow(/perAgentMaxConcurrent for agent "a"/);
-    expect(() => createScheduler({ budgetGb: 1, maxQueue: 1, maxConcurrent: 1, memoryProbe: undefined as never })).toThrow(/memoryProbe/);
+    expect(() => createScheduler({ io: realIo, budgetGb: 0, maxQueue: 1, maxConcurrent: 1, memoryProbe: probe })).toThrow(/budgetGb/);
+    expect(() => createScheduler({ io: realIo, budgetGb: 1, maxQueue: 0, maxConcurrent: 1, memoryProbe: probe })).toThrow(/maxQueue/);
+    expect(() => createScheduler({ io: realIo, budgetGb: 1, maxQueue: 1, maxConcurrent: 1.5, memoryProbe: probe })).toThrow(/maxConcurrent/);
+    expect(() => createScheduler({ io: realIo, budgetGb: 1, maxQueue: 1, maxConcurrent: 1, memoryProbe: probe, perAgentMaxConcurrent: { a: 0 } })).toThrow(/perAgentMaxConcurrent for agent "a"/);
+    expect(() => createScheduler({ io: realIo, budgetGb: 1, maxQueue: 1, maxConcurrent: 1, memoryProbe: undefined as never })).toThrow(/memoryProbe/);
   });
 
   it("refuses a malformed task and a duplicate id", () => {

@@ -16,6 +16,7 @@ import { createSystemEventQueues } from "../../../node/sessions/system-events.ts
 import { createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { createNodeApp } from "../../../node/server/node-app.ts";
 import { createNodeMetrics } from "../../../node/server/node-metrics.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const ADMIN = "admin-token-for-tests";
 let dir: string;
@@ -42,9 +43,9 @@ async function setup(options: { dispatch?: boolean } = {}) {
   // A real dispatcher over the same journal, never started: replay marks and revives, and nothing runs.
   const runs = openRunLog(dir);
   const agents = compileAgentTable({ agents: AgentsSchema.parse({ defaults: { model: "local/m", heartbeat: { every: "0m" } } }), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined });
-  const scheduler = createScheduler({ budgetGb: 8, maxQueue: 10, maxConcurrent: 1, memoryProbe: async () => ({ availableGb: 16, totalGb: 16 }) });
+  const scheduler = createScheduler({ io: realIo, budgetGb: 8, maxQueue: 10, maxConcurrent: 1, memoryProbe: async () => ({ availableGb: 16, totalGb: 16 }) });
   const events = createSystemEventQueues();
-  const dispatcher = createDispatcher({ journal, scheduler, modelMemory: createModelMemory(), runLog: runs, sessions: createSessionStore(dir), events, agents, logger: pino({ level: "silent" }), maxQueue: 10 });
+  const dispatcher = createDispatcher({ io: realIo, journal, scheduler, modelMemory: createModelMemory(), runLog: runs, sessions: createSessionStore(dir), events, agents, logger: pino({ level: "silent" }), maxQueue: 10 });
   closers.push(() => dispatcher.close(100));
   const dispatch = options.dispatch ? { dispatch: { health: () => dispatcher.health(), runs, replay: (id: string) => dispatcher.replay(id) } } : {};
   const app = createNodeApp({ secrets, adminToken: ADMIN, logger: pino({ level: "silent" }), journal, metrics, ...dispatch });
