@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { createSecretsReloader } from "../node/secrets/secrets-reloader.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
+import { realIo } from "../test/helpers/daemon-io.ts";
 
 const CLI_BIN = fileURLToPath(new URL("../node/cli/bin.ts", import.meta.url));
 const ENV_REFS = 300;
@@ -143,7 +144,7 @@ async function activationFigures(fx: Fixture, { rounds }: Size): Promise<BenchFi
     return spawn(...args);
   }) as typeof spawn;
   const activate = async () => {
-    const rt = createSecretsReloader({ configPath: fx.configPath, providerIo: { env: fx.env, exec: { spawn: countingSpawn } } });
+    const rt = createSecretsReloader({ io: realIo, configPath: fx.configPath, providerIo: { env: fx.env, exec: { spawn: countingSpawn } } });
     const snap = await rt.activate();
     if (snap.refCount !== 1000) throw new Error(`expected 1000 refs, got ${snap.refCount}`);
   };

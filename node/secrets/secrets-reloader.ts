@@ -3,6 +3,7 @@
  * paths read; reloads are serialized, resolve everything, then swap atomically or keep the last-known-good.
  */
 import { type LoadedConfig, createCachingConfigLoader } from "../config/config-file.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import type { ProviderIo } from "./provider-registry.ts";
 import { SecretsActivationError } from "./secret-errors.ts";
 import { type FindOverriddenPlaintext, type SecretsWarning, type SnapshotData, resolveSnapshotData } from "./snapshot-data.ts";
@@ -54,7 +55,8 @@ export interface SecretsReloaderOptions {
    */
   readonly findOverriddenPlaintext?: FindOverriddenPlaintext;
   readonly logger?: SecretsLogger;
-  readonly now?: () => Date;
+  /** The clock that stamps snapshots and events. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 export interface ReloadResult {
@@ -83,7 +85,7 @@ const DEGRADED_MESSAGE = "Secret resolution failed; runtime remains on last-know
 const RECOVERED_MESSAGE = "Secret resolution recovered; runtime is on a fresh snapshot.";
 
 export function createSecretsReloader(options: SecretsReloaderOptions): SecretsReloader {
-  const now = options.now ?? (() => new Date());
+  const now = () => new Date(options.io.now());
   const logger = options.logger;
   const listeners = new Set<(event: SecretsEvent) => void>();
   let current: SecretsSnapshot | undefined;

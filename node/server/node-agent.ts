@@ -131,6 +131,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const secrets = createSecretsReloader({
     configPath: options.configPath,
     logger,
+    io,
     ...(reloads
       ? {
           resolve: (path: string) => {

@@ -90,7 +90,7 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
     journal.settle(deliveryId, "dead");
   }
   let broken = false;
-  const secrets = createSecretsReloader({
+  const secrets = createSecretsReloader({ io: realIo,
     configPath: join(dir, "unused.json"),
     resolve: async () => {
       if (broken) throw Object.assign(new Error("provider unavailable"), { code: "ERR_FIXTURE" });

@@ -8,6 +8,7 @@ import { type LoadedConfig, loadConfig, parseConfig } from "../../../node/config
 import { SecretsActivationError } from "../../../node/secrets/secret-errors.ts";
 import { type SecretsEvent, createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { installFakeResolver } from "../../helpers/fake-resolver.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 let dir: string;
 let configPath: string;
@@ -52,7 +53,7 @@ async function writeConfig(extra: Record<string, unknown> = {}) {
 
 function runtime(options: { loadConfig?: (p: string) => Promise<LoadedConfig> } = {}) {
   const events: SecretsEvent[] = [];
-  const rt = createSecretsReloader({ configPath, providerIo: { env }, ...options });
+  const rt = createSecretsReloader({ io: realIo, configPath, providerIo: { env }, ...options });
   rt.onEvent((e) => events.push(e));
   return { rt, events };
 }
@@ -130,7 +131,7 @@ describe("exec providers", () => {
       spawns++;
       return spawn(...args);
     }) as typeof spawn;
-    const rt = createSecretsReloader({ configPath, providerIo: { env, exec: { spawn: countingSpawn } } });
+    const rt = createSecretsReloader({ io: realIo, configPath, providerIo: { env, exec: { spawn: countingSpawn } } });
     const snap = await rt.activate();
     expect(spawns).toBe(2);
     expect(snap.refCount).toBe(50);
@@ -207,7 +208,7 @@ describe("reload", () => {
   });
 
   it("reports warnings from plaintext a ref overrides", async () => {
-    const rt = createSecretsReloader({
+    const rt = createSecretsReloader({ io: realIo,
       configPath,
       providerIo: { env },
       findOverriddenPlaintext: async (_loaded, refPaths) =>

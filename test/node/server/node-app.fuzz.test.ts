@@ -20,6 +20,7 @@ import { createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts
 import { createNodeApp } from "../../../node/server/node-app.ts";
 import { createNodeMetrics } from "../../../node/server/node-metrics.ts";
 import { ENVELOPE_HEADER, type EnvelopeSigner, createEnvelopeSigner, createEnvelopeVerifier, createMemoryReplayCache } from "../../../shared/envelope.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 /** Fixed for CI; a campaign sets both (fuzz-campaign.ts prints the seed so a failure can be replayed). */
 const SEED = envInt("CLAWGATE_FUZZ_SEED", 20261123);
@@ -64,7 +65,7 @@ beforeAll(async () => {
     hooks: { enabled: true, token: "${HOOK_TOKEN}", maxBodyBytes: 4096, allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:"], allowedAgentIds: ["main"], mappings },
   };
   await writeFile(configPath, JSON.stringify(raw));
-  const secrets = createSecretsReloader({ configPath, providerIo: { env: { HOOK_TOKEN: TOKEN } } });
+  const secrets = createSecretsReloader({ io: realIo, configPath, providerIo: { env: { HOOK_TOKEN: TOKEN } } });
   await secrets.activate();
   const policy = compileHooksPolicy(ConfigSchema.parse(raw), { hookToken: TOKEN });
   const logger = pino({ level: "silent" });

@@ -37,7 +37,7 @@ async function setup(options: { dispatch?: boolean } = {}) {
   const configPath = join(dir, "openclaw.json");
   await writeFile(configPath, JSON.stringify({ models: { providers: { openai: { apiKey: "${OPENAI_API_KEY}" } } } }));
   const env: NodeJS.ProcessEnv = { OPENAI_API_KEY: "sk-test-value" };
-  const secrets = createSecretsReloader({ configPath, providerIo: { env } });
+  const secrets = createSecretsReloader({ io: realIo, configPath, providerIo: { env } });
   await secrets.activate();
   const metrics = createNodeMetrics({ secrets, journal });
   // A real dispatcher over the same journal, never started: replay marks and revives, and nothing runs.
