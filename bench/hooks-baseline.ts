@@ -20,7 +20,7 @@ const UNAUTHORIZED = '{"ok":false,"error":"unauthorized"}';
 
 async function main(dir: string, publicJwk: string, hookToken: string, journal: BaselineJournal): Promise<void> {
   const jwk = JSON.parse(publicJwk) as { kid: string };
-  const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache() });
+  const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache(), now: Date.now });
   const tokenDigest = createHash("sha256").update(hookToken).digest();
   let insert: ((id: string, payload: string) => void) | undefined;
   if (journal === "fsync") {

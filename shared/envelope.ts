@@ -186,7 +186,8 @@ export interface EnvelopeVerifierOptions {
   readonly nodeId: string;
   readonly replayCache: ReplayCache;
   readonly clockToleranceSeconds?: number;
-  readonly now?: () => number;
+  /** The verifier's clock (ms): `iat`/`exp` are checked against it. */
+  readonly now: () => number;
 }
 
 export interface EnvelopeVerifier {
@@ -206,7 +207,7 @@ export async function createEnvelopeVerifier(options: EnvelopeVerifierOptions): 
     keys.set(jwk.kid, { key: await importJWK(jwk, alg), alg });
   }
   const tolerance = options.clockToleranceSeconds ?? 5;
-  const now = options.now ?? Date.now;
+  const { now } = options;
 
   return {
     async verify(token, request) {

@@ -5,6 +5,7 @@
  * types and texts (shared/hook-answers.ts), and every accepted call journaled before it is answered.
  */
 import { Readable } from "node:stream";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { Hono, type Context } from "hono";
 import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
 import {
@@ -48,8 +49,8 @@ export interface HooksRoutesOptions {
   readonly logger: Logger;
   readonly clientOf: (c: Context) => string;
   readonly bodyTimeoutMs?: number;
-  readonly now?: () => number;
-  readonly randomUUID?: () => string;
+  /** The clock (limiter windows, timings) and the ids of deliveries that bring no key. */
+  readonly io: Pick<DaemonIo, "now" | "randomUUID">;
   /**
    * Admission (the dispatcher's queue bound), asked after validation and before journaling, and only for
    * agent calls: OpenClaw coalesces wakes, it never drops one, so a wake is never refused. Not asked for a
@@ -73,8 +74,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const { policy, journal, limiter, logger } = options;
   const envelopeLimiter = options.envelopeLimiter ?? createFailureWindow();
   const defaultAgentId = options.defaultAgentId ?? "main";
-  const now = options.now ?? Date.now;
-  const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
+  const { now, randomUUID } = options.io;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
   const app = new Hono();
 

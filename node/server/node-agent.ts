@@ -167,7 +167,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     if (edgeKeys.length > 0) {
       const nodeId = nodeSection?.id;
       if (!nodeId) throw new HooksConfigError("clawgate.node.id is required when clawgate.edge.publicKeys is set");
-      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache() });
+      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache(), now: io.now });
     }
   } catch (error) {
     await stopHelpers();
@@ -205,6 +205,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           defaultAgentId: dispatch.agents.defaultAgentId,
           refuseTunnelledToken: envelopes !== undefined && loaded.config.clawgate?.edge?.allowTunnelledHookToken !== true,
           logger,
+          io,
           clientOf,
           admit: (kind) => dispatch.dispatcher.admit(kind),
           onAccepted: (delivery) => dispatch.dispatcher.onAccepted(delivery),
@@ -231,6 +232,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     secrets,
     adminToken,
     logger,
+    io,
     journal,
     metrics,
     dispatch: { health: () => dispatch.dispatcher.health(), runs: dispatch.runLog, replay: (id) => dispatch.dispatcher.replay(id), models: dispatch.models },

@@ -1,5 +1,6 @@
 /** The node daemon's HTTP routes: health, readiness, metrics, the admin API, the console and the hook intake (at `hooks.path`), behind the browser boundary. */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { bearerToken } from "../../shared/bearer.ts";
 import { ADMIN_PREFIX, CONSOLE_PREFIX } from "../../shared/constants.ts";
 import { secretMatches } from "../../shared/constant-time.ts";
@@ -33,7 +34,8 @@ export interface NodeAppOptions {
   readonly adminLimiter?: FailureWindow;
   /** The client a limiter counts (the TCP peer); default one bucket for all. */
   readonly clientOf?: (c: Context) => string;
-  readonly now?: () => number;
+  /** The clock of the admin-token limiter. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 export function createNodeApp(options: NodeAppOptions): Hono {
@@ -41,7 +43,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   const app = new Hono();
   const adminLimiter = options.adminLimiter ?? createFailureWindow();
   const clientOf = options.clientOf ?? (() => "local");
-  const now = options.now ?? Date.now;
+  const { now } = options.io;
 
   // Every answer, refusals included, carries the shared security headers; admin answers are never cached.
   app.use(async (c, next) => {

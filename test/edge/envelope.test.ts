@@ -11,6 +11,7 @@ it("signs in workerd and verifies the binding", async () => {
     publicJwks: [{ ...(await exportJWK(publicKey)), alg: "EdDSA", kid }],
     nodeId: "node-1",
     replayCache: createMemoryReplayCache(),
+    now: Date.now,
   });
   const request = { method: "POST", path: "/hooks/wake", body: '{"text":"hi"}' };
   const token = await signer.sign({ ...request, principal: "cron:heartbeat" });

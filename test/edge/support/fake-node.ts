@@ -40,7 +40,7 @@ export interface FakeNode {
 export async function fakeNode(keys: EdgeKeys, origins: Record<string, string>, now?: () => number): Promise<FakeNode> {
   const verifiers = new Map<string, Awaited<ReturnType<typeof createEnvelopeVerifier>>>();
   for (const [origin, nodeId] of Object.entries(origins)) {
-    verifiers.set(origin, await createEnvelopeVerifier({ publicJwks: [keys.publicJwk], nodeId, replayCache: createMemoryReplayCache(), ...(now ? { now } : {}) }));
+    verifiers.set(origin, await createEnvelopeVerifier({ publicJwks: [keys.publicJwk], nodeId, replayCache: createMemoryReplayCache(), now: now ?? Date.now }));
   }
   const node: FakeNode = {
     mode: "up",

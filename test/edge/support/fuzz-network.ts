@@ -39,7 +39,7 @@ export interface FuzzNetworkOptions {
 export async function fuzzNetwork(options: FuzzNetworkOptions): Promise<FuzzNetwork> {
   const verifiers = new Map<string, Awaited<ReturnType<typeof createEnvelopeVerifier>>>();
   for (const [origin, nodeId] of Object.entries(options.origins)) {
-    verifiers.set(origin, await createEnvelopeVerifier({ publicJwks: [options.keys.publicJwk], nodeId, replayCache: createMemoryReplayCache() }));
+    verifiers.set(origin, await createEnvelopeVerifier({ publicJwks: [options.keys.publicJwk], nodeId, replayCache: createMemoryReplayCache(), now: Date.now }));
   }
   const network: FuzzNetwork = {
     mode: "up",

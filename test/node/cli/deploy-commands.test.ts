@@ -81,7 +81,7 @@ describe("clawgate edge keys", () => {
     expect(run.stdout).not.toContain(privateJwk.d);
 
     const signer = await createEnvelopeSigner({ privateJwk, nodeId: "node-1" });
-    const verifier = await createEnvelopeVerifier({ publicJwks: [printed.publicJwk], nodeId: "node-1", replayCache: createMemoryReplayCache() });
+    const verifier = await createEnvelopeVerifier({ publicJwks: [printed.publicJwk], nodeId: "node-1", replayCache: createMemoryReplayCache(), now: Date.now });
     const request = { method: "POST", path: "/hooks/wake", body: '{"text":"hi"}' };
     const token = await signer.sign({ ...request, principal: "token:ci" });
     await expect(verifier.verify(token, request)).resolves.toMatchObject({ sub: "token:ci", aud: "node-1" });

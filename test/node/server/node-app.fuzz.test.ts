@@ -75,8 +75,10 @@ beforeAll(async () => {
     publicJwks: [{ ...(await exportJWK(publicKey)), alg: "EdDSA", kid: "edge-1" }],
     nodeId: NODE_ID,
     replayCache: createMemoryReplayCache(),
+    now: realIo.now,
   });
   const hooks = createHooksRoutes({
+    io: realIo,
     envelopes,
     policy,
     journal,
@@ -87,7 +89,7 @@ beforeAll(async () => {
     clientOf: () => "fuzz",
     bodyTimeoutMs: 1_000,
   });
-  app = createNodeApp({ secrets, adminToken: "admin", logger, journal, metrics: createNodeMetrics({ secrets, journal }), hooks: { path: policy.path, app: hooks } });
+  app = createNodeApp({ io: realIo, secrets, adminToken: "admin", logger, journal, metrics: createNodeMetrics({ secrets, journal }), hooks: { path: policy.path, app: hooks } });
 });
 afterAll(async () => {
   journal.close();

@@ -48,7 +48,7 @@ async function setup(options: { dispatch?: boolean } = {}) {
   const dispatcher = createDispatcher({ io: realIo, journal, scheduler, modelMemory: createModelMemory(), runLog: runs, sessions: createSessionStore(dir), events, agents, logger: pino({ level: "silent" }), maxQueue: 10 });
   closers.push(() => dispatcher.close(100));
   const dispatch = options.dispatch ? { dispatch: { health: () => dispatcher.health(), runs, replay: (id: string) => dispatcher.replay(id) } } : {};
-  const app = createNodeApp({ secrets, adminToken: ADMIN, logger: pino({ level: "silent" }), journal, metrics, ...dispatch });
+  const app = createNodeApp({ io: realIo, secrets, adminToken: ADMIN, logger: pino({ level: "silent" }), journal, metrics, ...dispatch });
   return { app, env, secrets, runs };
 }
 
