@@ -41,7 +41,7 @@ export default async function runsBench({ smoke }: BenchOptions): Promise<BenchF
   const silent = { info() {}, warn() {}, error() {} };
   try {
     const agents = AgentsSchema.parse({ defaults: { model: "local/llama3.1:8b", heartbeat: { every: "0m" }, models: { "local/llama3.1:8b": { memoryGb: 6 } } } });
-    const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
+    const table = compileAgentTable({ io: realIo, agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
     const journal = openIntakeJournal(stateDir);
     const runLog = openRunLog(stateDir);
     const scheduler = createScheduler({ io: realIo, budgetGb: 32, maxQueue: 1000, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 64, totalGb: 64 }) });

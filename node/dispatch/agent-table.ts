@@ -4,6 +4,7 @@
  * implicit agent "main" (OpenClaw's default). Mistakes throw naming the config path.
  */
 import type { AgentsConfig, ThinkingLevel } from "../config/agents-schema.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type RuntimeConfig, RuntimeConfigError, RuntimeConfigSchema, buildRuntime } from "../runtimes/runtime-config.ts";
 import type { AgentRuntime } from "../runtimes/runtime-types.ts";
 import { type ActiveHours, DEFAULT_HEARTBEAT_PROMPT, checkTimezone, parseDurationMs } from "./heartbeat.ts";
@@ -46,6 +47,8 @@ export interface AgentTableInput {
   readonly providers: Readonly<Record<string, { baseUrl?: unknown; headers?: unknown } | undefined>>;
   readonly secret: (path: string) => string | undefined;
   readonly env?: NodeJS.ProcessEnv;
+  /** Passed to the runtimes built here. */
+  readonly io: Pick<DaemonIo, "now" | "spawn">;
 }
 
 const modelsOf = (model: string | { primary: string; fallbacks?: string[] | undefined } | undefined): string[] =>
@@ -96,7 +99,7 @@ export function compileAgentTable(input: AgentTableInput): AgentTable {
       runtimeConfig = { type: "openai" };
     }
     const runtime = runtimeConfig
-      ? buildRuntime(runtimeConfig, { agentId: a.id, path: runtimePath, model, providers: input.providers, reasoningOf, secret: input.secret, ...(input.env ? { env: input.env } : {}) })
+      ? buildRuntime(runtimeConfig, { agentId: a.id, path: runtimePath, model, providers: input.providers, reasoningOf, secret: input.secret, io: input.io, ...(input.env ? { env: input.env } : {}) })
       : undefined;
     agents.set(a.id, {
       id: a.id,

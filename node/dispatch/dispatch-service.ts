@@ -42,8 +42,8 @@ export interface DispatchServiceOptions {
   readonly journal: IntakeJournal;
   readonly secrets: SecretsReloader;
   readonly logger: DispatcherLogger;
-  /** Clock, timers and ids for the scheduler and the dispatcher. */
-  readonly io: Pick<DaemonIo, "now" | "setTimer" | "clearTimer" | "randomUUID">;
+  /** Clock, timers and ids for the scheduler and the dispatcher; clock and spawn for the runtimes. */
+  readonly io: Pick<DaemonIo, "now" | "setTimer" | "clearTimer" | "randomUUID" | "spawn">;
   readonly env?: NodeJS.ProcessEnv;
   readonly memoryProbe?: MemoryProbe;
 }
@@ -59,7 +59,7 @@ export async function createDispatchService(options: DispatchServiceOptions): Pr
     string,
     { baseUrl?: unknown; headers?: unknown } | undefined
   >;
-  const agents = compileAgentTable({ agents: config.agents, providers, secret: (path) => secrets.snapshot().get(path), ...(options.env ? { env: options.env } : {}) });
+  const agents = compileAgentTable({ agents: config.agents, providers, secret: (path) => secrets.snapshot().get(path), io: options.io, ...(options.env ? { env: options.env } : {}) });
   const scheduler = createScheduler({
     budgetGb: settings.budgetGb,
     ...(settings.exclusiveAboveGb !== undefined ? { exclusiveAboveGb: settings.exclusiveAboveGb } : {}),

@@ -4,8 +4,8 @@
  * period, on each reply chunk, and once more when the leader exits for what it left running): the peak goes to
  * model-memory learning, and crossing the run's hard limit SIGKILLs the group (status `memory_limit`).
  */
-import { type ChildProcess, type SpawnOptions, spawn as nodeSpawn } from "node:child_process";
 import { type TreeRssSampler, defaultTreeRssSampler } from "./process-tree-rss.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type AgentRuntime, type RuntimeRequest, type RuntimeResult, MemoryLimitError, RuntimeError } from "./runtime-types.ts";
 
 const GIB = 1024 ** 3;
@@ -29,7 +29,8 @@ export interface CommandRuntimeOptions {
   /** The model this command serves runs on this host (default true): the scheduler reserves its estimate. */
   readonly local?: boolean;
   readonly env?: NodeJS.ProcessEnv;
-  readonly spawn?: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+  /** Starts the command's process. */
+  readonly io: Pick<DaemonIo, "spawn">;
   readonly sampleTreeRss?: TreeRssSampler;
 }
 
@@ -43,7 +44,7 @@ export function createCommandRuntime(options: CommandRuntimeOptions): AgentRunti
   if (!(sampleIntervalMs >= 10)) throw new TypeError("sampleIntervalMs must be at least 10");
   const parentEnv = options.env ?? process.env;
   const allow = [...BASE_ENV, ...(options.envAllowlist ?? [])];
-  const spawn = options.spawn ?? nodeSpawn;
+  const { spawn } = options.io;
   const sample = options.sampleTreeRss ?? defaultTreeRssSampler();
 
   return {

@@ -5,6 +5,7 @@
  * of 429/5xx that honor `Retry-After` (RFC 9110 §10.2.3).
  */
 import { type HttpRequest, lazyHttpRequest } from "./lazy-http-request.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type AgentRuntime, type ChatMessage, type RuntimeRequest, type RuntimeResult, type ThinkingLevel, RuntimeError, abortableSleep, isLoopbackUrl } from "./runtime-types.ts";
 
 /**
@@ -46,7 +47,8 @@ export interface OpenAiRuntimeOptions {
   readonly local?: boolean;
   readonly request?: Request;
   readonly random?: () => number;
-  readonly now?: () => number;
+  /** The clock a Retry-After date is measured against. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 /** `provider/model` → the id the server knows (`ollama/llama3.1:8b` → `llama3.1:8b`). */
@@ -82,7 +84,7 @@ export function createOpenAiRuntime(options: OpenAiRuntimeOptions): AgentRuntime
   if (!(maxRetryDelayMs >= 0)) throw new TypeError("maxRetryDelayMs must be a non-negative number");
   const request = options.request ?? lazyHttpRequest;
   const random = options.random ?? Math.random;
-  const now = options.now ?? Date.now;
+  const { now } = options.io;
   const reasoning = options.reasoning ?? (() => false);
 
   return {

@@ -4,6 +4,7 @@
  * (`agents.list.*.runtime.apiKey`, `agents.list.*.runtime.token`), read per run from the secrets snapshot.
  */
 import { z } from "zod";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { createCommandRuntime } from "./command-runtime.ts";
 import { createOpenAiRuntime } from "./openai-runtime.ts";
 import { createOpenClawRuntime } from "./openclaw-runtime.ts";
@@ -80,6 +81,8 @@ export interface RuntimeBuildContext {
   /** The current secrets snapshot's value at a dotted path. */
   readonly secret: (path: string) => string | undefined;
   readonly env?: NodeJS.ProcessEnv;
+  /** The clock (openai Retry-After) and spawn (command) the runtimes use. */
+  readonly io: Pick<DaemonIo, "now" | "spawn">;
 }
 
 /** Builds the agent's runtime; config mistakes throw RuntimeConfigError naming the path. */
@@ -99,6 +102,7 @@ export function buildRuntime(config: RuntimeConfig, ctx: RuntimeBuildContext): A
       const keyPath = config.apiKey !== undefined ? `${ctx.path}.apiKey` : provider === undefined ? undefined : `models.providers.${provider}.apiKey`;
       try {
         return createOpenAiRuntime({
+          io: ctx.io,
           baseUrl,
           apiKey: () => (keyPath === undefined ? undefined : ctx.secret(keyPath)),
           headers: () => {
@@ -121,6 +125,7 @@ export function buildRuntime(config: RuntimeConfig, ctx: RuntimeBuildContext): A
     }
     case "command":
       return createCommandRuntime({
+        io: ctx.io,
         command: config.command,
         ...(config.args ? { args: config.args } : {}),
         ...(config.cwd ? { cwd: config.cwd } : {}),

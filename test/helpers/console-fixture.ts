@@ -99,7 +99,7 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
   });
   await secrets.activate();
   const scheduler = createScheduler({ io: realIo, budgetGb: 8, maxQueue: 100, maxConcurrent: 4, memoryProbe: async () => ({ availableGb: 20, totalGb: 24 }) });
-  const agents = compileAgentTable({
+  const agents = compileAgentTable({ io: realIo,
     agents: AgentsSchema.parse({
       defaults: { model: "local/llama3.1:8b", heartbeat: { every: "30m" } },
       list: [{ id: "main", default: true }, { id: "coder", model: "local/qwen2.5-coder:7b", heartbeat: { every: "0m" } }],

@@ -5,6 +5,7 @@ import { createNodeConsole } from "../../../node/console/console-service.ts";
 import { compileAgentTable } from "../../../node/dispatch/agent-table.ts";
 import { readinessOf } from "../../../node/server/readiness.ts";
 import { type ConsoleFixture, createConsoleFixture } from "../../helpers/console-fixture.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 let fx: ConsoleFixture | undefined;
 afterEach(() => {
@@ -21,7 +22,7 @@ it("shows no heartbeats on a node without agents, and the implicit main agent's 
       secrets: f.secrets,
       readiness: () => readinessOf({ secrets: f.secrets, journal: f.journal }),
       journal: f.journal,
-      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
+      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ io: realIo, agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
       startedAt: Date.now() - 3_600_000,
       acceptsToken: () => false,
       logger: { info() {}, warn() {} },

@@ -2,9 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { AgentsSchema } from "../../../node/config/agents-schema.ts";
 import { compileAgentTable } from "../../../node/dispatch/agent-table.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const compile = (agents: unknown, providers: Record<string, { baseUrl?: string }> = { ollama: { baseUrl: "http://127.0.0.1:11434/v1" } }) =>
-  compileAgentTable({ agents: AgentsSchema.parse(agents), providers, secret: () => undefined });
+  compileAgentTable({ io: realIo, agents: AgentsSchema.parse(agents), providers, secret: () => undefined });
 
 describe("agent table", () => {
   it("one implicit agent 'main' from defaults, openai runtime by default, OpenClaw's defaults", () => {

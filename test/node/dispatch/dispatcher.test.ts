@@ -68,7 +68,7 @@ function harness(options: { maxThinking?: "low"; agents?: unknown; stateDir?: st
     ...(options.probeTtlMs !== undefined ? { probeTtlMs: options.probeTtlMs } : {}),
   });
   const modelMemory = createModelMemory({ models: (agents.defaults?.models ?? {}) as never });
-  const table = compileAgentTable({ agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
+  const table = compileAgentTable({ io: realIo, agents, providers: { local: { baseUrl: `${server.url}/v1` } }, secret: () => undefined });
   const dispatcher = createDispatcher({ io: realIo,
     journal,
     scheduler,

@@ -11,6 +11,7 @@ import { createCommandRuntime } from "../../../node/runtimes/command-runtime.ts"
 import type { RuntimeRequest } from "../../../node/runtimes/runtime-types.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 import { hasProc } from "../../helpers/process-tree.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const TREE = fileURLToPath(new URL("../../fixtures/runtimes/tree-agent.mjs", import.meta.url));
 const MIB = 1024 * 1024;
@@ -22,7 +23,7 @@ const request = (): RuntimeRequest => ({ runId: "r1", agentId: "main", sessionKe
 
 /** Peaks (MiB) of `RUNS` runs of a child that fills 200 MiB, replies, and exits EXIT_AFTER_MS later. */
 async function peaksMiB(sampleIntervalMs?: number): Promise<number[]> {
-  const runtime = createCommandRuntime({ command: process.execPath, args: [TREE, "fill", "200", String(EXIT_AFTER_MS)], ...(sampleIntervalMs ? { sampleIntervalMs } : {}) });
+  const runtime = createCommandRuntime({ io: realIo, command: process.execPath, args: [TREE, "fill", "200", String(EXIT_AFTER_MS)], ...(sampleIntervalMs ? { sampleIntervalMs } : {}) });
   const peaks: number[] = [];
   for (let i = 0; i < RUNS; i++) peaks.push(Math.round(((await runtime.run(request())).peakMemoryGb ?? 0) * (GIB / MIB)));
   return peaks;
@@ -64,7 +65,7 @@ describe("command runtime peak of short runs", () => {
 
   it("what the leader leaves running is read at its exit, before the group is killed", async (ctx) => {
     if (!(await hasProc())) ctx.skip("no /proc on this host to find the group");
-    const runtime = createCommandRuntime({ command: process.execPath, args: [TREE, "leave", "120"], sampleIntervalMs: 600_000 });
+    const runtime = createCommandRuntime({ io: realIo, command: process.execPath, args: [TREE, "leave", "120"], sampleIntervalMs: 600_000 });
     const result = await runtime.run(request());
     expect(result.peakMemoryGb! * (GIB / MIB)).toBeGreaterThanOrEqual(120);
   }, 30_000);

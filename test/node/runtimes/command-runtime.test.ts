@@ -8,10 +8,11 @@ import { linuxTreeRss, parsePsRows, treeMembers } from "../../../node/runtimes/p
 import type { RuntimeRequest } from "../../../node/runtimes/runtime-types.ts";
 import { pollUntil } from "../../helpers/node-process.ts";
 import { hasProc, procState } from "../../helpers/process-tree.ts";
+import { realIo } from "../../helpers/daemon-io.ts";
 
 const FAKE = fileURLToPath(new URL("../../fixtures/runtimes/fake-agent.mjs", import.meta.url));
 const runtime = (mode: string, over: Partial<Parameters<typeof createCommandRuntime>[0]> = {}) =>
-  createCommandRuntime({ command: process.execPath, args: [FAKE, mode], env: { ...process.env, ALLOWED_VAR: "yes", SECRET_VAR: "sk-parent-secret" }, ...over });
+  createCommandRuntime({ io: realIo, command: process.execPath, args: [FAKE, mode], env: { ...process.env, ALLOWED_VAR: "yes", SECRET_VAR: "sk-parent-secret" }, ...over });
 
 const request = (over: Partial<RuntimeRequest> = {}): RuntimeRequest => ({
   runId: "r1",
@@ -94,7 +95,7 @@ describe("command runtime", () => {
   });
 
   it("refuses a relative command path", () => {
-    expect(() => createCommandRuntime({ command: "node" })).toThrow(/command must be an absolute path/);
+    expect(() => createCommandRuntime({ io: realIo, command: "node" })).toThrow(/command must be an absolute path/);
   });
 });
 

@@ -42,7 +42,7 @@ async function setup(options: { dispatch?: boolean } = {}) {
   const metrics = createNodeMetrics({ secrets, journal });
   // A real dispatcher over the same journal, never started: replay marks and revives, and nothing runs.
   const runs = openRunLog(dir);
-  const agents = compileAgentTable({ agents: AgentsSchema.parse({ defaults: { model: "local/m", heartbeat: { every: "0m" } } }), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined });
+  const agents = compileAgentTable({ io: realIo, agents: AgentsSchema.parse({ defaults: { model: "local/m", heartbeat: { every: "0m" } } }), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined });
   const scheduler = createScheduler({ io: realIo, budgetGb: 8, maxQueue: 10, maxConcurrent: 1, memoryProbe: async () => ({ availableGb: 16, totalGb: 16 }) });
   const events = createSystemEventQueues();
   const dispatcher = createDispatcher({ io: realIo, journal, scheduler, modelMemory: createModelMemory(), runLog: runs, sessions: createSessionStore(dir), events, agents, logger: pino({ level: "silent" }), maxQueue: 10 });
