@@ -4,6 +4,7 @@
  * page asks for that one payload. Built once per node; every read is a lookup or one walk of the in-memory run log.
  */
 import type { AgentTable } from "../dispatch/agent-table.ts";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
 import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
 import type { ModelMemoryReport } from "../dispatch/model-memory.ts";
@@ -34,7 +35,8 @@ export interface ConsoleSources {
     | undefined;
   /** When this process started (ms): the base of a heartbeat that has not run since. */
   readonly startedAt: number;
-  readonly now?: () => number;
+  /** The clock of ages and windows. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 export interface SecretsTransition {
@@ -138,7 +140,7 @@ const ALIVE = new Set(["ok", "skipped"]);
 const FAILED = new Set(["error", "timeout", "memory_limit", "interrupted", "cancelled"]);
 
 export function createConsoleData(sources: ConsoleSources): ConsoleData {
-  const now = sources.now ?? Date.now;
+  const { now } = sources.io;
   const { secrets, journal, dispatch } = sources;
   const transitions: SecretsTransition[] = [];
   secrets.onEvent((event) => {

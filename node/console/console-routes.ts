@@ -4,6 +4,7 @@
  * strict Content-Security-Policy (script and style only as files from this node), and no answer to another origin.
  */
 import { readFileSync } from "node:fs";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -35,7 +36,8 @@ export interface ConsoleRoutesOptions {
   readonly sessions?: SessionStore;
   /** Failed logins (all from this host): 20 in 60 s → 429. */
   readonly limiter?: FailureWindow;
-  readonly now?: () => number;
+  /** The clock of sessions and the login limiter. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 /**
@@ -70,7 +72,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
   const { data, logger } = options;
   const sessions = options.sessions ?? createSessionStore();
   const limiter = options.limiter ?? createFailureWindow();
-  const now = options.now ?? Date.now;
+  const { now } = options.io;
   // Read once at build time: the hot path only looks them up.
   const assets = new Map(Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(new URL(a.file, import.meta.url), "utf8"), type: a.type }]));
   const app = new Hono<Env>();

@@ -1,5 +1,6 @@
 /** Assembles the console for the node agent: its data view, the edge operator client when configured, and its routes. */
 import type { Hono } from "hono";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import type { Config } from "../config/config-schema.ts";
 import { type ConsoleSources, type Overview, createConsoleData } from "./console-data.ts";
 import { type ConsoleLogger, createConsoleRoutes } from "./console-routes.ts";
@@ -19,7 +20,8 @@ export interface NodeConsoleOptions extends ConsoleSources {
   readonly config: Config;
   readonly acceptsToken: (presented: string) => boolean | Promise<boolean>;
   readonly logger: ConsoleLogger;
-  readonly fetch?: typeof fetch;
+  /** The clock (data, routes, edge client) and the edge client's fetch. */
+  readonly io: Pick<DaemonIo, "now" | "fetch">;
 }
 
 export function createNodeConsole(options: NodeConsoleOptions): NodeConsole {
@@ -31,9 +33,9 @@ export function createNodeConsole(options: NodeConsoleOptions): NodeConsole {
     ? createEdgeOperatorClient({
         url: operatorUrl,
         token: () => options.secrets.snapshot().get(EDGE_OPERATOR_TOKEN_PATH),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        io: options.io,
       })
     : undefined;
-  const routes = createConsoleRoutes({ data, acceptsToken: options.acceptsToken, edge, logger: options.logger });
+  const routes = createConsoleRoutes({ data, acceptsToken: options.acceptsToken, edge, logger: options.logger, io: options.io });
   return { routes: routes as unknown as Hono, overview: () => data.overview() };
 }

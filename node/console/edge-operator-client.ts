@@ -5,6 +5,7 @@
  * here, at the boundary; failures become one-line reasons that never carry the token.
  */
 import { z } from "zod";
+import type { DaemonIo } from "../io/daemon-io.ts";
 
 const DeliveryInfoSchema = z.looseObject({
   deliveryId: z.string(),
@@ -86,9 +87,9 @@ export interface EdgeOperatorClientOptions {
   readonly url: string;
   /** The operator token from the current secrets snapshot, or undefined when it does not resolve. */
   readonly token: () => string | undefined;
-  readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
-  readonly now?: () => number;
+  /** Outbound fetch to the edge, and the clock of the answer cache. */
+  readonly io: Pick<DaemonIo, "fetch" | "now">;
   /** How long one answer serves every page that asks (default 2 s). */
   readonly reuseMs?: number;
 }
@@ -98,9 +99,8 @@ const OPERATOR_PREFIX = "/_clawgate";
 export function createEdgeOperatorClient(options: EdgeOperatorClientOptions): EdgeOperatorClient {
   const base = new URL(options.url);
   if (base.protocol !== "https:" && base.protocol !== "http:") throw new TypeError("url must be http(s)");
-  const doFetch = options.fetch ?? fetch;
+  const { fetch: doFetch, now } = options.io;
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const now = options.now ?? Date.now;
   const shown = base.origin;
 
   async function call<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown): Promise<EdgeResult<T>> {

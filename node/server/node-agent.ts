@@ -221,12 +221,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     journal,
     readiness: () => readinessOf({ secrets, journal, dispatchHealth: () => dispatch.dispatcher.health() }),
     dispatch: { runs: dispatch.runLog, scheduler: dispatch.scheduler, agents: dispatch.agents, replay: (id, by) => dispatch.dispatcher.replay(id, by), models: dispatch.models },
-    startedAt: Date.now(),
+    startedAt: io.now(),
     acceptsToken: (presented) => {
       const gatewayToken = secrets.snapshot().get("gateway.auth.token");
       return secretMatches(presented, gatewayToken ? [adminToken, gatewayToken] : [adminToken]);
     },
     logger,
+    io,
   });
   const app = createNodeApp({
     secrets,

@@ -122,13 +122,13 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
     journal,
     dispatch: { runs: runLog, scheduler, agents, replay },
     startedAt: t0,
-    now,
+    io: { now },
   });
   const routes = createConsoleRoutes({
     data,
     acceptsToken: (presented) => presented === ADMIN_TOKEN,
     logger: { info() {}, warn() {} },
-    now,
+    io: { now },
     ...options.routes,
   });
   // In front, as in the daemon: its browser boundary (Host, Origin, Sec-Fetch-Site), with one tunnel name configured.

@@ -240,9 +240,12 @@ describe("pages", () => {
     const edge = createEdgeOperatorClient({
       url: "https://edge.example.workers.dev",
       token: () => "edge-operator-token-value",
-      fetch: async (_input, init) => {
-        sent.push(new Headers(init?.headers).get("authorization") ?? "");
-        return new Response('{"ok":false,"error":"unauthorized"}', { status: 401 });
+      io: {
+        now: Date.now,
+        fetch: async (_input, init) => {
+          sent.push(new Headers(init?.headers).get("authorization") ?? "");
+          return new Response('{"ok":false,"error":"unauthorized"}', { status: 401 });
+        },
       },
     });
     fx = await createConsoleFixture({ routes: { edge } });

@@ -26,6 +26,7 @@ it("shows no heartbeats on a node without agents, and the implicit main agent's 
       startedAt: Date.now() - 3_600_000,
       acceptsToken: () => false,
       logger: { info() {}, warn() {} },
+      io: realIo,
     });
   expect(build({}).overview().heartbeats).toEqual([]);
   expect(build({ agents: {} }).overview().heartbeats).toMatchObject([{ agentId: "main", everyMs: 1_800_000, overdue: true }]);
