@@ -384,7 +384,7 @@ export default async function hooksBench(options: BenchOptions): Promise<BenchFi
         detail: `spawn to the listening line, median of ${startSamples} (${starts.map((t) => t.toFixed(0)).join(", ")} ms); a bare node process takes ${bare.startMs.toFixed(0)} ms to its first line`,
       },
     );
-    if (options.vsOpenclaw) figures.push(await openclawComparison({ smoke, agentUrl: agent.url, hookToken: HOOK_TOKEN, amount, rounds, connections: JUDGED, load: (url, n) => load(url, JUDGED, n, undefined) }));
+    if (options.vsOpenclaw) figures.push(...(await openclawComparison({ agentUrl: agent.url, hookToken: HOOK_TOKEN, amount, warmup, rounds, connections: JUDGED, load: (url, n) => load(url, JUDGED, n, undefined) })));
     return figures;
   } finally {
     for (const child of children) await stopChild(child);
