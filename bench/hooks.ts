@@ -52,6 +52,7 @@ interface AutocannonResult {
   "2xx": number;
   non2xx: number;
   errors: number;
+  timeouts: number;
   latency: { p50: number; p99: number };
 }
 // autocannon ships no types; this is the slice of its API the bench uses.
@@ -194,7 +195,7 @@ async function load(url: string, connections: number, amount: number, pool: stri
       },
     ],
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors under load (${connections} connections)`);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors (${result.timeouts} timeouts) under load (${connections} connections, ${url})`);
   const cpu = pid ? (await cpuUs(pid)) - cpuBefore : 0;
   return { rate: result["2xx"] / ((last - started) / 1000), latency: result.latency, cpuUs: cpu / result["2xx"], answered: result["2xx"] };
 }
