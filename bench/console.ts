@@ -1,8 +1,9 @@
 /**
- * Console bench: server-side render time of each console page with 10,000 runs in the run log (and dead deliveries
- * in the journal), through the console's real routes in-process (session cookie, CSRF, CSP and all). The figure is the
- * worst page's p99 against an absolute 50 ms budget; the detail gives every page's p50/p99 and, as the in-run
- * baseline, what serializing the same first page of runs as JSON costs (the admin API's work for that data).
+ * Console bench: what rendering each console page costs the server with 10,000 runs in the run log (and dead
+ * deliveries in the journal), through the console's real routes in-process (boundary, session cookie, CSRF, CSP).
+ * The figure is the worst page's p99 of process CPU time per render against an absolute 50 ms budget: on a shared,
+ * loaded machine wall-clock tails measure the scheduler, not the page, so the detail gives every page's wall p50/p99
+ * beside the same run's floor (the stylesheet through the same app, no rendering).
  */
 import { createConsoleFixture } from "../test/helpers/console-fixture.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
@@ -28,6 +29,7 @@ export default async function consoleBench({ smoke }: BenchOptions): Promise<Ben
     const timings = new Map<string, number[]>();
     let failures = 0;
     const cpu = new Map<string, number[]>();
+    const floor: number[] = [];
     const time = async (path: string) => {
       const c = process.cpuUsage();
       const t = performance.now();
@@ -48,16 +50,15 @@ export default async function consoleBench({ smoke }: BenchOptions): Promise<Ben
         const ms = await time(path);
         timings.set(name, [...(timings.get(name) ?? []), ms]);
       }
-    }
-    const baseline: number[] = [];
-    for (let i = 0; i < samples; i++) {
+      // The machine's floor, interleaved too: the stylesheet through the same app (boundary, headers), no rendering.
       const t = performance.now();
-      JSON.stringify({ ok: true, runs: fx.runLog.list({ limit: 50 }) });
-      baseline.push(performance.now() - t);
+      await (await fx.request("/assets/console.css")).text();
+      floor.push(performance.now() - t);
     }
     const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-    const rows = PAGES.map(([name]) => ({ name, p50: q(timings.get(name)!, 0.5), p99: q(timings.get(name)!, 0.99) }));
-    const worst = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+    const rows = PAGES.map(([name, path]) => ({ name, p50: q(timings.get(name)!, 0.5), p99: q(timings.get(name)!, 0.99), cpu99: q(cpu.get(path)!, 0.99) }));
+    const worst = rows.reduce((a, b) => (b.cpu99 > a.cpu99 ? b : a));
+    const slowest = rows.reduce((a, b) => (b.p99 > a.p99 ? b : a));
     return [
       {
         figure: `console pages answer 200 (${RUNS.toLocaleString("en-US")} runs)`,
@@ -69,17 +70,18 @@ export default async function consoleBench({ smoke }: BenchOptions): Promise<Ben
         pass: failures === 0,
       },
       {
-        figure: `console page render p99, worst page (${RUNS.toLocaleString("en-US")} runs)`,
+        figure: `console page render p99 on the server, worst page (${RUNS.toLocaleString("en-US")} runs)`,
         kind: "performance",
-        value: worst.p99,
-        unit: "ms",
+        value: worst.cpu99,
+        unit: "ms CPU",
         target: `≤ ${TARGET_MS} ms`,
         baseline: "absolute",
-        pass: worst.p99 <= TARGET_MS,
+        pass: worst.cpu99 <= TARGET_MS,
         detail:
-          `${samples} renders per page; p50/p99 ms: ${rows.map((r) => `${r.name} ${r.p50.toFixed(1)}/${r.p99.toFixed(1)}`).join(", ")}; ` +
-          `CPU p99 ms: ${PAGES.map(([name, path]) => `${name} ${q(cpu.get(path)!, 0.99).toFixed(1)}`).join(", ")}; ` +
-          `baseline JSON of the first 50 runs p50 ${q(baseline, 0.5).toFixed(2)} ms (runs page ${(rows[3]!.p50 / Math.max(q(baseline, 0.5), 0.001)).toFixed(1)}× that)`,
+          `process CPU time (user+system) per render, ${samples} renders per page, worst ${worst.name}; ` +
+          `CPU p99 ms: ${rows.map((r) => `${r.name} ${r.cpu99.toFixed(1)}`).join(", ")}; ` +
+          `wall p50/p99 ms: ${rows.map((r) => `${r.name} ${r.p50.toFixed(1)}/${r.p99.toFixed(1)}`).join(", ")} (slowest ${slowest.name}); ` +
+          `machine floor in the same run, the stylesheet through the same app: wall p50 ${q(floor, 0.5).toFixed(2)} / p99 ${q(floor, 0.99).toFixed(1)} ms`,
       },
     ];
   } finally {

@@ -10,7 +10,8 @@ export interface AlertSenderOptions {
   /** With a topic, post ntfy's JSON (to the server's root URL); without, Slack's `{"text"}`. */
   readonly ntfyTopic?: string | undefined;
   readonly timeoutMs?: number;
-  readonly fetch?: typeof fetch;
+  /** The edge's outbound fetch (edge/edge-io.ts). */
+  readonly fetch: typeof fetch;
 }
 
 export type AlertKind = "alert" | "recovery" | "dead-letter";
@@ -37,7 +38,7 @@ const plainText = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2
 export const slackText = (text: string) => plainText(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 export function createAlertSender(options: AlertSenderOptions): AlertSender {
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const doFetch = options.fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   return async (kind, text) => {
     const body = options.ntfyTopic

@@ -27,7 +27,8 @@ export interface OperatorApiDeps {
   readonly log: (event: Record<string, unknown>) => void;
   /** Failed operator logins per client (CF-Connecting-IP); default: this isolate's memory, 20 per minute. */
   readonly limiter?: FailureLimiter;
-  readonly now?: () => number;
+  /** The edge's clock (edge/edge-io.ts). */
+  readonly now: () => number;
 }
 
 /** The configured hex digest as bytes (64 hex digits: the config schema checked them). */
@@ -38,7 +39,7 @@ const limitOf = (c: Context) => Math.min(Math.max(Math.floor(Number(c.req.query(
 
 export function createOperatorApi(deps: OperatorApiDeps): Hono {
   const limiter = deps.limiter ?? createMemoryFailureLimiter();
-  const now = deps.now ?? Date.now;
+  const now = deps.now;
   const app = new Hono();
   app.use("*", async (c, next) => {
     const client = limiterClientKey(c.req.header("cf-connecting-ip"));

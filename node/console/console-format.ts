@@ -53,7 +53,7 @@ export function formatDuration(ms: number | undefined): string {
 
 export function formatGb(gb: number | null | undefined): string {
   if (gb === null || gb === undefined || !Number.isFinite(gb)) return "—";
-  return `${gb >= 10 ? gb.toFixed(0) : gb.toFixed(1)} GB`;
+  return `${gb >= 10 ? gb.toFixed(0) : gb.toFixed(1)} GiB`;
 }
 
 export type Tone = "ok" | "warn" | "bad" | "neutral";

@@ -8,6 +8,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
+import { cameThroughCloudflare } from "../intake/tunnel-guard.ts";
 import type { ConsoleData } from "./console-data.ts";
 import { CONSOLE_PATH, type Html, html, query } from "./console-format.ts";
 import { type ConsolePage, layout, notice } from "./console-layout.ts";
@@ -58,8 +59,6 @@ const ASSETS: Readonly<Record<string, { readonly file: string; readonly type: st
   "console.js": { file: "assets/console.js", type: "text/javascript; charset=utf-8" },
 };
 
-/** Headers Cloudflare adds to tunnelled traffic: the console answers callers on this host only. */
-const TUNNEL_HEADERS = ["cf-connecting-ip", "cf-ray", "cf-ipcountry", "cf-visitor"];
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i;
 const SESSION_MAX_AGE_S = 12 * 3600;
 const LOGIN_MAX_AGE_S = 3600;
@@ -77,19 +76,11 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): Hono<Env> {
   const app = new Hono<Env>();
 
   app.use(async (c, next) => {
-    // Same-host only and not from another site: a rebinding Host, a tunnelled caller, or a cross-site request is refused
-    // before anything else looks at it (and is counted by no limiter).
+    // The daemon's browser boundary (node/server/browser-boundary.ts) has already refused a foreign Host, Origin or
+    // Sec-Fetch-Site. The console is narrower still: this host only, so not under a tunnel's public name nor with the
+    // headers Cloudflare adds to tunnelled traffic. Refused before anything else, counted by no limiter.
     if (!LOOPBACK_HOST.test(c.req.header("host") ?? "")) return refuse(c, 421, "the console answers only to this host's loopback names (Host)");
-    if (TUNNEL_HEADERS.some((h) => c.req.header(h) !== undefined)) return refuse(c, 403, "the console is served to this host only, not through a tunnel");
-    const site = c.req.header("sec-fetch-site");
-    if (site === "cross-site" || site === "same-site") return refuse(c, 403, "cross-origin requests to the console are refused (Sec-Fetch-Site)");
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      // With Referrer-Policy no-referrer a browser sends `Origin: null` on a form post; its Sec-Fetch-Site (which no page
-      // can set) then says whether the post came from this origin.
-      const origin = c.req.header("origin");
-      const sameOrigin = origin === `http://${c.req.header("host")}` || (origin === "null" && site === "same-origin");
-      if (origin !== undefined && !sameOrigin) return refuse(c, 403, "cross-origin requests to the console are refused (Origin)");
-    }
+    if (cameThroughCloudflare((name) => c.req.header(name))) return refuse(c, 403, "the console is served to this host only, not through a tunnel");
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   });

@@ -26,7 +26,7 @@ import { createTokenMatcher } from "./token-match.ts";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
 import { sessionScopeProblem } from "../../shared/session-scope.ts";
 import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "./tunnel-guard.ts";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "pino";
 import type { SessionKeySource } from "./hook-mappings.ts";
 import type { HooksPolicy } from "./hooks-policy.ts";
 

@@ -18,7 +18,8 @@ import {
   type StoredKeyFile,
   findAuthProfileFiles,
   isPlaintextApiKey,
-  legacyAuthPath,
+  findLegacyAuthFiles,
+  openclawStateDir,
   readAuthProfiles,
   readLegacyAuth,
 } from "./legacy-auth.ts";
@@ -62,7 +63,8 @@ export function describeOrigin(origin: CandidateOrigin, configDir: string): stri
 export interface CandidateSources {
   readonly dotenv?: ReadonlyMap<string, string>;
   readonly dotenvPath?: string;
-  readonly legacyAuth?: StoredKeyFile;
+  /** Legacy auth.json files: OpenClaw's per-agent ones under its state dir, and the older one beside the config. */
+  readonly legacyAuth?: readonly StoredKeyFile[];
   readonly authProfiles?: readonly StoredKeyFile[];
 }
 
@@ -76,10 +78,14 @@ export async function readCandidateSources(configPath: string): Promise<Candidat
     const store = await readAuthProfiles(path);
     if (store) authProfiles.push(store);
   }
-  const legacyAuth = await readLegacyAuth(legacyAuthPath(configPath));
+  const legacyAuth: StoredKeyFile[] = [];
+  for (const path of await findLegacyAuthFiles(configPath, openclawStateDir(configPath, process.env))) {
+    const file = await readLegacyAuth(path);
+    if (file) legacyAuth.push(file);
+  }
   return {
     ...(dotenv ? { dotenv: new Map(dotenv.doc.entries.map((e) => [e.key, e.value])), dotenvPath } : {}),
-    ...(legacyAuth ? { legacyAuth } : {}),
+    ...(legacyAuth.length > 0 ? { legacyAuth } : {}),
     authProfiles,
   };
 }
@@ -167,7 +173,7 @@ export function findMigrationCandidates(loaded: LoadedConfig, sources: Candidate
   const modelProviders = loaded.raw["models"];
   const configured = isRecord(modelProviders) && isRecord(modelProviders["providers"]) ? modelProviders["providers"] : {};
   const stores: [StoredKeyFile, "legacy-auth" | "auth-profile"][] = [
-    ...(sources.legacyAuth ? [[sources.legacyAuth, "legacy-auth"] as [StoredKeyFile, "legacy-auth"]] : []),
+    ...(sources.legacyAuth ?? []).map((s) => [s, "legacy-auth"] as [StoredKeyFile, "legacy-auth"]),
     ...(sources.authProfiles ?? []).map((s) => [s, "auth-profile"] as [StoredKeyFile, "auth-profile"]),
   ];
   for (const [store, kind] of stores) {

@@ -6,15 +6,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type SourceGraph, folderCycles, readSourceGraph, sourceFiles } from "./source-graph.ts";
 
-/**
- * Imports that close a folder cycle still open while another branch's change is in flight, each with the change
- * that removes it. The check ignores exactly these imports; any other folder cycle fails the test, and a listed
- * import that no longer exists is reported so it gets removed from this list.
- */
-const KNOWN_BACK_IMPORTS = new Map<string, string>([
-  ["node/intake/hooks-routes.ts → node/server/logger.ts", "the Logger type comes from pino once the security branch's edit of the same lines lands"],
-]);
-
 let graph: SourceGraph;
 beforeAll(async () => {
   graph = await readSourceGraph();
@@ -31,15 +22,8 @@ describe("the import graph of edge/ node/ shared/", () => {
     expect(graph.fileCycles.map((cycle) => cycle.join(" → "))).toEqual([]);
   });
 
-  it("has no cycle between folders, beyond the known back imports listed with their reason", () => {
-    const edges = Object.entries(graph.imports).flatMap(([file, deps]) => deps.map((dep) => `${file} → ${dep}`));
-    for (const [edge, reason] of KNOWN_BACK_IMPORTS) {
-      console.warn(edges.includes(edge) ? `known back import ${edge}: ${reason}` : `${edge} is gone: remove it from KNOWN_BACK_IMPORTS`);
-    }
-    const oneWay = Object.fromEntries(
-      Object.entries(graph.imports).map(([file, deps]) => [file, deps.filter((dep) => !KNOWN_BACK_IMPORTS.has(`${file} → ${dep}`))]),
-    );
-    expect(folderCycles(oneWay)).toEqual([]);
+  it("has no cycle between folders", () => {
+    expect(folderCycles(graph.imports)).toEqual([]);
   });
 
   it("keeps shared/ free of both halves, and the halves apart", () => {

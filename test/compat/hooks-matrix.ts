@@ -122,13 +122,25 @@ export function rowsA(): Row[] {
     thinking: ["high", "HIGH", "bogus", "", 3, null],
     timeoutSeconds: [30, 30.9, 0.5, 0, -5, 1e12, "30", null, Number.MAX_SAFE_INTEGER],
     agentId: ["main", "MAIN", " hooks ", "Hooks", "private", "PRIVATE", "unknown-agent", "No Such Agent!", "", "   ", 7, null],
-    sessionKey: ["hook:abc", "HOOK:abc", "  hook:padded  ", "ops:x", "OPS:Y", "Ops:z", "other:x", "hooks", "", "   ", 9, null, "agent:main:hook:a", "AGENT:MAIN:Hook:B", "agent:hooks:x"],
+    sessionKey: ["hook:abc", "HOOK:abc", "  hook:padded  ", "ops:x", "OPS:Y", "Ops:z", "other:x", "hooks", "", "   ", 9, null, "agent:main:hook:a", "AGENT:MAIN:Hook:B"],
     idempotencyKey: ["idem-1", "", 5, null],
   };
   for (const [field, values] of Object.entries(fields)) {
     for (const value of values) rows.push(agent(`${field} ${JSON.stringify(value)}`, { message: "hi", [field]: value }));
   }
   rows.push(agent("agentId hooks + sessionKey agent:hooks:…", { message: "hi", agentId: "hooks", sessionKey: "agent:hooks:hook:x" }));
+  rows.push({
+    ...agent("sessionKey agent:hooks:… on the default agent", { message: "hi", sessionKey: "agent:hooks:x" }),
+    difference: { id: "cross-agent-session-key", ours: { status: 400, body: { ok: false, error: 'sessionKey must stay inside its agent: it names agent "hooks", but the call runs as agent "main"' } } },
+  });
+  // A web page in the host's browser: OpenClaw serves it; clawgate refuses before auth.
+  const browser = (name: string, headers: Record<string, string>, ours: Record<string, unknown>): Row => ({
+    ...wake(name, { text: "x" }, { headers: { ...bearer, "content-type": "application/json", ...headers } }),
+    difference: { id: "browser-boundary", ours },
+  });
+  rows.push(browser("Origin of another site", { origin: "https://evil.example" }, { status: 403, body: { ok: false, error: "cross-origin request refused: Origin is not this node" } }));
+  rows.push(browser("Sec-Fetch-Site cross-site", { "sec-fetch-site": "cross-site" }, { status: 403, body: { ok: false, error: "cross-site request refused: Sec-Fetch-Site is cross-site or same-site" } }));
+  rows.push(browser("a rebinding Host", { host: "evil.example" }, { status: 421 }));
   rows.push(agent("every field valid", {
     message: "hi", name: "N", agentId: "hooks", sessionKey: "hook:all", wakeMode: "next-heartbeat", deliver: false,
     channel: "last", to: "x", model: "mini", thinking: "low", timeoutSeconds: 12,
@@ -139,7 +151,6 @@ export function rowsA(): Row[] {
   rows.push({
     ...agent("cross-agent session key", { message: "x", agentId: "main", sessionKey: "agent:private:main" }),
     difference: { id: "cross-agent-session-key", ours: { status: 400 } },
-    pending: "the session-key-stays-in-its-agent rule is the security engineer's (not in main yet)",
   });
   // --- Bodies.
   rows.push(post("bad JSON", "/hooks/wake", "not json"));
@@ -191,12 +202,10 @@ export function rowsA(): Row[] {
   rows.push({
     ...post("double slash before the route", "/hooks//wake", { text: "x" }),
     difference: { id: "path-normalization-refused", ours: { status: 400 } },
-    pending: "the dot-segment and // rule is the security engineer's (not in main yet)",
   });
   rows.push({
     ...post("dot segment", "/hooks/x/../wake", { text: "x" }),
     difference: { id: "path-normalization-refused", ours: { status: 400 } },
-    pending: "the dot-segment and // rule is the security engineer's (not in main yet)",
   });
   rows.push(post("query token, valid", `/hooks/wake?token=${HOOK_TOKEN}`, { text: "x" }, { headers: { "content-type": "application/json" } }));
   rows.push(post("query token, empty", "/hooks/wake?token=", { text: "x" }));
@@ -289,17 +298,16 @@ export function rowsB(): Row[] {
 export function throttleRows(localAddress: string): Row[] {
   const wrong = (i: number): Row => ({ name: `throttle: wrong token ${i}`, path: "/hooks/wake", headers: { authorization: "Bearer wrong" }, body: '{"text":"x"}', localAddress });
   const valid = (name: string): Row => ({ ...post(`throttle: ${name}`, "/hooks/wake", { text: "x" }), localAddress });
-  const pending = "a valid token during a lockout passes and clears the count: the security engineer's limiter change (not in main yet)";
   return [
     valid("valid token first (clears any count)"),
     ...Array.from({ length: 20 }, (_, i) => wrong(i + 1)),
     wrong(21),
     { ...wrong(22), name: "throttle: wrong token during the lockout", headers: { "x-openclaw-token": "wrong" } },
-    { ...valid("valid token during the lockout"), pending },
-    { ...wrong(1), name: "throttle: wrong token after the valid one (count cleared)", pending },
-    ...Array.from({ length: 18 }, (_, i) => ({ ...wrong(i + 2), name: `throttle: again wrong token ${i + 2}`, pending })),
-    { ...wrong(20), name: "throttle: again wrong token 20", pending },
-    { ...wrong(21), name: "throttle: again wrong token 21 (locked again)", pending },
+    valid("valid token during the lockout"),
+    { ...wrong(1), name: "throttle: wrong token after the valid one (count cleared)" },
+    ...Array.from({ length: 18 }, (_, i) => ({ ...wrong(i + 2), name: `throttle: again wrong token ${i + 2}` })),
+    { ...wrong(20), name: "throttle: again wrong token 20" },
+    { ...wrong(21), name: "throttle: again wrong token 21 (locked again)" },
   ];
 }
 
@@ -316,7 +324,6 @@ export function rowsC(): Row[] {
     {
       ...at("another agent's session key", { message: "x", sessionKey: "agent:private:main" }),
       difference: { id: "cross-agent-session-key", ours: { status: 400 } },
-      pending: "the session-key-stays-in-its-agent rule is the security engineer's (not in main yet)",
     },
   ];
 }

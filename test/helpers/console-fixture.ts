@@ -1,7 +1,8 @@
 /**
  * The console's routes in-process over real parts — a run log and intake journal in a temp dir, a secrets reloader
  * whose resolution passes the test controls, a scheduler, an agent table — for route tests and the console bench.
- * Requests go through `app.request` with a loopback Host, as a browser on the host sends them.
+ * Requests go through `app.request` with a loopback Host, as a browser on the host sends them, and through the
+ * daemon's browser boundary, as in the daemon.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,11 +18,14 @@ import { RUN_LOG_FILE, type RunLog, type RunRecord, openRunLog } from "../../nod
 import { type Scheduler, createScheduler } from "../../node/dispatch/scheduler.ts";
 import { type IntakeJournal, openIntakeJournal } from "../../node/intake/intake-journal.ts";
 import { type SecretsReloader, createSecretsReloader } from "../../node/secrets/secrets-reloader.ts";
+import { createBrowserBoundary } from "../../node/server/browser-boundary.ts";
 import { readinessOf } from "../../node/server/readiness.ts";
 
 export const FIXTURE_HOST = "127.0.0.1:18789";
 export const FIXTURE_ORIGIN = `http://${FIXTURE_HOST}`;
 export const ADMIN_TOKEN = "fixture-admin-token-0123456789abcdef";
+/** A tunnel's public name for this node (clawgate.node.publicHostnames): the boundary lets it pass, the console does not. */
+export const FIXTURE_PUBLIC_NAME = "node.example.com";
 
 export interface ConsoleFixture {
   readonly app: Hono;
@@ -126,7 +130,11 @@ export async function createConsoleFixture(options: ConsoleFixtureOptions = {}):
     now,
     ...options.routes,
   });
+  // In front, as in the daemon: its browser boundary (Host, Origin, Sec-Fetch-Site), with one tunnel name configured.
+  const boundary = createBrowserBoundary({ bindHost: "127.0.0.1", publicHostnames: [FIXTURE_PUBLIC_NAME] });
+  boundary.listening(18789);
   const app = new Hono();
+  app.use(boundary.middleware);
   app.route(CONSOLE_PREFIX, routes);
 
   const request = (path: string, init: RequestInit & { cookie?: string } = {}) => {

@@ -48,7 +48,7 @@ it("prints the overview and exits 0 when ready; --json gives the same data", asy
   expect(lines[1]).toMatch(new RegExp(`^daemon      ${daemon.url.replace(/\./g, "\\.")} · pid \\d+ · up \\d+s$`));
   expect(lines[2]).toBe("secrets     healthy · snapshot v1 · 1 ref");
   expect(lines[3]).toMatch(/^heartbeats  main: every 30m · last \d+s ago \(ok\) · next in 29m( \d+s)?$/);
-  expect(lines[4]).toMatch(/^memory      \[-{20}\] 0\.0 GB of 4\.0 GB reserved · host \d+(\.\d)? GB available of \d+(\.\d)? GB$/);
+  expect(lines[4]).toMatch(/^memory      \[-{20}\] 0\.0 GiB of 4\.0 GiB reserved · host \d+(\.\d)? GiB available of \d+(\.\d)? GiB$/);
   expect(lines[5]).toBe("queue       0 queued (0 high priority) · 0 running");
   expect(lines[6]).toBe("deliveries  0 pending · 0 dead · 1 done");
   expect(lines[7]).toMatch(/^runs        \d+ ok$/);

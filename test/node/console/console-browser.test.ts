@@ -227,10 +227,10 @@ fetch(${JSON.stringify(`${node.url}${CONSOLE_PREFIX}`)}, { credentials: "include
     expect(text).toMatch(/Dead deliveries\s*1/);
     expect(text).toContain("2 running");
     const bar = page.locator("svg.bar");
-    expect(await bar.getAttribute("aria-label")).toBe("Memory budget 8.0 GB: local/qwen2.5-coder:7b 3.0 GB, local/llama3.1:8b 2.0 GB; 3.0 GB free");
+    expect(await bar.getAttribute("aria-label")).toBe("Memory budget 8.0 GiB: local/qwen2.5-coder:7b 3.0 GiB, local/llama3.1:8b 2.0 GiB; 3.0 GiB free");
     expect(await page.locator("svg.bar rect[fill='#2563eb']").count()).toBe(1);
     const models = (await page.locator("section[aria-labelledby=p-memory-budget] tbody tr").allInnerTexts()).map((r) => r.replace(/\s+/g, " ").trim());
-    expect(models).toEqual(expect.arrayContaining([expect.stringMatching(/^local\/llama3\.1:8b 2\.0 GB (configured|learned \(\d+ runs?\)) /), expect.stringMatching(/^local\/qwen2\.5-coder:7b 3\.0 GB /)]));
+    expect(models).toEqual(expect.arrayContaining([expect.stringMatching(/^local\/llama3\.1:8b 2\.0 GiB (configured|learned \(\d+ runs?\)) /), expect.stringMatching(/^local\/qwen2\.5-coder:7b 3\.0 GiB /)]));
     const heartbeatRows = page.locator("#p-heartbeats ~ * tr, section[aria-labelledby=p-heartbeats] tbody tr");
     expect(await heartbeatRows.count()).toBe(2);
     expect(await page.locator("section[aria-labelledby=p-heartbeats] tbody").textContent()).toMatch(/main.*30m.*on time/s);

@@ -1,12 +1,13 @@
 /**
- * The console's rules in-process (app.request over a real run log, journal, secrets runtime and scheduler): login and
- * its limiter, the session cookie, CSRF on every form, Host/Origin/Sec-Fetch-Site/tunnel refusals, the CSP, bad input
+ * The console's rules in-process (app.request over a real run log, journal, secrets reloader and scheduler, behind the
+ * daemon's browser boundary): login and its limiter, the session cookie, CSRF on every form, Host/tunnel refusals, the CSP, bad input
  * as one-line 400s, secrets transitions, heartbeat lateness, payloads only on request, session expiry and logout.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { CONSOLE_CSP } from "../../../node/console/console-routes.ts";
 import { createEdgeOperatorClient } from "../../../node/console/edge-operator-client.ts";
-import { ADMIN_TOKEN, type ConsoleFixture, FIXTURE_ORIGIN, createConsoleFixture } from "../../helpers/console-fixture.ts";
+import { FETCH_SITE_TEXT, HOST_TEXT, ORIGIN_TEXT } from "../../../node/server/browser-boundary.ts";
+import { ADMIN_TOKEN, type ConsoleFixture, FIXTURE_ORIGIN, FIXTURE_PUBLIC_NAME, createConsoleFixture } from "../../helpers/console-fixture.ts";
 
 let fx: ConsoleFixture | undefined;
 afterEach(() => {
@@ -86,20 +87,28 @@ describe("login and session", () => {
 });
 
 describe("browser boundary", () => {
-  it("refuses a rebinding Host (421), a tunnelled caller (403) and cross-site fetches (403), each with the rule named", async () => {
+  it("answers this host only: a tunnel's public name (421) or tunnelled headers (403) are refused, each with the rule named", async () => {
     fx = await createConsoleFixture();
     const { cookie } = await fx.login();
     const cases: [Record<string, string>, number, string][] = [
-      [{ host: "evil.example:18789" }, 421, "the console answers only to this host's loopback names (Host)"],
+      [{ host: FIXTURE_PUBLIC_NAME }, 421, "the console answers only to this host's loopback names (Host)"],
       [{ "cf-connecting-ip": "203.0.113.9" }, 403, "the console is served to this host only, not through a tunnel"],
-      [{ "sec-fetch-site": "cross-site" }, 403, "cross-origin requests to the console are refused (Sec-Fetch-Site)"],
-      [{ "sec-fetch-site": "same-site" }, 403, "cross-origin requests to the console are refused (Sec-Fetch-Site)"],
     ];
     for (const [headers, status, text] of cases) {
       const res = await fx.request("/", { cookie, headers });
       expect({ headers, status: res.status, text: await res.text() }).toEqual({ headers, status, text });
     }
-    for (const host of ["localhost:18789", "[::1]:18789", "127.0.0.1:4000"]) expect((await fx.request("/", { cookie, headers: { host } })).status).toBe(200);
+    // The daemon's boundary in front refuses a rebinding Host and cross-site fetches before the console sees them.
+    const boundary: [Record<string, string>, number, string][] = [
+      [{ host: "evil.example:18789" }, 421, HOST_TEXT],
+      [{ "sec-fetch-site": "cross-site" }, 403, FETCH_SITE_TEXT],
+      [{ "sec-fetch-site": "same-site" }, 403, FETCH_SITE_TEXT],
+    ];
+    for (const [headers, status, error] of boundary) {
+      const res = await fx.request("/", { cookie, headers });
+      expect({ headers, status: res.status, body: await res.json() }).toEqual({ headers, status, body: { ok: false, error } });
+    }
+    for (const host of ["localhost:18789", "[::1]:18789"]) expect((await fx.request("/", { cookie, headers: { host } })).status).toBe(200);
   });
 
   it("refuses a POST from another origin even with a valid session and CSRF token; the delivery stays dead", async () => {
@@ -108,8 +117,9 @@ describe("browser boundary", () => {
     for (const origin of ["http://127.0.0.1:9999", "http://evil.example", "null"]) {
       const res = await fx.request("/deliveries/replay", { ...form({ _csrf: csrf, id: "dead-0" }, { origin }), cookie });
       expect(res.status).toBe(403);
-      expect(await res.text()).toBe("cross-origin requests to the console are refused (Origin)");
+      expect(await res.json()).toEqual({ ok: false, error: ORIGIN_TEXT });
     }
+    expect(fx.replays).toEqual([]);
     // A form post under Referrer-Policy no-referrer carries `Origin: null`: accepted only when the browser says same-origin.
     const sameOrigin = await fx.request("/deliveries/replay", { ...form({ _csrf: csrf, id: "dead-0" }, { origin: "null", "sec-fetch-site": "same-origin" }), cookie });
     expect(sameOrigin.status).toBe(303);

@@ -1,6 +1,6 @@
 /** configure's decisions: candidates from config/.env/auth.json, provider choice, ref ids, the file store, scripted interactive runs. */
-import { lstat, readFile, stat, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../node/config/config-file.ts";
 import { runConfigure } from "../../../node/secrets/configure.ts";
@@ -26,6 +26,15 @@ async function candidates() {
 }
 
 describe("findMigrationCandidates", () => {
+  it("also finds keys in OpenClaw's per-agent legacy auth.json (<stateDir>/agents/<id>/agent/auth.json)", async () => {
+    const agentAuth = join(fx.dir, "agents", "main", "agent", "auth.json");
+    await mkdir(dirname(agentAuth), { recursive: true });
+    await writeFile(agentAuth, JSON.stringify({ groq: { type: "api_key", key: "gsk-agent-legacy" } }));
+    const { list } = await candidates();
+    const groq = list.find((c) => c.path === "models.providers.groq.apiKey")!;
+    expect(groq.origins.map((o) => describeOrigin(o, fx.dir))).toEqual(['auth.json "groq"', 'agents/main/agent/auth.json "groq"']);
+  });
+
   it("collects each plaintext credential once, from the config, .env (by conventional name) and auth.json", async () => {
     const { list } = await candidates();
     expect(list.map((c) => [c.path, c.origins.map((o) => describeOrigin(o, fx.dir)).join(", ")])).toEqual([
