@@ -248,7 +248,7 @@ function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResul
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
   let stream: Readable;
   if (incoming instanceof Readable) {
-    // The token check awaits a digest, so the client may already have hung up mid-body: no event will come.
+    // The client may have hung up mid-body before the body is read (any await before it): no event will come.
     if (incoming.destroyed && (incoming as { complete?: boolean }).complete === false) return Promise.resolve("aborted");
     stream = incoming;
   }
