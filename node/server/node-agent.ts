@@ -21,6 +21,7 @@ import { type DaemonIo, productionDaemonIo } from "../io/daemon-io.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
+import { nodeBodySha256 } from "../intake/token-match.ts";
 import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
 import { createHooksRoutes } from "../intake/hooks-routes.ts";
@@ -167,7 +168,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     if (edgeKeys.length > 0) {
       const nodeId = nodeSection?.id;
       if (!nodeId) throw new HooksConfigError("clawgate.node.id is required when clawgate.edge.publicKeys is set");
-      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache(), now: io.now });
+      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache(), now: io.now, bodyDigest: nodeBodySha256 });
     }
   } catch (error) {
     await stopHelpers();
