@@ -63,7 +63,7 @@ export interface NodeAgentOptions {
   readonly dispatchGraceMs?: number;
   /** The host memory reading for dispatch admission (default: /proc/meminfo or vm_stat); tests inject one they control. */
   readonly memoryProbe?: MemoryProbe;
-  /** The daemon's I/O, built once here and passed whole (default: production I/O over `logger`); tests inject fakes. */
+  /** The daemon's I/O, built once here and passed whole (default: production I/O over `logger`, which it then logs through); tests inject fakes. */
   readonly io?: DaemonIo;
 }
 
@@ -87,8 +87,8 @@ export interface NodeAgent {
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.();
-  const { logger } = options;
-  const io = options.io ?? productionDaemonIo(logger);
+  const io = options.io ?? productionDaemonIo(options.logger);
+  const { logger } = io;
 
   if (uid === 0 && !options.allowRoot && env["CLAWGATE_ALLOW_ROOT"] !== "1") {
     throw new NodeStartError(
@@ -127,7 +127,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   // Lazy: the helper process starts at the first reload, so an idle agent is one process, not two.
   const spawnHostStarting = isolate ? startSpawnHost({ lazy: true, onLaunch: (pid) => logger.info({ spawnHostPid: pid }, "spawn host started") }) : undefined;
   spawnHostStarting?.catch(() => {}); // awaited below; this only keeps a failure from being "unhandled" meanwhile
-  const reloads = spawnHostStarting ? createOnDemandReloads(spawnHostStarting) : undefined;
+  const reloads = spawnHostStarting ? createOnDemandReloads(spawnHostStarting, io) : undefined;
   let firstPass = true;
   const secrets = createSecretsReloader({
     configPath: options.configPath,
@@ -264,7 +264,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   dispatch.dispatcher.start();
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}`;
-  await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date().toISOString() });
+  await writeNodeInfo(stateDir, { url, pid: process.pid, startedAt: new Date(io.now()).toISOString() });
   logger.info({ url, stateDir, spawnHostPid: spawnHost?.pid() }, `clawgate node agent listening on ${url}`);
 
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
@@ -273,7 +273,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   let closing: Promise<void> | undefined;
   const shutdown = async () => {
     draining = true;
-    const stopped = Date.now();
+    const stopped = io.now();
     await new Promise<void>((resolve) => {
       // Bounded drain: a client that never finishes its request cannot hold the stop forever.
       const cut = setTimeout(() => {
@@ -287,7 +287,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       if ("closeIdleConnections" in server) server.closeIdleConnections();
     });
     // Nothing accepted is lost here: every 200/202 was sent only after its journal commit.
-    logger.info({ ms: Date.now() - stopped, pending: journal.counts().pending }, "listener closed; accepted deliveries are journaled");
+    logger.info({ ms: io.now() - stopped, pending: journal.counts().pending }, "listener closed; accepted deliveries are journaled");
     for (const step of closeSteps) {
       try {
         await step();
@@ -320,25 +320,25 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
  * The reload worker on demand: started for a reload, stopped after `idleMs` without one, so an idle agent
  * does not carry a second V8 isolate. Reloads are serialized by the secrets runtime.
  */
-function createOnDemandReloads(spawnHost: Promise<SpawnHost>, idleMs = 60_000): ReloadWorker {
+function createOnDemandReloads(spawnHost: Promise<SpawnHost>, io: Pick<DaemonIo, "setTimer" | "clearTimer">, idleMs = 60_000): ReloadWorker {
   let worker: ReloadWorker | undefined;
-  let idle: ReturnType<typeof setTimeout> | undefined;
+  let idle: unknown;
   return {
     async resolve(path) {
-      clearTimeout(idle);
+      io.clearTimer(idle);
       try {
         worker ??= startReloadWorker((await spawnHost).runner);
         return await worker.resolve(path);
       } finally {
-        idle = setTimeout(() => {
+        idle = io.setTimer(() => {
           const stopping = worker;
           worker = undefined;
           void stopping?.close();
-        }, idleMs).unref();
+        }, idleMs);
       }
     },
     async close() {
-      clearTimeout(idle);
+      io.clearTimer(idle);
       await worker?.close();
       worker = undefined;
     },
