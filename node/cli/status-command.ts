@@ -1,5 +1,6 @@
 /** `clawgate status`: the console's overview in the terminal (for an SSH session); exit 1 when the daemon is not ready. */
 import type { Command } from "commander";
+import { AGENT_MODEL_FIX } from "../config/agent-model-rule.ts";
 import type { Overview } from "../console/console-data.ts";
 import { formatGb, formatSpan } from "../console/console-format.ts";
 import { CliError } from "./cli-error.ts";
@@ -43,8 +44,9 @@ export function renderStatus(o: Overview, url: string): string {
   ]);
   if (o.heartbeats.length === 0) lines.push(["heartbeats", "no agents configured"]);
   for (const [i, h] of o.heartbeats.entries()) {
-    const text =
-      h.everyMs === 0
+    const text = h.problem
+      ? `${h.agentId}: CANNOT RUN: ${h.problem} · fix: ${AGENT_MODEL_FIX}`
+      : h.everyMs === 0
         ? `${h.agentId}: periodic heartbeats off${h.last ? ` · last ${ago(h.last.at)} (${h.last.status})` : ""}`
         : `${h.agentId}: every ${formatSpan(h.everyMs)} · last ${h.last ? `${ago(h.last.at)} (${h.last.status})` : "never"} · next ${ago(h.nextAt)}${h.overdue ? " · OVERDUE" : ""}`;
     lines.push([i === 0 ? "heartbeats" : "", text]);

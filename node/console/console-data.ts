@@ -3,6 +3,7 @@
  * run log, scheduler, agent table): plain JSON-able values, never a secret value or a delivery's payload unless a
  * page asks for that one payload. Built once per node; every read is a lookup or one walk of the in-memory run log.
  */
+import { noModelProblem } from "../config/agent-model-rule.ts";
 import type { AgentTable } from "../dispatch/agent-table.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
 import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
@@ -52,6 +53,8 @@ export interface HeartbeatView {
   /** When the next one is due (null when periodic heartbeats are off). */
   readonly nextAt: number | null;
   readonly overdue: boolean;
+  /** Why the agent can run nothing (no model or runtime: every run is given up), or null. */
+  readonly problem: string | null;
 }
 
 export interface MemoryView {
@@ -266,6 +269,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
         last: last && lastAt !== null ? { at: lastAt, status: last.status } : null,
         nextAt: everyMs > 0 ? base + everyMs : null,
         overdue: everyMs > 0 && t > base + heartbeatDeadlineMs(everyMs),
+        problem: noModelProblem(agent) ?? null,
       };
     });
   }

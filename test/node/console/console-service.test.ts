@@ -1,6 +1,8 @@
 /** The console as the daemon assembles it: an intake-only node (no `agents` section) lists no heartbeat to be late for. */
 import { afterEach, expect, it } from "vitest";
+import { AgentsSchema } from "../../../node/config/agents-schema.ts";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
+import { overviewMain } from "../../../node/console/overview-page.ts";
 import { createNodeConsole } from "../../../node/console/console-service.ts";
 import { compileAgentTable } from "../../../node/dispatch/agent-table.ts";
 import { readinessOf } from "../../../node/server/readiness.ts";
@@ -28,6 +30,34 @@ it("shows no heartbeats on a node without agents, and the implicit main agent's 
     });
   expect(build({}).overview().heartbeats).toEqual([]);
   expect(build({ agents: {} }).overview().heartbeats).toMatchObject([{ agentId: "main", everyMs: 1_800_000, overdue: true }]);
+});
+
+it("shows an agent with no model or runtime as one that cannot run, not as a heartbeat that is merely due", async () => {
+  fx = await createConsoleFixture();
+  const f = fx;
+  const overviewOf = (agents: unknown) =>
+    createNodeConsole({
+      config: ConfigSchema.parse({ agents }),
+      secrets: f.secrets,
+      readiness: () => readinessOf({ secrets: f.secrets, journal: f.journal }),
+      journal: f.journal,
+      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: AgentsSchema.parse(agents), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
+      startedAt: Date.now(),
+      acceptsToken: () => false,
+      logger: { info() {}, warn() {} },
+    }).overview();
+  // What `clawgate init --yes` writes: the implicit agent "main" with a heartbeat and nothing to run it on.
+  const bare = overviewOf({ defaults: { heartbeat: { every: "30m" } } });
+  expect(bare.heartbeats.map((h) => [h.agentId, h.problem])).toEqual([["main", 'agent "main" has no model or runtime configured: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL)']]);
+  const page = String(overviewMain(bare, { hours: [] }));
+  const row = /<tr><td class="mono">main<\/td>.*?<\/tr>/s.exec(page)![0];
+  expect(row).toContain("cannot run");
+  expect(row).toContain("agents.defaults.model");
+  expect(row).not.toContain("on time");
+  expect(page).toContain("1 cannot run");
+  const fine = overviewOf({ defaults: { model: "local/llama3.1:8b" } });
+  expect(fine.heartbeats.map((h) => [h.agentId, h.problem])).toEqual([["main", null]]);
+  expect(/<tr><td class="mono">main<\/td>.*?<\/tr>/s.exec(String(overviewMain(fine, { hours: [] })))![0]).toContain("on time");
 });
 
 it("refuses an edge operator URL that is not https (or http to loopback), naming the field", () => {
