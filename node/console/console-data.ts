@@ -33,6 +33,8 @@ export interface ConsoleSources {
         readonly models?: { list(): { readonly models: readonly ModelMemoryReport[] } } | undefined;
       }
     | undefined;
+  /** The host's memory now, when it can be read cheaply (host-memory.ts); else the scheduler's last probe reading is shown. */
+  readonly hostMemory?: (() => { readonly availableGb: number; readonly totalGb: number } | undefined) | undefined;
   /** When this process started (ms): the base of a heartbeat that has not run since. */
   readonly startedAt: number;
   readonly now?: () => number;
@@ -201,9 +203,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
           transitions: [...transitions],
         },
         heartbeats: heartbeats(t),
-        memory: st
-          ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, availableGb: st.availableGb, totalGb: st.totalGb, byModel: byModel(), models: models() }
-          : null,
+        memory: st ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, ...hostMemory(st), byModel: byModel(), models: models() } : null,
         queue: { queued: st?.queued ?? 0, queuedHigh: st?.queuedHigh ?? 0, running: st?.running ?? 0, blocked: st?.blocked?.reason ?? null },
         deliveries: counts,
         runs: dispatch?.runs.counts() ?? {},
@@ -253,6 +253,12 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
       return dispatch.replay(deliveryId, "console");
     },
   };
+
+  /** A fresh reading where one is cheap, else the scheduler's last probe (null until a local run was queued). */
+  function hostMemory(st: { readonly availableGb: number | null; readonly totalGb: number | null }): { availableGb: number | null; totalGb: number | null } {
+    const now = sources.hostMemory?.();
+    return now ? { availableGb: now.availableGb, totalGb: now.totalGb } : { availableGb: st.availableGb, totalGb: st.totalGb };
+  }
 
   function heartbeats(t: number): HeartbeatView[] {
     if (!dispatch) return [];

@@ -2,7 +2,7 @@
 import { AGENT_MODEL_FIX } from "../config/agent-model-rule.ts";
 import { memoryBar, runsPerHourChart } from "./console-charts.ts";
 import type { Overview, RunsPerHour } from "./console-data.ts";
-import { CONSOLE_PATH, type Html, formatGb, formatSpan, formatTime, html, pill, relative } from "./console-format.ts";
+import { CONSOLE_PATH, HOST_MEMORY_NOT_READ, type Html, formatGb, formatSpan, formatTime, html, pill, relative } from "./console-format.ts";
 import { panel } from "./console-layout.ts";
 
 export function overviewMain(o: Overview, hours: RunsPerHour): Html {
@@ -58,7 +58,7 @@ ${o.heartbeats.map(
     "Memory budget",
     o.memory
       ? html`${memoryBar(o.memory)}
-<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}</p>
+<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · ${o.memory.availableGb === null || o.memory.totalGb === null ? HOST_MEMORY_NOT_READ : `host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}`}</p>
 ${
   o.memory.models.length === 0
     ? ""

@@ -97,6 +97,8 @@ it("shows an agent with no model or runtime (the config `clawgate init --yes` wr
     expect(wake.status).toBe(200);
     await pollUntil(async () => ((await bareStatus("--json")).stdout.includes('"dead":1') ? true : undefined), 15_000, "the wake to be given up");
     const lines = (await bareStatus()).stdout.split("\n");
+    // No local model run was ever queued (the scheduler never probed): the host's memory is read for the overview.
+    expect(lines.find((l) => l.startsWith("memory"))).toMatch(/ · host \d+(\.\d)? GiB available of \d+(\.\d)? GiB$/);
     expect(lines.find((l) => l.startsWith("heartbeats"))).toBe(
       'heartbeats  main: CANNOT RUN: agent "main" has no model or runtime configured: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL) · fix: set agents.defaults.model (e.g. "ollama/llama3.1:8b" with models.providers.ollama), or agents.list[].model with agents.list[].runtime (openai, command or openclaw): docs/dispatch.md#runtimes-agentsdefaultsruntime-or-agentslistruntime',
     );

@@ -1,4 +1,5 @@
 /** The console as the daemon assembles it: an intake-only node (no `agents` section) lists no heartbeat to be late for. */
+import { readFile } from "node:fs/promises";
 import { afterEach, expect, it } from "vitest";
 import { AgentsSchema } from "../../../node/config/agents-schema.ts";
 import { ConfigSchema } from "../../../node/config/config-schema.ts";
@@ -70,4 +71,32 @@ it("refuses an edge operator URL that is not https (or http to loopback), naming
     });
   }
   for (const url of ["https://clawgate-edge.example.workers.dev", "http://127.0.0.1:8787", "http://localhost:8787"]) expect(ConfigSchema.safeParse({ clawgate: { edge: { operatorUrl: url } } }).success).toBe(true);
+});
+
+it("reads the host's memory for the overview before any local run (Linux: /proc/meminfo), and says so plainly where it cannot", async () => {
+  fx = await createConsoleFixture();
+  const f = fx;
+  const overviewWith = (hostMemory?: () => undefined) =>
+    createNodeConsole({
+      config: ConfigSchema.parse({ agents: {} }),
+      secrets: f.secrets,
+      readiness: () => readinessOf({ secrets: f.secrets, journal: f.journal }),
+      journal: f.journal,
+      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
+      startedAt: Date.now(),
+      acceptsToken: () => false,
+      logger: { info() {}, warn() {} },
+      ...(hostMemory ? { hostMemory } : {}),
+    }).overview();
+  // The fixture's scheduler has never probed (no local run was queued).
+  expect(f.scheduler.state().availableGb).toBeNull();
+  const read = overviewWith();
+  const meminfo = await readFile("/proc/meminfo", "utf8");
+  const totalGb = Number(/^MemTotal:\s+(\d+) kB$/m.exec(meminfo)![1]) / 1024 ** 2;
+  expect(read.memory!.totalGb).toBeCloseTo(totalGb, 6);
+  expect(read.memory!.availableGb).toBeGreaterThan(0);
+  expect(String(overviewMain(read, { hours: [] }))).toMatch(/ · host \d+(\.\d)? GiB available of \d+(\.\d)? GiB</);
+  const unread = overviewWith(() => undefined);
+  expect(unread.memory).toMatchObject({ availableGb: null, totalGb: null });
+  expect(String(overviewMain(unread, { hours: [] }))).toContain(" · host memory not read yet (read when a local model run is queued)</p>");
 });
