@@ -180,7 +180,7 @@ async function secretsAuditFindings(configPath: string, allowExec: boolean, io: 
         checkId: "secrets.audit_exec_skipped",
         severity: "info",
         title: "exec refs were not resolved",
-        detail: `${report.resolution.skippedExecRefs} exec ref(s) skipped`,
+        detail: `${report.resolution.skippedExecRefs} exec ref${report.resolution.skippedExecRefs === 1 ? "" : "s"} skipped`,
         remediation: "clawgate doctor --allow-exec runs the resolvers too",
       },
     ];

@@ -99,7 +99,7 @@ async function intakeFindings(get: (path: string, auth?: boolean) => Promise<Res
         checkId: "intake.dead_deliveries",
         severity: "warn",
         title: "deliveries were given up",
-        detail: `${dead} accepted deliveries are dead (their runs failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
+        detail: `${dead === 1 ? "1 accepted delivery is dead (its runs" : `${dead} accepted deliveries are dead (their runs`} failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
         remediation: "read the runs' errorCode/deadReason (`clawgate intake list --state dead`), fix the agent's runtime or model, then `clawgate intake replay <deliveryId>`",
       },
     ];

@@ -130,3 +130,16 @@ it("warns about an agent with no model or runtime (as `clawgate init --yes` leav
     },
   ]);
 });
+
+it("counts skipped exec refs in the singular and plural", async () => {
+  const home = join(dir, "exec-home");
+  await mkdir(home, { recursive: true });
+  const configPath = join(home, "openclaw.json");
+  const vault = (id: string) => ({ source: "exec", provider: "vault", id });
+  const detailFor = async (config: Record<string, unknown>) => {
+    await writeFile(configPath, JSON.stringify({ clawgate: { stateDir: join(home, "state") }, secrets: { providers: { vault: { source: "exec", command: join(home, "no-such-resolver") } } }, ...config }), { mode: 0o600 });
+    return (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.find((f) => f.checkId === "secrets.audit_exec_skipped")?.detail;
+  };
+  expect(await detailFor({ gateway: { auth: { token: vault("gateway/token") } } })).toBe("1 exec ref skipped");
+  expect(await detailFor({ gateway: { auth: { token: vault("gateway/token") } }, hooks: { token: vault("hooks/token") } })).toBe("2 exec refs skipped");
+});
