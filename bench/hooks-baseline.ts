@@ -11,6 +11,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ENVELOPE_HEADER, createEnvelopeVerifier, createMemoryReplayCache } from "../shared/envelope.ts";
+import { nodeBodySha256 } from "../node/intake/token-match.ts";
 import { hookPayloadOf, normalizeWakePayload, parseHookBody } from "../shared/hook-payloads.ts";
 
 export type BaselineJournal = "fsync" | "memory";
@@ -20,7 +21,7 @@ const UNAUTHORIZED = '{"ok":false,"error":"unauthorized"}';
 
 async function main(dir: string, publicJwk: string, hookToken: string, journal: BaselineJournal): Promise<void> {
   const jwk = JSON.parse(publicJwk) as { kid: string };
-  const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache() });
+  const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache(), bodyDigest: nodeBodySha256 });
   const tokenDigest = createHash("sha256").update(hookToken).digest();
   let insert: ((id: string, payload: string) => void) | undefined;
   if (journal === "fsync") {

@@ -52,6 +52,7 @@ interface AutocannonResult {
   "2xx": number;
   non2xx: number;
   errors: number;
+  timeouts: number;
   latency: { p50: number; p99: number };
 }
 // autocannon ships no types; this is the slice of its API the bench uses.
@@ -194,7 +195,7 @@ async function load(url: string, connections: number, amount: number, pool: stri
       },
     ],
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors under load (${connections} connections)`);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors (${result.timeouts} timeouts) under load (${connections} connections, ${url})`);
   const cpu = pid ? (await cpuUs(pid)) - cpuBefore : 0;
   return { rate: result["2xx"] / ((last - started) / 1000), latency: result.latency, cpuUs: cpu / result["2xx"], answered: result["2xx"] };
 }
@@ -384,7 +385,7 @@ export default async function hooksBench(options: BenchOptions): Promise<BenchFi
         detail: `spawn to the listening line, median of ${startSamples} (${starts.map((t) => t.toFixed(0)).join(", ")} ms); a bare node process takes ${bare.startMs.toFixed(0)} ms to its first line`,
       },
     );
-    if (options.vsOpenclaw) figures.push(await openclawComparison({ smoke, agentUrl: agent.url, hookToken: HOOK_TOKEN, amount, rounds, connections: JUDGED, load: (url, n) => load(url, JUDGED, n, undefined) }));
+    if (options.vsOpenclaw) figures.push(...(await openclawComparison({ agentUrl: agent.url, hookToken: HOOK_TOKEN, amount, warmup, rounds, connections: JUDGED, load: (url, n) => load(url, JUDGED, n, undefined) })));
     return figures;
   } finally {
     for (const child of children) await stopChild(child);

@@ -187,6 +187,11 @@ export interface EnvelopeVerifierOptions {
   readonly replayCache: ReplayCache;
   readonly clockToleranceSeconds?: number;
   readonly now?: () => number;
+  /**
+   * The body's base64url SHA-256, as `bodySha256` computes it (the default). A runtime with a synchronous hash
+   * (node:crypto) passes one to skip a Web Crypto job per request; it must return the same text.
+   */
+  readonly bodyDigest?: (body: Uint8Array | string) => string | Promise<string>;
 }
 
 export interface EnvelopeVerifier {
@@ -207,6 +212,7 @@ export async function createEnvelopeVerifier(options: EnvelopeVerifierOptions): 
   }
   const tolerance = options.clockToleranceSeconds ?? 5;
   const now = options.now ?? Date.now;
+  const bodyDigest = options.bodyDigest ?? bodySha256;
 
   return {
     async verify(token, request) {
@@ -250,7 +256,7 @@ export async function createEnvelopeVerifier(options: EnvelopeVerifierOptions): 
       }
       if (claims.htm !== request.method.toUpperCase()) throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another method");
       if (claims.htu !== request.path) throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another path");
-      if (claims.bsh !== (await bodySha256(request.body))) {
+      if (claims.bsh !== (await bodyDigest(request.body))) {
         throw new EnvelopeError("ERR_ENVELOPE_BINDING", "envelope was signed for another body");
       }
       // Only a fully verified envelope may occupy the replay cache, so forged ids cannot flood it.

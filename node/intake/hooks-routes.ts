@@ -22,7 +22,7 @@ import {
 import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
 import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
 import { bearerToken } from "../../shared/bearer.ts";
-import { secretMatches } from "../../shared/constant-time.ts";
+import { createTokenMatcher } from "./token-match.ts";
 import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
 import { sessionScopeProblem } from "../../shared/session-scope.ts";
 import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "./tunnel-guard.ts";
@@ -76,6 +76,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
   const now = options.now ?? Date.now;
   const randomUUID = options.randomUUID ?? (() => crypto.randomUUID());
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const tokenMatches = createTokenMatcher();
   const app = new Hono();
 
   app.all("*", async (c) => {
@@ -146,7 +147,7 @@ export function createHooksRoutes(options: HooksRoutesOptions): Hono {
         if (options.refuseTunnelledToken && cameThroughCloudflare((name) => c.req.header(name))) return answer(403, { ok: false, error: TUNNELLED_TOKEN_TEXT });
         const presented = bearerToken(c.req.header("authorization")) ?? (c.req.header("x-openclaw-token")?.trim() || undefined);
         const token = options.hookToken();
-        if (!presented || !token || !(await secretMatches(presented, [token]))) return refuse(limiter, () => answerText(401, UNAUTHORIZED));
+        if (!presented || !token || !tokenMatches(presented, token)) return refuse(limiter, () => answerText(401, UNAUTHORIZED));
         limiter.clear(client);
         principal = "hook-token";
       } else if (!options.envelopes) {
@@ -247,7 +248,7 @@ function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResul
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
   let stream: Readable;
   if (incoming instanceof Readable) {
-    // The token check awaits a digest, so the client may already have hung up mid-body: no event will come.
+    // The client may have hung up mid-body before the body is read (any await before it): no event will come.
     if (incoming.destroyed && (incoming as { complete?: boolean }).complete === false) return Promise.resolve("aborted");
     stream = incoming;
   }

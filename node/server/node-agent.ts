@@ -20,6 +20,7 @@ import type { Logger } from "./logger.ts";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/envelope.ts";
+import { nodeBodySha256 } from "../intake/token-match.ts";
 import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
 import { createHooksRoutes } from "../intake/hooks-routes.ts";
@@ -162,7 +163,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     if (edgeKeys.length > 0) {
       const nodeId = nodeSection?.id;
       if (!nodeId) throw new HooksConfigError("clawgate.node.id is required when clawgate.edge.publicKeys is set");
-      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache() });
+      envelopes = await createEnvelopeVerifier({ publicJwks: edgeKeys, nodeId, replayCache: createMemoryReplayCache(), bodyDigest: nodeBodySha256 });
     }
   } catch (error) {
     await stopHelpers();

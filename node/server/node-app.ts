@@ -46,7 +46,9 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   // Every answer, refusals included, carries the shared security headers; admin answers are never cached.
   app.use(async (c, next) => {
     await next();
-    c.res = withSecurityHeaders(c.res, c.req.path.startsWith(ADMIN_PREFIX) || c.req.path === "/metrics");
+    const secured = withSecurityHeaders(c.res, c.req.path.startsWith(ADMIN_PREFIX) || c.req.path === "/metrics");
+    // Set in place when the headers allow it; assigning c.res the same answer would copy it whole.
+    if (secured !== c.res) c.res = secured;
   });
 
   app.use(async (c, next) => {
