@@ -4,6 +4,7 @@
  * a JavaScript entry means the daemon never loads Node's TypeScript stripper (−15 MB resident), and one
  * module instead of ~300 (records, source text, the ESM loader's pages) another −18 MB.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -115,6 +116,7 @@ async function buildDaemonBundle(dir: string, entryPoint: string, pruneAfterMs: 
   } catch (error) {
     throw new DaemonBundleError("esbuild is not installed (npm ci installs it)", { cause: error });
   }
+  const before = await childPids();
   let result;
   try {
     result = await esbuild.build({
@@ -140,6 +142,11 @@ async function buildDaemonBundle(dir: string, entryPoint: string, pruneAfterMs: 
     const first = (error as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : "";
     throw new DaemonBundleError(`the daemon bundle did not build: ${first?.text ?? (error as Error).message}${where}`, { cause: error });
+  } finally {
+    // esbuild's service process outlives the build; after process.execve nothing would reap it (a zombie for the
+    // daemon's whole life). stop() only signals it: wait until it has exited and Node has reaped it.
+    await esbuild.stop();
+    await childrenReaped(before);
   }
   const bytes = result.outputFiles[0]!.contents;
   const entry = `daemon-${sha256(bytes).slice(0, 16)}.mjs`;
@@ -148,6 +155,37 @@ async function buildDaemonBundle(dir: string, entryPoint: string, pruneAfterMs: 
   await writeAtomic(join(dir, MANIFEST), JSON.stringify(manifest));
   await pruneOld(dir, entry, pruneAfterMs);
   return join(dir, entry);
+}
+
+/** This process's child pids (Linux: /proc; elsewhere `pgrep -P`), or undefined when they cannot be listed. */
+async function childPids(): Promise<Set<string> | undefined> {
+  if (process.platform === "linux") {
+    try {
+      const tasks = await readdir("/proc/self/task");
+      const lists = await Promise.all(tasks.map((t) => readFile(`/proc/self/task/${t}/children`, "utf8").catch(() => "")));
+      return new Set(lists.flatMap((l) => l.split(" ").filter(Boolean)));
+    } catch {
+      return undefined;
+    }
+  }
+  return new Promise((resolve) => {
+    execFile("pgrep", ["-P", String(process.pid)], (error, stdout) => {
+      // pgrep exits 1 when there is no child; any other failure (no pgrep) means the children cannot be listed.
+      if (error && error.code !== 1) resolve(undefined);
+      else resolve(new Set(stdout.split("\n").filter(Boolean)));
+    });
+  });
+}
+
+/** Waits (at most 5 s, then goes on) until no child exists that was not in `before`: exited and reaped. */
+async function childrenReaped(before: Set<string> | undefined): Promise<void> {
+  if (before === undefined) return;
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const now = await childPids();
+    if (now === undefined || [...now].every((pid) => before.has(pid))) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import * as clack from "@clack/prompts";
 import type { Command } from "commander";
+import { AGENT_MODEL_FIX, agentsWithoutModel } from "../config/agent-model-rule.ts";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { ConfigError } from "../config/config-errors.ts";
 import { type LoadedConfig, loadConfig, parseConfig, resolveConfigPath } from "../config/config-file.ts";
@@ -199,7 +200,7 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
   }
   // Validate the result before writing it (the same rules the daemon applies at start).
   const configText = `${JSON.stringify(raw, null, 2)}\n`;
-  parseConfig(configText, configPath);
+  const parsed = parseConfig(configText, configPath);
 
   // 4. The edge project, derived from the config; an existing caller list is kept.
   const nodeId = String(node["id"]);
@@ -256,7 +257,8 @@ async function runInit(opts: InitFlags, configArg: string | undefined, env: Node
   } else {
     say(`changes:\n${changes.map((c) => `  ${c}`).join("\n")}`);
   }
-  say(nextSteps({ configPath, edgeDir, hostname, callerTokenFile, workerName: opts.workerName, signingKeyPending: await exists(signingKeyFile), hooksPath }));
+  const withoutModel = agentsWithoutModel(parsed.config.agents).map((a) => a.id);
+  say(nextSteps({ configPath, edgeDir, hostname, callerTokenFile, workerName: opts.workerName, signingKeyPending: await exists(signingKeyFile), hooksPath, withoutModel }));
 }
 
 /** A DNS name with at least one dot; the edge forwards to https://<it>. */
@@ -323,19 +325,29 @@ async function previousHostname(edgeDir: string): Promise<string | undefined> {
   return origin ? new URL(origin).hostname : undefined;
 }
 
-function nextSteps(v: { configPath: string; edgeDir: string; hostname: string; callerTokenFile: string; workerName: string; signingKeyPending: boolean; hooksPath: string }): string {
+/** What is left to do, in order; an agent without a model comes first (until it has one, every wake is given up). */
+function nextSteps(v: { configPath: string; edgeDir: string; hostname: string; callerTokenFile: string; workerName: string; signingKeyPending: boolean; hooksPath: string; withoutModel: readonly string[] }): string {
   const placeholder = v.hostname.endsWith(PLACEHOLDER_HOST_SUFFIX);
+  let n = 0;
+  const step = () => `  ${++n}.`;
+  const agents = v.withoutModel.map((id) => `"${id}"`).join(", ");
   const lines = [
     "",
     "Next steps:",
-    `  1. Tunnel: cloudflared tunnel create clawgate-node${placeholder ? " (then rerun: clawgate init --hostname <its public name>)" : ""}`,
+    ...(v.withoutModel.length > 0
+      ? [
+          `${step()} Model: agent${v.withoutModel.length === 1 ? "" : "s"} ${agents} ${v.withoutModel.length === 1 ? "has" : "have"} no model or runtime, so every wake is given up (ERR_NO_MODEL):`,
+          `     in ${v.configPath}, ${AGENT_MODEL_FIX}`,
+        ]
+      : []),
+    `${step()} Tunnel: cloudflared tunnel create clawgate-node${placeholder ? " (then rerun: clawgate init --hostname <its public name>)" : ""}`,
     `     clawgate tunnel print --config ${v.configPath} --hostname ${v.hostname} --access-team <team> --access-aud <AUD tag> > ~/.cloudflared/config.yml`,
     "     (the Cloudflare Access application in front of the node; --no-access prints a config without it, with a warning)",
-    `  2. Service: clawgate service install ${process.platform === "darwin" ? "launchd" : "systemd"} --config ${v.configPath}   (then load it as printed)`,
-    "  3. Edge (needs wrangler and `wrangler login`):",
+    `${step()} Service: clawgate service install ${process.platform === "darwin" ? "launchd" : "systemd"} --config ${v.configPath}   (then load it as printed)`,
+    `${step()} Edge (needs wrangler and \`wrangler login\`):`,
     ...(v.signingKeyPending ? [`     clawgate edge secret put --edge-dir ${v.edgeDir}`] : []),
     `     clawgate edge deploy --edge-dir ${v.edgeDir}`,
-    `  4. First wake, through the edge (workers.dev URL as printed by the deploy):`,
+    `${step()} First wake, through the edge (workers.dev URL as printed by the deploy):`,
     `     curl -X POST https://${v.workerName}.<your-subdomain>.workers.dev${v.hooksPath}/wake \\`,
     `       -H "Authorization: Bearer $(cat ${v.callerTokenFile})" -H 'Content-Type: application/json' -d '{"text":"hello","mode":"now"}'`,
     `  Then: clawgate doctor --config ${v.configPath}`,

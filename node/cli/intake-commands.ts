@@ -6,7 +6,7 @@ import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 
 interface ListOptions extends DaemonFlags {
-  state: "pending" | "dead";
+  state: "pending" | "dead" | "done";
   limit: string;
   json?: boolean;
 }
@@ -26,8 +26,8 @@ interface ListedDelivery {
 export function registerIntakeCommands(program: Command, io: CliIo, fetchImpl: typeof fetch = fetch): void {
   const intake = program.command("intake").description("the daemon's intake journal: list deliveries, replay dead ones");
 
-  daemonOptions(intake.command("list").description("list pending (default) or dead deliveries, newest dead first"))
-    .addOption(new Option("--state <state>", "which deliveries").choices(["pending", "dead"]).default("pending"))
+  daemonOptions(intake.command("list").description("list pending (default, oldest first), dead or done deliveries (newest first)"))
+    .addOption(new Option("--state <state>", "which deliveries").choices(["pending", "dead", "done"]).default("pending"))
     .option("--limit <n>", "at most this many (1-1000)", "100")
     .option("--json", "print the list as JSON")
     .action(async (opts: ListOptions, command: Command) => {

@@ -1,7 +1,8 @@
 /** `clawgate status`: the console's overview in the terminal (for an SSH session); exit 1 when the daemon is not ready. */
 import type { Command } from "commander";
+import { AGENT_MODEL_FIX } from "../config/agent-model-rule.ts";
 import type { Overview } from "../console/console-data.ts";
-import { formatGb, formatSpan } from "../console/console-format.ts";
+import { HOST_MEMORY_NOT_READ, formatGb, formatSpan } from "../console/console-format.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { type DaemonFlags, adminRequest, daemonOptions, findDaemon } from "./daemon-client.ts";
@@ -43,8 +44,9 @@ export function renderStatus(o: Overview, url: string): string {
   ]);
   if (o.heartbeats.length === 0) lines.push(["heartbeats", "no agents configured"]);
   for (const [i, h] of o.heartbeats.entries()) {
-    const text =
-      h.everyMs === 0
+    const text = h.problem
+      ? `${h.agentId}: CANNOT RUN: ${h.problem} · fix: ${AGENT_MODEL_FIX}`
+      : h.everyMs === 0
         ? `${h.agentId}: periodic heartbeats off${h.last ? ` · last ${ago(h.last.at)} (${h.last.status})` : ""}`
         : `${h.agentId}: every ${formatSpan(h.everyMs)} · last ${h.last ? `${ago(h.last.at)} (${h.last.status})` : "never"} · next ${ago(h.nextAt)}${h.overdue ? " · OVERDUE" : ""}`;
     lines.push([i === 0 ? "heartbeats" : "", text]);
@@ -52,7 +54,7 @@ export function renderStatus(o: Overview, url: string): string {
   if (o.memory) {
     const m = o.memory;
     const byModel = m.byModel.map((x) => `${x.model} ${formatGb(x.gb)}`).join(", ");
-    lines.push(["memory", `${bar(m.reservedGb, m.budgetGb)} ${formatGb(m.reservedGb)} of ${formatGb(m.budgetGb)} reserved${byModel ? ` (${byModel})` : ""} · host ${formatGb(m.availableGb)} available of ${formatGb(m.totalGb)}`]);
+    lines.push(["memory", `${bar(m.reservedGb, m.budgetGb)} ${formatGb(m.reservedGb)} of ${formatGb(m.budgetGb)} reserved${byModel ? ` (${byModel})` : ""} · ${m.availableGb === null || m.totalGb === null ? HOST_MEMORY_NOT_READ : `host ${formatGb(m.availableGb)} available of ${formatGb(m.totalGb)}`}`]);
   }
   lines.push(["queue", `${o.queue.queued} queued (${o.queue.queuedHigh} high priority) · ${o.queue.running} running${o.queue.blocked ? ` · waiting on ${o.queue.blocked}` : ""}`]);
   lines.push(["deliveries", `${o.deliveries.pending} pending · ${o.deliveries.dead} dead · ${o.deliveries.done} done${o.deliveries.dead > 0 ? " (list: clawgate intake list --state dead)" : ""}`]);

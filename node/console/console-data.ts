@@ -3,6 +3,7 @@
  * run log, scheduler, agent table): plain JSON-able values, never a secret value or a delivery's payload unless a
  * page asks for that one payload. Built once per node; every read is a lookup or one walk of the in-memory run log.
  */
+import { noModelProblem } from "../config/agent-model-rule.ts";
 import type { AgentTable } from "../dispatch/agent-table.ts";
 import type { DaemonIo } from "../io/daemon-io.ts";
 import type { ReplayResult } from "../dispatch/dispatcher.ts";
@@ -33,6 +34,8 @@ export interface ConsoleSources {
         readonly models?: { list(): { readonly models: readonly ModelMemoryReport[] } } | undefined;
       }
     | undefined;
+  /** The host's memory now, when it can be read cheaply (host-memory.ts); else the scheduler's last probe reading is shown. */
+  readonly hostMemory?: (() => { readonly availableGb: number; readonly totalGb: number } | undefined) | undefined;
   /** When this process started (ms): the base of a heartbeat that has not run since. */
   readonly startedAt: number;
   /** The clock of ages and windows. */
@@ -54,6 +57,8 @@ export interface HeartbeatView {
   /** When the next one is due (null when periodic heartbeats are off). */
   readonly nextAt: number | null;
   readonly overdue: boolean;
+  /** Why the agent can run nothing (no model or runtime: every run is given up), or null. */
+  readonly problem: string | null;
 }
 
 export interface MemoryView {
@@ -200,9 +205,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
           transitions: [...transitions],
         },
         heartbeats: heartbeats(t),
-        memory: st
-          ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, availableGb: st.availableGb, totalGb: st.totalGb, byModel: byModel(), models: models() }
-          : null,
+        memory: st ? { budgetGb: st.budgetGb, reservedGb: st.reservedGb, ...hostMemory(st), byModel: byModel(), models: models() } : null,
         queue: { queued: st?.queued ?? 0, queuedHigh: st?.queuedHigh ?? 0, running: st?.running ?? 0, blocked: st?.blocked?.reason ?? null },
         deliveries: counts,
         runs: dispatch?.runs.counts() ?? {},
@@ -253,6 +256,12 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
     },
   };
 
+  /** A fresh reading where one is cheap, else the scheduler's last probe (null until a local run was queued). */
+  function hostMemory(st: { readonly availableGb: number | null; readonly totalGb: number | null }): { availableGb: number | null; totalGb: number | null } {
+    const now = sources.hostMemory?.();
+    return now ? { availableGb: now.availableGb, totalGb: now.totalGb } : { availableGb: st.availableGb, totalGb: st.totalGb };
+  }
+
   function heartbeats(t: number): HeartbeatView[] {
     if (!dispatch) return [];
     const { latest, alive } = aggregates(t, 24);
@@ -268,6 +277,7 @@ export function createConsoleData(sources: ConsoleSources): ConsoleData {
         last: last && lastAt !== null ? { at: lastAt, status: last.status } : null,
         nextAt: everyMs > 0 ? base + everyMs : null,
         overdue: everyMs > 0 && t > base + heartbeatDeadlineMs(everyMs),
+        problem: noModelProblem(agent) ?? null,
       };
     });
   }

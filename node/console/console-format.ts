@@ -51,6 +51,9 @@ export function formatDuration(ms: number | undefined): string {
   return formatSpan(ms);
 }
 
+/** What the overview and `clawgate status` say where the host's memory has no reading (no /proc/meminfo, no local run yet). */
+export const HOST_MEMORY_NOT_READ = "host memory not read yet (read when a local model run is queued)";
+
 export function formatGb(gb: number | null | undefined): string {
   if (gb === null || gb === undefined || !Number.isFinite(gb)) return "—";
   return `${gb >= 10 ? gb.toFixed(0) : gb.toFixed(1)} GiB`;

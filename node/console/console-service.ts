@@ -5,6 +5,7 @@ import type { Config } from "../config/config-schema.ts";
 import { type ConsoleSources, type Overview, createConsoleData } from "./console-data.ts";
 import { type ConsoleLogger, createConsoleRoutes } from "./console-routes.ts";
 import { createEdgeOperatorClient } from "./edge-operator-client.ts";
+import { createHostMemoryReader } from "./host-memory.ts";
 
 /** The credential path of the edge's operator token (a SecretRef, resolved into the secrets snapshot). */
 export const EDGE_OPERATOR_TOKEN_PATH = "clawgate.edge.operatorToken";
@@ -27,7 +28,7 @@ export interface NodeConsoleOptions extends ConsoleSources {
 export function createNodeConsole(options: NodeConsoleOptions): NodeConsole {
   // Without an `agents` section the dispatcher runs nothing (an intake-only node): no agent, so no heartbeat to be late.
   const dispatch = options.dispatch && options.config.agents === undefined ? { ...options.dispatch, agents: { ...options.dispatch.agents, agents: new Map() } } : options.dispatch;
-  const data = createConsoleData({ ...options, dispatch });
+  const data = createConsoleData({ ...options, dispatch, hostMemory: options.hostMemory ?? createHostMemoryReader() });
   const operatorUrl = options.config.clawgate?.edge?.operatorUrl;
   const edge = operatorUrl
     ? createEdgeOperatorClient({

@@ -1,12 +1,14 @@
 /** The Overview page: is the node alive and ready (and why not), secrets, heartbeats, the memory budget, queue and dead deliveries. */
+import { AGENT_MODEL_FIX } from "../config/agent-model-rule.ts";
 import { memoryBar, runsPerHourChart } from "./console-charts.ts";
 import type { Overview, RunsPerHour } from "./console-data.ts";
-import { CONSOLE_PATH, type Html, formatGb, formatSpan, formatTime, html, pill, relative } from "./console-format.ts";
+import { CONSOLE_PATH, HOST_MEMORY_NOT_READ, type Html, formatGb, formatSpan, formatTime, html, pill, relative } from "./console-format.ts";
 import { panel } from "./console-layout.ts";
 
 export function overviewMain(o: Overview, hours: RunsPerHour): Html {
   const now = o.generatedAt;
   const overdue = o.heartbeats.filter((h) => h.overdue).length;
+  const cannotRun = o.heartbeats.filter((h) => h.problem).length;
   const summary = html`<div class="cards">
   <div class="card"><h2>Liveness</h2><p class="big">${pill("alive", "ok")}</p><p class="muted">pid ${o.live.pid} · up ${formatSpan(now - o.live.startedAt)}</p></div>
   <div class="card"><h2>Readiness</h2><p class="big">${o.ready.ok ? pill("ready", "ok") : pill("not ready", "bad")}</p>
@@ -14,7 +16,7 @@ export function overviewMain(o: Overview, hours: RunsPerHour): Html {
   <div class="card"><h2>Secrets</h2><p class="big">${pill(o.secrets.health, o.secrets.health === "healthy" ? "ok" : "bad")}</p><p class="muted">snapshot v${o.secrets.version ?? "—"} · ${o.secrets.refCount} ref${o.secrets.refCount === 1 ? "" : "s"}${o.secrets.warnings ? ` · ${o.secrets.warnings} warning${o.secrets.warnings === 1 ? "" : "s"}` : ""}</p></div>
   <div class="card"><h2>Queue</h2><p class="big figure">${o.queue.queued}</p><p class="muted">queued · ${o.queue.running} running${o.queue.blocked ? ` · waiting on ${o.queue.blocked}` : ""}</p></div>
   <div class="card"><h2>Dead deliveries</h2><p class="big figure"><a href="${CONSOLE_PATH}/deliveries?state=dead">${o.deliveries.dead}</a></p><p class="muted">${o.deliveries.pending} pending · ${o.deliveries.done} done</p></div>
-  <div class="card"><h2>Heartbeats</h2><p class="big">${o.heartbeats.length === 0 ? pill("none", "neutral") : overdue > 0 ? pill(`${overdue} overdue`, "bad") : pill("on time", "ok")}</p><p class="muted">${o.heartbeats.length} agent${o.heartbeats.length === 1 ? "" : "s"}</p></div>
+  <div class="card"><h2>Heartbeats</h2><p class="big">${o.heartbeats.length === 0 ? pill("none", "neutral") : cannotRun > 0 ? pill(`${cannotRun} cannot run`, "bad") : overdue > 0 ? pill(`${overdue} overdue`, "bad") : pill("on time", "ok")}</p><p class="muted">${o.heartbeats.length} agent${o.heartbeats.length === 1 ? "" : "s"}</p></div>
 </div>`;
 
   const secrets = panel(
@@ -45,7 +47,9 @@ ${o.secrets.transitions.map(
       : html`<table><thead><tr><th scope="col">Agent</th><th scope="col">Every</th><th scope="col">Last</th><th scope="col">Next due</th><th scope="col">State</th></tr></thead><tbody>
 ${o.heartbeats.map(
   (h) =>
-    html`<tr><td class="mono">${h.agentId}</td><td>${h.everyMs > 0 ? formatSpan(h.everyMs) : "off"}</td><td>${h.last ? html`${relative(h.last.at, now)} ${pill(h.last.status)}` : html`<span class="muted">never</span>`}</td><td>${h.nextAt === null ? html`<span class="muted">periodic heartbeats off</span>` : relative(h.nextAt, now)}</td><td>${h.everyMs === 0 ? pill("off", "neutral") : h.overdue ? pill("overdue", "bad") : pill("on time", "ok")}</td></tr>`,
+    h.problem
+      ? html`<tr><td class="mono">${h.agentId}</td><td colspan="3">${h.problem}. Fix: ${AGENT_MODEL_FIX}</td><td>${pill("cannot run", "bad")}</td></tr>`
+      : html`<tr><td class="mono">${h.agentId}</td><td>${h.everyMs > 0 ? formatSpan(h.everyMs) : "off"}</td><td>${h.last ? html`${relative(h.last.at, now)} ${pill(h.last.status)}` : html`<span class="muted">never</span>`}</td><td>${h.nextAt === null ? html`<span class="muted">periodic heartbeats off</span>` : relative(h.nextAt, now)}</td><td>${h.everyMs === 0 ? pill("off", "neutral") : h.overdue ? pill("overdue", "bad") : pill("on time", "ok")}</td></tr>`,
 )}
 </tbody></table>`,
   );
@@ -54,7 +58,7 @@ ${o.heartbeats.map(
     "Memory budget",
     o.memory
       ? html`${memoryBar(o.memory)}
-<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}</p>
+<p class="muted">${formatGb(o.memory.reservedGb)} reserved of ${formatGb(o.memory.budgetGb)} · ${o.memory.availableGb === null || o.memory.totalGb === null ? HOST_MEMORY_NOT_READ : `host ${formatGb(o.memory.availableGb)} available of ${formatGb(o.memory.totalGb)}`}</p>
 ${
   o.memory.models.length === 0
     ? ""

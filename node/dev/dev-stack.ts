@@ -49,7 +49,8 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child
       const lines = buffer.split("\n");
       buffer = lines.pop() ?? "";
       // The daemon logs JSON into this pipe; a person watching a terminal reads one line per event instead.
-      for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${readable ? formatLogLine(line) : line}\n`);
+      // A record without a level (the edge's events) takes its stream's: wrangler prints console.log on stdout, warnings and errors on stderr.
+      for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${readable ? formatLogLine(line, stream === child.stdout ? "INFO" : "WARN") : line}\n`);
     });
   }
   child.once("exit", (code, signal) => {

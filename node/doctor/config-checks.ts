@@ -5,6 +5,7 @@ import { type ProviderIo, createProviderRegistry } from "../secrets/provider-reg
 import { resolveRefs } from "../secrets/resolve-refs.ts";
 import { classifyCredential, refKey } from "../config/secret-ref.ts";
 import { isLoopbackAddress } from "../config/loopback-address.ts";
+import { AGENT_MODEL_FIX, agentsWithoutModel } from "../config/agent-model-rule.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 
 /** OpenClaw's `hooks.token_too_short` threshold. */
@@ -38,6 +39,17 @@ export async function resolveInboundTokens(
   const hooks = loaded.raw["hooks"] as Record<string, unknown> | undefined;
   const gateway = loaded.raw["gateway"] as { auth?: Record<string, unknown> } | undefined;
   return { hook: await one(hooks?.["token"]), gateway: await one(gateway?.auth?.["token"]) };
+}
+
+/** An agent without a model gives every heartbeat, wake and agent call up at once, though each was accepted. */
+export function agentModelFindings(loaded: LoadedConfig): DoctorFinding[] {
+  return agentsWithoutModel(loaded.config.agents).map(({ id, problem }) => ({
+    checkId: "agents.no_model",
+    severity: "warn",
+    title: `agent "${id}" cannot run`,
+    detail: problem,
+    remediation: AGENT_MODEL_FIX,
+  }));
 }
 
 export function bindingFindings(loaded: LoadedConfig): DoctorFinding[] {

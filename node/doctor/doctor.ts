@@ -11,7 +11,7 @@ import { readNodeInfo } from "../state/node-discovery.ts";
 import { resolveStateDir } from "../state/state-dir.ts";
 import { servicePaths } from "../service/service-file-paths.ts";
 import { knownServiceFiles } from "../service/service-spec.ts";
-import { bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
+import { agentModelFindings, bindingFindings, edgeFindings, hooksFindings, resolveInboundTokens } from "./config-checks.ts";
 import { type DoctorFinding, type DoctorReport, buildReport } from "./doctor-finding.ts";
 import { type FsFinding, fsFindings } from "./fs-checks.ts";
 import { DEFAULT_HEARTBEAT_EVERY, diskFindings, heartbeatFindings, parseEvery, probeAgent, servicePathFindings, supervisionFindings } from "./host-checks.ts";
@@ -80,6 +80,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     });
     findings.push(...hooksFindings(loaded, tokens));
     findings.push(...edgeFindings(loaded));
+    findings.push(...agentModelFindings(loaded));
     findings.push(...(await secretsAuditFindings(options.configPath, options.allowExec ?? false, io)));
   }
 
@@ -119,7 +120,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (list.length <= 1) {
     // The default agent's own heartbeat setting wins over agents.defaults (docs/openclaw-compat.md §6).
     const every = list[0]?.heartbeat?.every ?? agents?.defaults?.heartbeat?.every;
-    findings.push(...heartbeatFindings(every, state, io.now(), list.length > 0));
+    // An `agents` section without a list still runs the implicit agent "main".
+    findings.push(...heartbeatFindings(every, state, io.now(), agents !== undefined));
   } else {
     // Every agent runs its own heartbeat: one that stopped must not hide behind another that still runs.
     const defaultAgent = list.find((a) => a.default) ?? list[0];
@@ -178,7 +180,7 @@ async function secretsAuditFindings(configPath: string, allowExec: boolean, io: 
         checkId: "secrets.audit_exec_skipped",
         severity: "info",
         title: "exec refs were not resolved",
-        detail: `${report.resolution.skippedExecRefs} exec ref(s) skipped`,
+        detail: `${report.resolution.skippedExecRefs} exec ref${report.resolution.skippedExecRefs === 1 ? "" : "s"} skipped`,
         remediation: "clawgate doctor --allow-exec runs the resolvers too",
       },
     ];

@@ -1,6 +1,7 @@
 /** Doctor checks on the running host: is the agent up and ready, is it supervised, did a heartbeat run in time, is there disk. */
 import type { StatsFs } from "node:fs";
 import { ADMIN_PREFIX } from "../../shared/constants.ts";
+import { AGENT_MODEL_FIX } from "../config/agent-model-rule.ts";
 import { heartbeatDeadlineMs } from "../dispatch/heartbeat.ts";
 import type { DoctorFinding } from "./doctor-finding.ts";
 
@@ -98,7 +99,7 @@ async function intakeFindings(get: (path: string, auth?: boolean) => Promise<Res
         checkId: "intake.dead_deliveries",
         severity: "warn",
         title: "deliveries were given up",
-        detail: `${dead} accepted deliveries are dead (their runs failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
+        detail: `${dead === 1 ? "1 accepted delivery is dead (its runs" : `${dead} accepted deliveries are dead (their runs`} failed every retry); see ${ADMIN_PREFIX}/runs?status=error`,
         remediation: "read the runs' errorCode/deadReason (`clawgate intake list --state dead`), fix the agent's runtime or model, then `clawgate intake replay <deliveryId>`",
       },
     ];
@@ -168,8 +169,8 @@ export function heartbeatFindings(
         checkId: "heartbeat.no_agents",
         severity: "info",
         title: "no agents configured",
-        detail: "without an agents section the node only journals deliveries: no heartbeat runs",
-        remediation: "add agents.list with a runtime (openai, command or openclaw)",
+        detail: "the config has no agents section: the node journals deliveries and leaves them pending, and runs no heartbeat",
+        remediation: AGENT_MODEL_FIX,
       },
     ];
   }

@@ -20,7 +20,7 @@ export function modelMemoryFindings(answer: ModelsAnswer): DoctorFinding[] {
         checkId: learned ? "dispatch.learned_estimate_over_budget" : "dispatch.model_over_budget",
         severity: "warn",
         title: `runs of ${m.model} are given up: its estimate is above the memory budget`,
-        detail: `${m.model} reserves ${m.estimateGb.toFixed(2)} GiB (${learned ? `learned from ${m.samples} run(s)` : m.baseSource}), the budget is ${answer.budgetGb.toFixed(2)} GiB`,
+        detail: `${m.model} reserves ${m.estimateGb.toFixed(2)} GiB (${learned ? `learned from ${m.samples} run${m.samples === 1 ? "" : "s"}` : m.baseSource}), the budget is ${answer.budgetGb.toFixed(2)} GiB`,
         remediation: learned
           ? `clawgate dispatch models --reset ${m.model}`
           : `lower agents.defaults.models["${m.model}"].memoryGb, raise clawgate.dispatch.memoryBudgetGb (GiB), or pick a smaller model`,
@@ -31,7 +31,7 @@ export function modelMemoryFindings(answer: ModelsAnswer): DoctorFinding[] {
         checkId: "dispatch.model_limit_kills",
         severity: "info",
         title: `runs of ${m.model} were killed at their hard memory limit`,
-        detail: `${m.limitKills} run(s) crossed ${m.hardLimitGb === null ? "the" : `the ${m.hardLimitGb.toFixed(2)} GiB`} limit; their peaks did not teach the estimate`,
+        detail: `${m.limitKills} run${m.limitKills === 1 ? "" : "s"} crossed ${m.hardLimitGb === null ? "the" : `the ${m.hardLimitGb.toFixed(2)} GiB`} limit; their peaks did not teach the estimate`,
         remediation: `clawgate dispatch models shows the last peaks; if the model needs more, raise agents.defaults.models["${m.model}"].memoryLimitGb (GiB); clawgate dispatch models --reset ${m.model} clears the count`,
       });
     }

@@ -40,8 +40,12 @@ function runLine(r: Record<string, unknown>): string {
   return ["run", id, r["agentId"], r["kind"], r["status"], ms, detail].filter((p) => p !== undefined && p !== "").join(" ");
 }
 
-/** One readable line (no newline) for one pino JSON record; a line that is not JSON comes back as it was. */
-export function formatLogLine(line: string): string {
+/**
+ * One readable line (no newline) for one pino JSON record; a line that is not JSON comes back as it was.
+ * `levelWithout` is the level of a record that carries none: the edge's events (one JSON object per
+ * console.log) take the level of the stream they came on.
+ */
+export function formatLogLine(line: string, levelWithout = "INFO"): string {
   let record: Record<string, unknown>;
   try {
     record = JSON.parse(line) as Record<string, unknown>;
@@ -49,7 +53,7 @@ export function formatLogLine(line: string): string {
     return line;
   }
   if (typeof record !== "object" || record === null) return line;
-  const level = LEVELS[Number(record["level"])] ?? String(record["level"] ?? "");
+  const level = record["level"] === undefined ? levelWithout : (LEVELS[Number(record["level"])] ?? String(record["level"]));
   const head = `${clock(record["time"])} ${level.padEnd(5)}`;
   if (record["msg"] === RUN_FINISHED_MSG) return `${head} ${runLine(record)}`;
   const fields = Object.entries(record)

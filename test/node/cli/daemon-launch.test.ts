@@ -1,5 +1,5 @@
 /** `clawgate node start` execs itself as the daemon bundle (same pid, compile cache on), or says why it runs from sources. */
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -75,6 +75,20 @@ it("runs from sources: silently when turned off, with a one-line reason when the
   expect(calls).toEqual([]);
 });
 
+/** The children of `pid` (any of its threads) that have exited and are not reaped: `Z` in /proc/<child>/stat. */
+async function zombieChildren(pid: number): Promise<string[]> {
+  const zombies: string[] = [];
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const children = (await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "")).split(" ").filter(Boolean);
+    for (const child of children) {
+      const stat = await readFile(`/proc/${child}/stat`, "utf8").catch(() => "");
+      // "<pid> (<comm>) <state> …": the comm may hold spaces, so read after the last ")".
+      if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") zombies.push(stat.slice(stat.indexOf("("), stat.lastIndexOf(")") + 1));
+    }
+  }
+  return zombies;
+}
+
 async function startAgent(env: NodeJS.ProcessEnv): Promise<{ pid: number; cmdline: string[]; environ: string[] }> {
   const configPath = await writeNodeConfig(dir, { hooks: "hook-token-launch-0123456789" }, { hooks: { enabled: true, token: { source: "file", provider: "f", id: "/hooks" } } });
   agent = await startNodeProcess(["--config", configPath, "--port", "0", "--state-dir", join(dir, "state")], {
@@ -97,7 +111,9 @@ it.each([
   // As installed: the state dir exists, 0700 (under systemd, UMask=0077 keeps what Node creates in it private too).
   await mkdir(join(dir, "state"), { mode: 0o700 });
   const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace("<state>", join(dir, "state", "compile-cache"))]));
-  const { cmdline, environ } = await startAgent(resolved);
+  const { pid, cmdline, environ } = await startAgent(resolved);
+  // The build's esbuild service was stopped and reaped before the exec: no child of the daemon is left defunct.
+  expect(await zombieChildren(pid)).toEqual([]);
   // execve kept the pid the supervisor (here: the test) started; the process now runs the bundle.
   const cacheDir = expectedCacheDir();
   expect(cmdline[1]).toMatch(new RegExp(`^${join(cacheDir, DAEMON_BUNDLE_DIR)}/[0-9a-f]{16}/daemon-[0-9a-f]{16}\\.mjs$`));

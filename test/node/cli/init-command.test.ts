@@ -70,6 +70,25 @@ it("migrates a plaintext hook token into the 0600 store with a backup, binds loo
   expect(await readFile(join(edgeDir, "wrangler.jsonc"), "utf8")).toBe("// mine\n{}\n");
 });
 
+it("with --yes on a new config, the first next step gives agent \"main\" a model; a config with one goes straight to the tunnel", async () => {
+  const config = join(home, ".openclaw/openclaw.json");
+  const first = await cli(["init", "--yes"]);
+  expect(first.code).toBe(0);
+  const steps = first.stdout.slice(first.stdout.indexOf("Next steps:")).split("\n");
+  expect(steps.slice(1, 3)).toEqual([
+    '  1. Model: agent "main" has no model or runtime, so every wake is given up (ERR_NO_MODEL):',
+    `     in ${config}, set agents.defaults.model (e.g. "ollama/llama3.1:8b" with models.providers.ollama), or agents.list[].model with agents.list[].runtime (openai, command or openclaw): docs/dispatch.md#runtimes-agentsdefaultsruntime-or-agentslistruntime`,
+  ]);
+  expect(steps[3]).toMatch(/^  2\. Tunnel: /);
+  const raw = JSON.parse(await readFile(config, "utf8"));
+  raw.agents.defaults.model = "ollama/llama3.1:8b";
+  await writeFile(config, JSON.stringify(raw), { mode: 0o600 });
+  const again = await cli(["init", "--yes"]);
+  expect(again.code).toBe(0);
+  expect(again.stdout).not.toContain("Model:");
+  expect(again.stdout).toMatch(/^Next steps:\n  1\. Tunnel: /m);
+});
+
 it("edge deploy --dry-run names the file and the cron job whose schedule has no Cron Trigger", async () => {
   expect((await cli(["init", "--yes"])).code).toBe(0);
   const file = join(home, ".clawgate/edge/wrangler.jsonc");

@@ -79,6 +79,11 @@ it("a dead delivery is listed by `intake list --state dead`, replayed by `intake
   const after = await cli("list", "--state", "dead", "--json");
   expect(after.code).toBe(0);
   expect(JSON.parse(after.stdout)).toEqual({ ok: true, state: "dead", counts: { pending: 0, done: 1, dead: 0 }, deliveries: [] });
+  // The console's "done" tab, in the terminal: newest first, --limit applies.
+  const done = await cli("list", "--state", "done", "--limit", "1");
+  expect(done.stderr).toBe("");
+  expect(done.code).toBe(0);
+  expect(done.stdout).toMatch(new RegExp(`^1 done delivery \\(pending 0, done 1, dead 0\\):\n${id}  agent  \\d{4}-\\d\\d-\\d\\dT\\S+Z\n$`));
   const runs = (await admin("/runs?limit=10")).runs.filter((r: { deliveryIds: string[] }) => r.deliveryIds.includes(id));
   expect(runs.map((r: { kind: string; status: string }) => [r.kind, r.status]).reverse()).toEqual([
     ["agent", "timeout"],
@@ -105,7 +110,7 @@ it("says clearly when no agent runs, and refuses a bad --state or --limit naming
   expect(none.stderr).toBe(`clawgate: no running daemon found (no ${join(dir, "state")}/node.json); start one with: clawgate node start\n`);
   const badState = await cli("list", "--state", "zombie");
   expect(badState.code).not.toBe(0);
-  expect(badState.stderr).toMatch(/option '--state <state>' argument 'zombie' is invalid\. Allowed choices are pending, dead/);
+  expect(badState.stderr).toMatch(/option '--state <state>' argument 'zombie' is invalid\. Allowed choices are pending, dead, done\./);
   const badLimit = await cli("list", "--limit", "0");
   expect(badLimit.code).toBe(1);
   expect(badLimit.stderr).toBe('clawgate: --limit must be an integer from 1 to 1000 (got "0")\n');

@@ -81,3 +81,29 @@ it("exits 1 with a one-line reason when no daemon runs", async () => {
     await rm(empty, { recursive: true, force: true });
   }
 });
+
+it("shows an agent with no model or runtime (the config `clawgate init --yes` writes) as one that cannot run, after its wake was given up", async () => {
+  const bare = await mkdtemp(join(tmpdir(), "clawgate-status-bare-"));
+  let node: NodeProcess | undefined;
+  try {
+    await writeNodeConfig(bare, { hooks: HOOK_TOKEN }, {
+      hooks: { enabled: true, token: fileRef("hooks") },
+      agents: { defaults: { heartbeat: { every: "30m" } } },
+      clawgate: { stateDir: join(bare, "state") },
+    });
+    node = await startNodeProcess(["--config", join(bare, "openclaw.json"), "--port", "0"], { env: { CLAWGATE_ALLOW_ROOT: "1" } });
+    const bareStatus = (...args: string[]) => runCli(["status", ...args, "--config", join(bare, "openclaw.json")], { env: { ...process.env, OPENCLAW_GATEWAY_TOKEN: "" } });
+    const wake = await fetch(`${node.url}/hooks/wake`, { method: "POST", headers: { authorization: `Bearer ${HOOK_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ text: "hello", mode: "now" }) });
+    expect(wake.status).toBe(200);
+    await pollUntil(async () => ((await bareStatus("--json")).stdout.includes('"dead":1') ? true : undefined), 15_000, "the wake to be given up");
+    const lines = (await bareStatus()).stdout.split("\n");
+    // No local model run was ever queued (the scheduler never probed): the host's memory is read for the overview.
+    expect(lines.find((l) => l.startsWith("memory"))).toMatch(/ · host \d+(\.\d)? GiB available of \d+(\.\d)? GiB$/);
+    expect(lines.find((l) => l.startsWith("heartbeats"))).toBe(
+      'heartbeats  main: CANNOT RUN: agent "main" has no model or runtime configured: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL) · fix: set agents.defaults.model (e.g. "ollama/llama3.1:8b" with models.providers.ollama), or agents.list[].model with agents.list[].runtime (openai, command or openclaw): docs/dispatch.md#runtimes-agentsdefaultsruntime-or-agentslistruntime',
+    );
+  } finally {
+    await node?.stop("SIGKILL");
+    await rm(bare, { recursive: true, force: true });
+  }
+}, 30_000);

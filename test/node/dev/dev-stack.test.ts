@@ -137,6 +137,11 @@ it("brings up node + edge on loopback, runs a heartbeat for an edge wake with th
     throw new Error(`${error.message}\n${output}`);
   });
   expect(output).toMatch(/^\[node\] \d\d:\d\d:\d\d INFO  clawgate node agent listening on http:\/\/127\.0\.0\.1:\d+ url=/m);
+  // The edge's events carry no pino level: they take their stream's (console.log → INFO), never an empty column.
+  await pollUntil(async () => /^\[edge\] \d\d:\d\d:\d\d INFO  event=hook\.forwarded route=wake /m.test(output) || undefined, 5_000, "the edge's forwarded line").catch((error: Error) => {
+    throw new Error(`${error.message}\n${output}`);
+  });
+  expect(output).not.toMatch(/^\[edge\] \d\d:\d\d:\d\d {2,}/m);
   const intake = (await admin("/intake")) as { counts: Record<string, number> };
   expect(intake.counts["done"]).toBe(1);
   expect(intake.counts["pending"]).toBe(0);

@@ -91,3 +91,55 @@ it("names a service file whose Node, clawgate entry or config no longer exists, 
   const after = (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.filter((f) => f.checkId === "supervision.path_missing");
   expect(after.map((f) => f.detail)).toEqual([`${plistFile} names ${gone}, which does not exist (docs/operations.md#upgrades)`]);
 });
+
+it("warns about an agent with no model or runtime (as `clawgate init --yes` leaves it), and says no_agents only without an agents section", async () => {
+  const home = join(dir, "no-model-home");
+  await mkdir(home, { recursive: true });
+  const configPath = join(home, "openclaw.json");
+  const findingsFor = async (config: unknown) => {
+    await writeFile(configPath, JSON.stringify({ clawgate: { stateDir: join(home, "state") }, ...(config as object) }), { mode: 0o600 });
+    return (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.filter((f) => f.checkId.startsWith("agents.") || f.checkId === "heartbeat.no_agents");
+  };
+  const fix =
+    'set agents.defaults.model (e.g. "ollama/llama3.1:8b" with models.providers.ollama), or agents.list[].model with agents.list[].runtime (openai, command or openclaw): docs/dispatch.md#runtimes-agentsdefaultsruntime-or-agentslistruntime';
+  // The minimal config init writes: the implicit agent "main" runs heartbeats, and each is given up at once.
+  expect(await findingsFor({ agents: { defaults: { heartbeat: { every: "30m" } } } })).toEqual([
+    {
+      checkId: "agents.no_model",
+      severity: "warn",
+      title: 'agent "main" cannot run',
+      detail: 'agent "main" has no model or runtime configured: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL)',
+      remediation: fix,
+    },
+  ]);
+  // Each listed agent on its own: one with a model is fine, one with only a runtime still has no model to run.
+  const listed = await findingsFor({ agents: { list: [{ id: "main", model: "openai/gpt-5.2-mini" }, { id: "ops", runtime: { type: "command", command: "/usr/bin/true" } }, { id: "idle" }] } });
+  expect(listed.map((f) => [f.checkId, f.severity, f.detail])).toEqual([
+    ["agents.no_model", "warn", 'agent "ops" has a runtime but no model: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL)'],
+    ["agents.no_model", "warn", 'agent "idle" has no model or runtime configured: its heartbeats, wakes and agent calls are given up (ERR_NO_MODEL)'],
+  ]);
+  expect(await findingsFor({ agents: { defaults: { model: "openai/gpt-5.2-mini" } } })).toEqual([]);
+  // Without an agents section the node really only journals.
+  expect(await findingsFor({})).toEqual([
+    {
+      checkId: "heartbeat.no_agents",
+      severity: "info",
+      title: "no agents configured",
+      detail: "the config has no agents section: the node journals deliveries and leaves them pending, and runs no heartbeat",
+      remediation: fix,
+    },
+  ]);
+});
+
+it("counts skipped exec refs in the singular and plural", async () => {
+  const home = join(dir, "exec-home");
+  await mkdir(home, { recursive: true });
+  const configPath = join(home, "openclaw.json");
+  const vault = (id: string) => ({ source: "exec", provider: "vault", id });
+  const detailFor = async (config: Record<string, unknown>) => {
+    await writeFile(configPath, JSON.stringify({ clawgate: { stateDir: join(home, "state") }, secrets: { providers: { vault: { source: "exec", command: join(home, "no-such-resolver") } } }, ...config }), { mode: 0o600 });
+    return (await runDoctor({ configPath, io: { now: () => NOW, home } })).findings.find((f) => f.checkId === "secrets.audit_exec_skipped")?.detail;
+  };
+  expect(await detailFor({ gateway: { auth: { token: vault("gateway/token") } } })).toBe("1 exec ref skipped");
+  expect(await detailFor({ gateway: { auth: { token: vault("gateway/token") } }, hooks: { token: vault("hooks/token") } })).toBe("2 exec refs skipped");
+});

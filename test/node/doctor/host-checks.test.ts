@@ -130,6 +130,18 @@ describe("probeAgent", () => {
     ]);
   });
 
+  it("counts one dead delivery in the singular", async () => {
+    const url = await serve({
+      "/healthz": { status: 200, body: { ok: true } },
+      "/readyz": { status: 200, body: { ok: true } },
+      "/_clawgate/admin/intake": { status: 200, body: { ok: true, counts: { pending: 0, done: 0, dead: 1 }, pending: [] }, auth: "adm" },
+    });
+    const { findings } = await probeAgent({ url }, "adm", io);
+    expect(findings.filter((f) => f.checkId === "intake.dead_deliveries").map((f) => f.detail)).toEqual([
+      "1 accepted delivery is dead (its runs failed every retry); see /_clawgate/admin/runs?status=error",
+    ]);
+  });
+
   it("treats an agent without the run log route as unchecked, and no node.json as not running", async () => {
     const url = await serve({ "/healthz": { status: 200, body: { ok: true } }, "/readyz": { status: 200, body: { ok: true } } });
     const { state, findings } = await probeAgent({ url }, "adm", io);

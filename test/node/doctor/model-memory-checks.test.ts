@@ -16,7 +16,7 @@ describe("model memory findings", () => {
         checkId: "dispatch.learned_estimate_over_budget",
         severity: "warn",
         title: "runs of ollama/m are given up: its estimate is above the memory budget",
-        detail: "ollama/m reserves 12.00 GiB (learned from 2 run(s)), the budget is 10.00 GiB",
+        detail: "ollama/m reserves 12.00 GiB (learned from 2 runs), the budget is 10.00 GiB",
         remediation: "clawgate dispatch models --reset ollama/m",
       },
     ]);
@@ -36,6 +36,6 @@ describe("model memory findings", () => {
         'clawgate dispatch models shows the last peaks; if the model needs more, raise agents.defaults.models["local/hog"].memoryLimitGb (GiB); clawgate dispatch models --reset local/hog clears the count',
       ],
     ]);
-    expect(findings[1]!.detail).toBe("1 run(s) crossed the 0.30 GiB limit; their peaks did not teach the estimate");
+    expect(findings[1]!.detail).toBe("1 run crossed the 0.30 GiB limit; their peaks did not teach the estimate");
   });
 });

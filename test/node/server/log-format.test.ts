@@ -32,6 +32,12 @@ it("a finished run reads as run <id…> <agent> <kind> <status> <ms> and what ca
   );
 });
 
+it("gives a record without a level (an edge event) its stream's level, INFO unless told", () => {
+  const event = JSON.stringify({ event: "cron.tick", cron: "*/30 * * * *", runs: 1 });
+  expect(formatLogLine(event)).toMatch(/^\d\d:\d\d:\d\d INFO  event=cron\.tick cron="\*\/30 \* \* \* \*" runs=1$/);
+  expect(formatLogLine(event, "WARN")).toMatch(/^\d\d:\d\d:\d\d WARN  event=cron\.tick /);
+});
+
 it("passes a line that is not JSON through unchanged", () => {
   expect(formatLogLine("plain text from a child")).toBe("plain text from a child");
 });
