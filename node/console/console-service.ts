@@ -28,7 +28,7 @@ export interface NodeConsoleOptions extends ConsoleSources {
 export function createNodeConsole(options: NodeConsoleOptions): NodeConsole {
   // Without an `agents` section the dispatcher runs nothing (an intake-only node): no agent, so no heartbeat to be late.
   const dispatch = options.dispatch && options.config.agents === undefined ? { ...options.dispatch, agents: { ...options.dispatch.agents, agents: new Map() } } : options.dispatch;
-  const data = createConsoleData({ ...options, dispatch, hostMemory: options.hostMemory ?? createHostMemoryReader() });
+  const data = createConsoleData({ ...options, dispatch, hostMemory: options.hostMemory ?? createHostMemoryReader({ io: options.io }) });
   const operatorUrl = options.config.clawgate?.edge?.operatorUrl;
   const edge = operatorUrl
     ? createEdgeOperatorClient({

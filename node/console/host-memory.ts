@@ -4,6 +4,7 @@
  * reading (taken when a local model run is queued).
  */
 import { readFileSync } from "node:fs";
+import type { DaemonIo } from "../io/daemon-io.ts";
 import { type MemorySample, parseProcMeminfo } from "../dispatch/memory-probe.ts";
 
 export type HostMemoryReader = () => MemorySample | undefined;
@@ -11,15 +12,16 @@ export type HostMemoryReader = () => MemorySample | undefined;
 export interface HostMemoryOptions {
   readonly platform?: string;
   readonly readFile?: (path: string) => string;
-  readonly now?: () => number;
+  /** The clock of the one-second reuse. */
+  readonly io: Pick<DaemonIo, "now">;
 }
 
 const KEEP_MS = 1_000;
 
-export function createHostMemoryReader(options: HostMemoryOptions = {}): HostMemoryReader {
+export function createHostMemoryReader(options: HostMemoryOptions): HostMemoryReader {
   if ((options.platform ?? process.platform) !== "linux") return () => undefined;
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, "utf8"));
-  const now = options.now ?? Date.now;
+  const { now } = options.io;
   let last: { at: number; sample: MemorySample | undefined } | undefined;
   return () => {
     const t = now();

@@ -44,10 +44,11 @@ it("shows an agent with no model or runtime as one that cannot run, not as a hea
       secrets: f.secrets,
       readiness: () => readinessOf({ secrets: f.secrets, journal: f.journal }),
       journal: f.journal,
-      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: AgentsSchema.parse(agents), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
+      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ io: realIo, agents: AgentsSchema.parse(agents), providers: { local: { baseUrl: "http://127.0.0.1:9/v1" } }, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
       startedAt: Date.now(),
       acceptsToken: () => false,
       logger: { info() {}, warn() {} },
+      io: realIo,
     }).overview();
   // What `clawgate init --yes` writes: the implicit agent "main" with a heartbeat and nothing to run it on.
   const bare = overviewOf({ defaults: { heartbeat: { every: "30m" } } });
@@ -84,10 +85,11 @@ it("reads the host's memory for the overview before any local run (Linux: /proc/
       secrets: f.secrets,
       readiness: () => readinessOf({ secrets: f.secrets, journal: f.journal }),
       journal: f.journal,
-      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
+      dispatch: { runs: f.runLog, scheduler: f.scheduler, agents: compileAgentTable({ io: realIo, agents: undefined, providers: {}, secret: () => undefined }), replay: () => ({ ok: false, code: "ERR_DELIVERY_NOT_FOUND", message: "delivery not found" }) },
       startedAt: Date.now(),
       acceptsToken: () => false,
       logger: { info() {}, warn() {} },
+      io: realIo,
       ...(hostMemory ? { hostMemory } : {}),
     }).overview();
   // The fixture's scheduler has never probed (no local run was queued).
