@@ -24,7 +24,8 @@ export interface DispatcherLogger {
 /** What a give-up before start knows of the run that was asked for (the agent, model, session and queue time). */
 export type AskedRun = Partial<Pick<RunRecord, "agentId" | "sessionKey" | "model" | "queuedAt" | "trigger" | "memoryEstimateGb" | "memoryLimitGb">>;
 
-export interface DispatchContext {
+/** The parts a dispatcher works with, given whole by its owner (the dispatch service). */
+export interface DispatchParts {
   readonly journal: IntakeJournal;
   readonly scheduler: Scheduler;
   readonly modelMemory: ModelMemory;
@@ -33,6 +34,9 @@ export interface DispatchContext {
   readonly events: SystemEventQueues;
   readonly agents: AgentTable;
   readonly logger: DispatcherLogger;
+}
+
+export interface DispatchContext extends DispatchParts {
   readonly maxThinking: ThinkingLevel | undefined;
   readonly maxAttempts: number;
   readonly stallAfterMs: number;
@@ -65,23 +69,11 @@ export interface DispatchContext {
   giveUpDelivery(delivery: JournalEntry, kind: "agent" | "heartbeat", giveUp: GiveUp, asked?: AskedRun): void;
 }
 
-export interface DispatchContextOptions {
-  readonly journal: IntakeJournal;
-  readonly scheduler: Scheduler;
-  readonly modelMemory: ModelMemory;
-  readonly runLog: RunLog;
-  readonly sessions: SessionStore;
-  readonly events: SystemEventQueues;
-  readonly agents: AgentTable;
-  readonly logger: DispatcherLogger;
-  readonly maxThinking: ThinkingLevel | undefined;
-  readonly maxAttempts: number;
+export interface DispatchContextOptions
+  extends DispatchParts,
+    Pick<DispatchContext, "maxThinking" | "maxAttempts" | "stallAfterMs" | "historyMessages" | "now" | "randomUUID"> {
   readonly retryDelayMs: number;
-  readonly stallAfterMs: number;
-  readonly historyMessages: number;
-  readonly now: () => number;
   readonly setTimer: (fn: () => void, ms: number) => unknown;
-  readonly randomUUID: () => string;
 }
 
 export function createDispatchContext(o: DispatchContextOptions): DispatchContext {

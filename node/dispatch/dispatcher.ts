@@ -10,35 +10,21 @@
  */
 import type { ThinkingLevel } from "../config/agents-schema.ts";
 import type { DaemonIo } from "../io/daemon-io.ts";
-import type { JournalEntry, IntakeJournal } from "../intake/intake-journal.ts";
+import type { JournalEntry } from "../intake/intake-journal.ts";
 import type { SecretsEvent } from "../secrets/secrets-reloader.ts";
-import type { SessionStore } from "../sessions/session-store.ts";
 import { mainSessionKey } from "../sessions/session-store.ts";
-import type { SystemEventQueues } from "../sessions/system-events.ts";
 import { createAgentRuns } from "./agent-runs.ts";
-import type { AgentTable } from "./agent-table.ts";
 import { runCount, dispositionOf } from "./delivery-disposition.ts";
-import { type DispatcherLogger, createDispatchContext } from "./dispatch-context.ts";
+import { type DispatchParts, createDispatchContext } from "./dispatch-context.ts";
 import { createHeartbeatRuns } from "./heartbeat-runs.ts";
 import { createHeartbeatTiming } from "./heartbeat.ts";
-import type { ModelMemory } from "./model-memory.ts";
-import type { RunLog } from "./run-log.ts";
-import type { Scheduler } from "./scheduler.ts";
 
 export type { DispatcherLogger } from "./dispatch-context.ts";
 
 /** Failed memory probe readings in a row (about one per `probeIntervalMs`) before /readyz reports it: one is a blip. */
 const PROBE_FAILURES_NOT_READY = 3;
 
-export interface DispatcherOptions {
-  readonly journal: IntakeJournal;
-  readonly scheduler: Scheduler;
-  readonly modelMemory: ModelMemory;
-  readonly runLog: RunLog;
-  readonly sessions: SessionStore;
-  readonly events: SystemEventQueues;
-  readonly agents: AgentTable;
-  readonly logger: DispatcherLogger;
+export interface DispatcherOptions extends DispatchParts {
   /** Queued agent runs before `admit` refuses (the hook answers 503 + Retry-After). */
   readonly maxQueue: number;
   readonly maxThinking?: ThinkingLevel | undefined;
