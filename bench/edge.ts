@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { WORKER_BUNDLE_OPTIONS } from "../scripts/worker-bundle-options.ts";
 import { type JWK, SignJWT, exportJWK, generateKeyPair } from "jose";
 import type { AuthMethod } from "../edge/auth/auth-config.ts";
 import { type AuthRequest, type CallerAuth, compileCallerAuth } from "../edge/auth/caller-auth.ts";
@@ -220,11 +221,7 @@ async function bundleFigures(): Promise<BenchFigure[]> {
     // Baseline: a bare Hono Worker bundled the way wrangler does (esbuild, ESM, not minified), same run.
     const bare = await esbuild.build({
       stdin: { contents: 'import { Hono } from "hono"; const app = new Hono(); app.get("/", (c) => c.text("ok")); export default app;', resolveDir: ROOT, loader: "ts" },
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      target: "es2024",
-      conditions: ["workerd", "worker", "browser"],
+      ...WORKER_BUNDLE_OPTIONS,
       write: false,
     });
     const bareGz = gzipSync(bare.outputFiles[0]!.contents).length;

@@ -14,6 +14,7 @@ import { cp, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/prom
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { WORKER_BUNDLE_OPTIONS } from "./worker-bundle-options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const OUT = join(ROOT, "dist");
@@ -62,13 +63,7 @@ export async function buildPackage(outDir: string = OUT): Promise<Record<string,
     // The Worker for wrangler, and the edge's configuration check that `clawgate edge deploy` runs first.
     entryPoints: { worker: "edge/index.ts", "edge-config": "edge/edge-config.ts" },
     outdir: join(outDir, "edge"),
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2024",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*", "node:*"],
+    ...WORKER_BUNDLE_OPTIONS,
     sourcemap: "linked",
     // Maps name the source file and line for stack traces (node --enable-source-maps); the sources stay out of the package.
     sourcesContent: false,

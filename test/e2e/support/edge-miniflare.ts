@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { WORKER_BUNDLE_OPTIONS } from "../../../scripts/worker-bundle-options.ts";
 
 const ENTRY = fileURLToPath(new URL("../../../edge/index.ts", import.meta.url));
 
@@ -12,14 +13,8 @@ const ENTRY = fileURLToPath(new URL("../../../edge/index.ts", import.meta.url));
 export async function bundleEdge(plugins: Plugin[] = []): Promise<string> {
   const result = await build({
     entryPoints: [ENTRY],
-    bundle: true,
+    ...WORKER_BUNDLE_OPTIONS,
     write: false,
-    format: "esm",
-    platform: "neutral",
-    target: "es2024",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*", "node:*"],
     plugins,
     logLevel: "silent",
   });
