@@ -9,9 +9,12 @@
  * database after it, and the WAL header when the WAL is reused; https://sqlite.org/pragma.html#pragma_synchronous):
  * a single write (`accept`, `settle`, `revive`) syncs the WAL before it returns; a group commit
  * (`acceptGrouped`) syncs it on libuv's thread pool (fdatasync), so the event loop keeps serving while the
- * disk works. Deliveries that reach the journal in one turn of the loop share a transaction; transactions
- * committed while a sync is in flight share the next sync. Each caller's promise settles only after a sync
- * that covers its row, so nothing is acknowledged before it is durable; a failed commit or sync fails its group.
+ * disk works. Deliveries that reach the journal while no sync is in flight share a transaction that commits at
+ * the end of that turn of the loop; deliveries that arrive while a sync is in flight share one transaction that
+ * commits when that sync ends, and one sync after it — so under load there is one commit and one sync per
+ * sync's worth of arrivals, and an idle journal commits a lone delivery at once. Each caller's promise settles
+ * only after a sync that covers its row, so nothing is acknowledged before it is durable; a failed commit or
+ * sync fails its group.
  */
 import { chmodSync, closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -204,6 +207,8 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       syncing = false;
       settleAll(covered, error ?? undefined);
       if (closed && unsynced.length === 0) closeWal();
+      // The group that gathered during this sync commits now and starts the next one.
+      else if (group) flush();
       else startSync();
     });
   };
@@ -215,10 +220,10 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   };
 
   /**
-   * The open group: its transaction began with its first delivery and ends in `flush`, scheduled with
-   * setImmediate so every delivery that reaches the journal in this turn of the loop joins. Every other
-   * write and every read outside `acceptGrouped` flushes first, so nothing else ever shares or rolls back
-   * with an uncommitted group.
+   * The open group: its transaction began with its first delivery and ends in `flush` — at the end of that
+   * turn of the loop (setImmediate) when no sync is in flight, else when the sync in flight ends, so every
+   * delivery that arrives meanwhile joins. Every other write and every read outside `acceptGrouped` flushes
+   * first, so nothing else ever shares or rolls back with an uncommitted group.
    */
   let group: Group | undefined;
   const flush = () => {
@@ -264,7 +269,10 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
           return Promise.reject(new JournalCommitError({ cause }));
         }
         group = { waiters: [], ids: new Set() };
-        setImmediate(flush);
+        // While a sync is in flight its end commits this group (startSync's callback).
+        setImmediate(() => {
+          if (!syncing) flush();
+        });
       }
       const current = group;
       let result: AcceptResult | undefined;
