@@ -6,6 +6,7 @@
  * bare Hono Worker bundled in the same run.
  */
 import { spawnSync } from "node:child_process";
+import { timeOrderedId } from "../shared/time-ordered-id.ts";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -156,7 +157,7 @@ async function buildCases(): Promise<{ cases: Case[]; token: string; tokens: unk
   const worker = createEdgeWorker({
     fetch: (async () => Response.json({ ok: true })) as unknown as typeof fetch,
     now: () => Date.now(),
-    randomUUID: () => crypto.randomUUID(),
+    newDeliveryId: () => timeOrderedId(Date.now(), () => crypto.randomUUID()),
     logEvent: () => {},
     log: () => {},
   });

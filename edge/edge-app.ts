@@ -20,7 +20,7 @@ const outboxOf = (env: Env, setup: EdgeSetup) =>
 /** The Worker over `io`, which edge/index.ts builds once with production I/O (tests with fakes). */
 export function createEdgeWorker(io: EdgeIo) {
   const loadSetup = createSetupLoader(io);
-  const { logEvent, randomUUID } = io;
+  const { logEvent, newDeliveryId } = io;
   const app = new Hono<AppEnv>();
 
   // Before anything else: every answer carries the shared security headers, and a path a parser could resolve
@@ -50,7 +50,7 @@ export function createEdgeWorker(io: EdgeIo) {
     createHookIntake({
       setup: (c) => c.get("setup") as EdgeSetup,
       outbox: (c) => outboxOf(c.env as Env, c.get("setup") as EdgeSetup),
-      randomUUID,
+      newDeliveryId,
       log: logEvent,
     }),
   );

@@ -32,7 +32,8 @@ export interface OutboxClient {
 export interface HookIntakeDeps {
   readonly setup: (c: Context) => EdgeSetup;
   readonly outbox: (c: Context) => OutboxClient;
-  readonly randomUUID: () => string;
+  /** A fresh delivery id for a call that brings no key of its own. */
+  readonly newDeliveryId: () => string;
   readonly log: (event: Record<string, unknown>) => void;
 }
 
@@ -126,7 +127,7 @@ export function createHookIntake(deps: HookIntakeDeps): Hono {
     }
     const passThrough = name !== "wake" && name !== "agent";
     const delivery: NodeCall = {
-      deliveryId: callerKey !== undefined ? await scopedDeliveryId(who.principal, callerKey) : deps.randomUUID(),
+      deliveryId: callerKey !== undefined ? await scopedDeliveryId(who.principal, callerKey) : deps.newDeliveryId(),
       nodeId: node.id,
       // A pass-through call keeps its query (`{{query.x}}` in node mappings); the envelope binds it too.
       path: `${node.hooksPath}/${name}${passThrough ? url.search : ""}`,

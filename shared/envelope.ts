@@ -6,6 +6,7 @@
 // jose's per-feature entry points: the node agent loads only these modules (not JWE and the rest), and the
 // Worker bundle is tree-shaken either way.
 import { MAX_DELIVERY_ID } from "./limits.ts";
+import { timeOrderedId } from "./time-ordered-id.ts";
 import { decodeProtectedHeader } from "jose/decode/protected_header";
 import * as errors from "jose/errors";
 import { importJWK } from "jose/key/import";
@@ -91,6 +92,7 @@ export interface EnvelopeSignerOptions {
   /** Seconds until expiry, 1–60; default 30. */
   readonly lifetimeSeconds?: number;
   readonly now?: () => number;
+  /** The random bits of a default `jti` (a time-ordered id, shared/time-ordered-id.ts). */
   readonly randomUUID?: () => string;
 }
 
@@ -134,7 +136,7 @@ export async function createEnvelopeSigner(options: EnvelopeSignerOptions): Prom
         iss: ENVELOPE_ISSUER,
         aud: options.nodeId,
         sub: request.principal,
-        jti: request.jti ?? randomUUID(),
+        jti: request.jti ?? timeOrderedId(now(), randomUUID),
         iat,
         exp: iat + lifetime,
       };

@@ -56,7 +56,7 @@ export function testWorker(testEnv: Env, nodeFetch: typeof fetch, uuids: string[
     fetch: nodeFetch,
     log: (line) => logs.push(line),
     logEvent: (event) => events.push(event),
-    randomUUID: () => uuids[n++] ?? crypto.randomUUID(),
+    newDeliveryId: () => uuids[n++] ?? crypto.randomUUID(),
   });
   return {
     logs,
