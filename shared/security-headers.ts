@@ -5,6 +5,9 @@
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
+/** The two headers every answer carries, as a plain object for answers written without a Response. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
+
 /**
  * Sets the headers on `res` in place, or on a copy when its headers are immutable (a Response from `fetch`).
  * `noStore` adds `Cache-Control: no-store` (admin and operator answers).
@@ -21,8 +24,7 @@ export function withSecurityHeaders(res: Response, noStore: boolean): Response {
 }
 
 function apply(headers: Headers, noStore: boolean): void {
-  headers.set("x-content-type-options", "nosniff");
-  headers.set("referrer-policy", "no-referrer");
+  for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]!);
   const type = headers.get("content-type");
   if (type !== null && JSON_TYPE.test(type) && !/charset=/i.test(type)) headers.set("content-type", "application/json; charset=utf-8");
   if (noStore) headers.set("cache-control", "no-store");

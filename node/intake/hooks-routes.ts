@@ -1,278 +1,41 @@
 /**
- * The OpenClaw-compatible hook intake (docs/openclaw-compat.md §5): `POST <hooks.path>/wake` and `/agent`, in
- * OpenClaw's order of checks — query token (400) → auth (401/429) → method (405) → empty subpath (404) → body
- * (413/408/400) → route (wake, agent, a `hooks.mappings` entry, else 404) — with OpenClaw's statuses, content
- * types and texts (shared/hook-answers.ts), and every accepted call journaled before it is answered.
+ * The hook intake (node/intake/hook-intake.ts) as Hono routes, mounted at `hooks.path` in the node app: what an
+ * in-process caller of the app (`app.request`) reaches. The daemon's listener serves the same intake without
+ * WHATWG objects (node/server/hooks-listener.ts).
  */
 import { Readable } from "node:stream";
-import type { DaemonIo } from "../io/daemon-io.ts";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { Hono, type Context } from "hono";
-import { ENVELOPE_HEADER, EnvelopeError, type EnvelopeVerifier } from "../../shared/envelope.ts";
-import {
-  BODY_CONNECTION_CLOSED,
-  BODY_TIMEOUT,
-  JSON_CONTENT_TYPE,
-  METHOD_NOT_ALLOWED,
-  NOT_FOUND,
-  PAYLOAD_TOO_LARGE,
-  QUERY_TOKEN_REFUSED,
-  TEXT_CONTENT_TYPE,
-  TOO_MANY_REQUESTS,
-  UNAUTHORIZED,
-} from "../../shared/hook-answers.ts";
-import { MAX_IDEMPOTENCY_KEY, hookChannelError, hookPayloadOf, normalizeAgentPayload, normalizeWakePayload, parseHookBody } from "../../shared/hook-payloads.ts";
-import type { JournalEntry, IntakeJournal } from "./intake-journal.ts";
-import { bearerToken } from "../../shared/bearer.ts";
-import { createTokenMatcher } from "./token-match.ts";
-import { type FailureWindow, createFailureWindow } from "../../shared/failure-window.ts";
-import { sessionScopeProblem } from "../../shared/session-scope.ts";
-import { TUNNELLED_TOKEN_TEXT, cameThroughCloudflare } from "./tunnel-guard.ts";
-import type { Logger } from "pino";
-import type { SessionKeySource } from "./hook-mappings.ts";
-import type { HooksPolicy } from "./hooks-policy.ts";
+import { type HookCall, type HookIntake, type HookIntakeOptions, createHookIntake, readBodyStream } from "./hook-intake.ts";
 
-export interface HooksRoutesOptions {
-  readonly policy: HooksPolicy;
-  readonly journal: IntakeJournal;
-  /** The hook token from the current secrets snapshot (read per request, so a reload rotates it). */
-  readonly hookToken: () => string | undefined;
-  /** Present when edge public keys are configured. */
-  readonly envelopes?: EnvelopeVerifier;
-  /** Failed hook-token attempts per client; a correct token always passes and clears its client's count. */
-  readonly limiter: FailureWindow;
-  /** Failed envelopes per client, counted apart from token failures; a verified envelope is never throttled. */
-  readonly envelopeLimiter?: FailureWindow;
-  /** The agent a call without `agentId` runs as (session keys stay inside their agent); default "main". */
-  readonly defaultAgentId?: string;
-  /** Refuse a hook-token call that came through Cloudflare (edge keys configured, no opt-out). */
-  readonly refuseTunnelledToken?: boolean;
-  readonly logger: Logger;
-  readonly clientOf: (c: Context) => string;
-  readonly bodyTimeoutMs?: number;
-  /** The clock (limiter windows, timings) and the ids of deliveries that bring no key. */
-  readonly io: Pick<DaemonIo, "now" | "randomUUID">;
-  /**
-   * Admission (the dispatcher's queue bound), asked after validation and before journaling, and only for
-   * agent calls: OpenClaw coalesces wakes, it never drops one, so a wake is never refused. Not asked for a
-   * duplicate delivery id either: a duplicate always gets the original's answer.
-   */
-  readonly admit?: (kind: "wake" | "agent") => Admission;
-  /** Called after a NEW journal insert (never for a duplicate), so the dispatcher wakes at once instead of polling. */
-  readonly onAccepted?: (delivery: JournalEntry) => void;
-}
+export type HooksRoutesOptions = HookIntakeOptions & { readonly clientOf: (c: Context) => string };
 
-export type Admission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
-
-type Status = 200 | 202 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503;
-/** `body` may be JSON text already (a journaled answer, replayed verbatim). */
-const json = (c: Context, status: Status, body: object | string, headers?: Record<string, string>) =>
-  c.body(typeof body === "string" ? body : JSON.stringify(body), status, { ...headers, "content-type": JSON_CONTENT_TYPE });
-const text = (c: Context, status: Status, body: string, headers?: Record<string, string>) =>
-  c.body(body, status, { ...headers, "content-type": TEXT_CONTENT_TYPE });
-
-export function createHooksRoutes(options: HooksRoutesOptions): Hono {
-  const { policy, journal, limiter, logger } = options;
-  const envelopeLimiter = options.envelopeLimiter ?? createFailureWindow();
-  const defaultAgentId = options.defaultAgentId ?? "main";
-  const { now, randomUUID } = options.io;
-  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
-  const tokenMatches = createTokenMatcher();
+/** Routes over an intake of their own (from its options), or over one the daemon shares with its listener. */
+export function createHooksRoutes(options: HooksRoutesOptions | { readonly intake: HookIntake; readonly clientOf: (c: Context) => string }): Hono {
+  const intake = "intake" in options ? options.intake : createHookIntake(options);
   const app = new Hono();
-
   app.all("*", async (c) => {
-    const started = now();
-    const client = options.clientOf(c);
     const url = new URL(c.req.url);
-    // OpenClaw's subpath: only leading slashes go, so `wake/` is not `wake` (it is looked up as a mapping).
-    const route = url.pathname.slice(policy.path.length).replace(/^\/+/, "");
-    let status = 0;
-    let principal = "anonymous";
-    let deliveryId: string | undefined;
-    let mappingId: string | undefined;
-    let size = 0;
-    const answer = (code: Status, body: object | string, headers?: Record<string, string>) => {
-      status = code;
-      return json(c, code, body, headers);
-    };
-    const answerText = (code: Status, body: string, headers?: Record<string, string>) => {
-      status = code;
-      return text(c, code, body, headers);
-    };
-    /**
-     * Journal a validated delivery and answer. A duplicate delivery id answers like the original (same
-     * runId, nothing new queued) and is never refused by admission; only a new agent run asks `admit`.
-     */
-    const enqueue = async (kind: "wake" | "agent", id: string, payload: object, response: object) => {
-      if (kind === "agent" && options.admit) {
-        const original = journal.get(id);
-        if (original) return answer(statusOf(original.kind), original.response);
-        const admission = options.admit(kind);
-        if (!admission.ok) {
-          const wait = Math.max(1, Math.ceil(admission.retryAfterSeconds));
-          return answer(503, { ok: false, error: "queue full" }, { "retry-after": String(wait) });
-        }
-      }
-      let accepted;
-      try {
-        // Shares one commit with the deliveries around it; resolves only once this row is durable.
-        accepted = await journal.acceptGrouped({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt: started });
-      } catch (error) {
-        // Not known durable, so not acknowledged: the caller (or the edge's outbox) retries; a retry of a row that did land gets its original answer.
-        logger.error({ err: error, deliveryId: id }, "intake journal commit failed");
-        return answer(503, { ok: false, error: "the delivery could not be stored; retry" }, { "retry-after": "1" });
-      }
-      if (accepted.inserted && options.onAccepted) {
-        // Already durable and about to be acknowledged: a failing listener must not turn that into a 5xx.
-        try {
-          options.onAccepted(accepted.delivery);
-        } catch (error) {
-          logger.error({ err: error, deliveryId: id }, "onAccepted listener failed");
-        }
-      }
-      return answer(statusOf(accepted.delivery.kind), accepted.delivery.response);
-    };
-    try {
-      // 1. A token in the query string ends up in proxy and shell logs: refuse it outright.
-      if (url.searchParams.has("token")) return answerText(400, QUERY_TOKEN_REFUSED);
-      // 2. Who is calling. A failure is counted in its own window (token or envelope); a correct credential is
-      // never throttled, so nothing without one can lock out the edge or the token's holder (docs/security.md).
-      const refuse = (window: FailureWindow, refusal: () => Response) => {
-        const wait = window.blockedFor(client, now());
-        if (wait > 0) return answerText(429, TOO_MANY_REQUESTS, { "retry-after": String(wait) });
-        window.recordFailure(client, now());
-        return refusal();
-      };
-      const envelope = c.req.header(ENVELOPE_HEADER);
-      if (envelope === undefined) {
-        if (options.refuseTunnelledToken && cameThroughCloudflare((name) => c.req.header(name))) return answer(403, { ok: false, error: TUNNELLED_TOKEN_TEXT });
-        const presented = bearerToken(c.req.header("authorization")) ?? (c.req.header("x-openclaw-token")?.trim() || undefined);
-        const token = options.hookToken();
-        if (!presented || !token || !tokenMatches(presented, token)) return refuse(limiter, () => answerText(401, UNAUTHORIZED));
-        limiter.clear(client);
-        principal = "hook-token";
-      } else if (!options.envelopes) {
-        return refuse(envelopeLimiter, () => answerText(401, UNAUTHORIZED));
-      }
-      // 3–4. Method, then a route at all.
-      if (c.req.method !== "POST") return answerText(405, METHOD_NOT_ALLOWED, { allow: "POST" });
-      if (route === "") return answerText(404, NOT_FOUND);
-      // 5. The body: bounded in size and time.
-      const body = await readBody(c, policy.maxBodyBytes, bodyTimeoutMs);
-      // The unread rest of a refused body is never read: the connection closes after the answer.
-      if (body === "too-large") return answer(413, { ok: false, error: PAYLOAD_TOO_LARGE }, { connection: "close" });
-      if (body === "timeout") return answer(408, { ok: false, error: BODY_TIMEOUT }, { connection: "close" });
-      // The client went away mid-body: nobody reads this answer, but it must not count as a 5xx.
-      if (body === "aborted") return answer(400, { ok: false, error: BODY_CONNECTION_CLOSED }, { connection: "close" });
-      size = body.byteLength;
-      // The envelope binds the exact body, so its full check needs the bytes just read.
-      if (envelope !== undefined) {
-        try {
-          const claims = await options.envelopes!.verify(envelope, { method: c.req.method, path: url.pathname + url.search, body });
-          principal = claims.sub;
-          deliveryId = claims.did ?? claims.jti;
-        } catch (error) {
-          const code = error instanceof EnvelopeError ? error.code : "ERR_ENVELOPE_MALFORMED";
-          return refuse(envelopeLimiter, () => answer(401, { ok: false, error: "unauthorized", code }));
-        }
-      }
-      const parsed = parseHookBody(body);
-      if (!parsed.ok) return answer(400, { ok: false, error: parsed.error });
-      const payload = hookPayloadOf(parsed.value);
-      // 6. The route. An Idempotency-Key (clawgate's; OpenClaw 2026.2.26 ignores it) names the delivery.
-      const headerKey = (c.req.header("idempotency-key") ?? c.req.header("webhook-id"))?.trim() || undefined;
-      if (headerKey !== undefined && headerKey.length > MAX_IDEMPOTENCY_KEY) {
-        return answer(400, { ok: false, error: `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters` });
-      }
-      // Direct and mapped requests meet here: same payload rules, same policy, same journal shape
-      // (a mapped one adds only `mapping`), so the dispatcher consumes all three alike.
-      const wake = (raw: Record<string, unknown>, extra: { mapping?: string } = {}) => {
-        const normalized = normalizeWakePayload(raw);
-        if (!normalized.ok) return answer(400, { ok: false, error: normalized.error });
-        deliveryId ??= headerKey ?? randomUUID();
-        return enqueue("wake", deliveryId, { ...normalized.value, ...extra }, { ok: true, mode: normalized.value.mode });
-      };
-      const agent = (raw: Record<string, unknown>, source: SessionKeySource, extra: { mapping?: string } = {}) => {
-        const normalized = normalizeAgentPayload(raw, policy.channels);
-        if (!normalized.ok) return answer(400, { ok: false, error: normalized.error });
-        const problem = policy.targetProblem(normalized.value);
-        if (problem) return answer(400, { ok: false, error: problem });
-        const sessionKey = policy.sessionKeyFor(normalized.value, randomUUID, source);
-        if (!sessionKey.ok) return answer(400, { ok: false, error: sessionKey.error });
-        const { agentId: _requested, model: requestedModel, ...rest } = normalized.value;
-        const agentId = policy.agentFor(normalized.value);
-        // A key the caller chose (directly or by template) stays inside the agent the call runs as.
-        const scope = source === "mapping-static" || normalized.value.sessionKey === undefined ? undefined : sessionScopeProblem(sessionKey.value, agentId ?? defaultAgentId);
-        if (scope) return answer(400, { ok: false, error: scope });
-        const model = policy.modelFor(normalized.value);
-        if (requestedModel !== undefined && model === undefined) {
-          logger.warn({ model: requestedModel }, "hook model is not allowed by agents.defaults.models; the run uses the agent's model");
-        }
-        deliveryId ??= headerKey ?? normalized.value.idempotencyKey ?? randomUUID();
-        const journaled = { ...rest, ...(agentId !== undefined ? { agentId } : {}), ...(model !== undefined ? { model } : {}), sessionKey: sessionKey.value, ...extra };
-        return enqueue("agent", deliveryId, journaled, { ok: true, runId: randomUUID() });
-      };
-      if (route === "wake") return await wake(payload);
-      if (route === "agent") return await agent(payload, "request");
-      // Mappings match the subpath without its edge slashes (OpenClaw's normalizeMatchPath).
-      const mapping = policy.mappings.find(route.replace(/\/+$/, ""), payload);
-      if (!mapping) return answerText(404, NOT_FOUND);
-      mappingId = mapping.id;
-      const mapped = mapping.render({ route, payload, header: (name) => c.req.header(name), query: url.searchParams, nowMs: now() });
-      if (!mapped.ok) return answer(400, { ok: false, error: mapped.error });
-      if (mapped.kind === "agent" && typeof mapped.body["channel"] === "string" && !["last", ...policy.channels].includes(mapped.body["channel"].trim().toLowerCase())) {
-        return answer(400, { ok: false, error: hookChannelError(policy.channels) });
-      }
-      return await (mapped.kind === "wake" ? wake(mapped.body, { mapping: mapped.mapping }) : agent(mapped.body, mapped.sessionKeySource, { mapping: mapped.mapping }));
-    } finally {
-      // The audit line: metadata only, never the payload or a token.
-      logger.info({ audit: "hook", route: `/${route}`, mapping: mappingId, principal, client, status, deliveryId, size, ms: now() - started }, "hook request");
-    }
+    const answer = await intake.handle({
+      method: c.req.method,
+      target: url.pathname + url.search,
+      header: (name) => c.req.header(name),
+      client: options.clientOf(c),
+      readBody: (max, timeoutMs) => readBody(c, max, timeoutMs),
+    });
+    return c.body(answer.body, answer.status, { ...answer.headers, "content-type": answer.contentType });
   });
   return app;
 }
 
-/** OpenClaw answers a wake 200 and an agent run 202; a duplicate gets the status of its original. */
-const statusOf = (kind: string): 200 | 202 => (kind === "wake" ? 200 : 202);
-
-type BodyResult = Uint8Array | "too-large" | "timeout" | "aborted";
-
 /**
- * The body bytes, or why they were refused; never buffers more than `max` bytes. Under
- * @hono/node-server it reads Node's IncomingMessage directly (`c.env.incoming`): building a WHATWG
- * Request and stream per call costs more than the rest of the intake; in-process tests arrive as a
- * Request and are read through the same Node-stream path.
+ * The body through the same Node-stream reader as the listener: under @hono/node-server, Node's IncomingMessage
+ * itself (`c.env.incoming`); in-process (`app.request`), the Request's stream.
  */
-function readBody(c: Context, max: number, timeoutMs: number): Promise<BodyResult> {
+function readBody(c: Context, max: number, timeoutMs: number): ReturnType<HookCall["readBody"]> {
   const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > max) return Promise.resolve("too-large");
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
-  let stream: Readable;
-  if (incoming instanceof Readable) {
-    // The client may have hung up mid-body before the body is read (any await before it): no event will come.
-    if (incoming.destroyed && (incoming as { complete?: boolean }).complete === false) return Promise.resolve("aborted");
-    stream = incoming;
-  }
-  else if (c.req.raw.body) stream = Readable.fromWeb(c.req.raw.body as import("node:stream/web").ReadableStream);
-  else return Promise.resolve(new Uint8Array());
-  return new Promise<BodyResult>((resolve) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const finish = (result: BodyResult) => {
-      clearTimeout(timer);
-      stream.off("data", onData).off("end", onEnd).off("error", onAbort).off("close", onAbort);
-      // Stop reading; the answer carries `Connection: close`, so the rest is never read.
-      if (typeof result === "string") stream.pause();
-      resolve(result);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      total += bytes.byteLength;
-      if (total > max) return finish("too-large");
-      chunks.push(bytes);
-    };
-    const onEnd = () => finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-    const onAbort = () => finish("aborted");
-    const timer = setTimeout(() => finish("timeout"), timeoutMs);
-    stream.on("data", onData).once("end", onEnd).once("error", onAbort).once("close", onAbort);
-  });
+  if (incoming instanceof Readable) return readBodyStream(incoming, declared, max, timeoutMs);
+  if (c.req.raw.body) return readBodyStream(Readable.fromWeb(c.req.raw.body as NodeReadableStream), declared, max, timeoutMs);
+  return declared > max ? Promise.resolve("too-large") : Promise.resolve(new Uint8Array());
 }

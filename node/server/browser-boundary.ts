@@ -7,7 +7,8 @@
  * change nothing.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { SECURITY_HEADERS } from "../../shared/security-headers.ts";
 import { UNSAFE_PATH_TEXT, isSafeRequestPath } from "../../shared/path-safety.ts";
 
 export interface BrowserBoundaryOptions {
@@ -25,8 +26,15 @@ export interface BrowserBoundary {
   guard(listener: RequestListener): RequestListener;
   /** The Origin and Sec-Fetch-Site checks (and Host again, for apps served without `guard`). */
   readonly middleware: MiddlewareHandler;
+  /** The same checks for a request served without Hono: the refusal, or undefined when the request may go on. */
+  refusal(header: (name: string) => string | undefined): BoundaryRefusal | undefined;
   /** Called once the listener has its port (port 0 = chosen by the OS). Until then every request is refused. */
   listening(port: number): void;
+}
+
+export interface BoundaryRefusal {
+  readonly status: 403 | 421;
+  readonly error: string;
 }
 
 export const HOST_TEXT = "Host is not this node: send Host 127.0.0.1:<port>, localhost:<port>, [::1]:<port> or a name in clawgate.node.publicHostnames";
@@ -34,8 +42,6 @@ export const ORIGIN_TEXT = "cross-origin request refused: Origin is not this nod
 export const FETCH_SITE_TEXT = "cross-site request refused: Sec-Fetch-Site is cross-site or same-site";
 
 const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-
-const json = (c: Context, status: 400 | 403 | 421, error: string) => c.json({ ok: false, error }, status);
 
 export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserBoundary {
   const publicNames = new Set<string>();
@@ -56,6 +62,20 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
     return undefined;
   };
 
+  const refusal = (header: (name: string) => string | undefined): BoundaryRefusal | undefined => {
+    const host = (header("host") ?? "").toLowerCase();
+    const origins = ownOrigins(host);
+    if (!origins) return { status: 421, error: HOST_TEXT };
+    const origin = header("origin");
+    const site = header("sec-fetch-site")?.toLowerCase();
+    // Under Referrer-Policy no-referrer a browser's own form post says `Origin: null`; Sec-Fetch-Site, which no
+    // page can set, then tells whether it came from this origin.
+    const sameOrigin = origin === undefined || origins.includes(origin.toLowerCase()) || (origin === "null" && site === "same-origin");
+    if (!sameOrigin) return { status: 403, error: ORIGIN_TEXT };
+    if (site === "cross-site" || site === "same-site") return { status: 403, error: FETCH_SITE_TEXT };
+    return undefined;
+  };
+
   return {
     guard(listener) {
       return (incoming, outgoing) => {
@@ -67,17 +87,10 @@ export function createBrowserBoundary(options: BrowserBoundaryOptions): BrowserB
     listening(port) {
       loopbackHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${bind}:${port}`]);
     },
+    refusal,
     async middleware(c, next) {
-      const host = (c.req.header("host") ?? "").toLowerCase();
-      const origins = ownOrigins(host);
-      if (!origins) return json(c, 421, HOST_TEXT);
-      const origin = c.req.header("origin");
-      const site = c.req.header("sec-fetch-site")?.toLowerCase();
-      // Under Referrer-Policy no-referrer a browser's own form post says `Origin: null`; Sec-Fetch-Site, which no
-      // page can set, then tells whether it came from this origin.
-      const sameOrigin = origin === undefined || origins.includes(origin.toLowerCase()) || (origin === "null" && site === "same-origin");
-      if (!sameOrigin) return json(c, 403, ORIGIN_TEXT);
-      if (site === "cross-site" || site === "same-site") return json(c, 403, FETCH_SITE_TEXT);
+      const refused = refusal((name) => c.req.header(name));
+      if (refused) return c.json({ ok: false, error: refused.error }, refused.status);
       await next();
     },
   };
@@ -91,8 +104,7 @@ function refuseRaw(outgoing: ServerResponse, status: 400 | 421, error: string): 
   outgoing.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    ...SECURITY_HEADERS,
     "cache-control": "no-store",
     connection: "close",
   });

@@ -24,12 +24,14 @@ import { createEnvelopeVerifier, createMemoryReplayCache } from "../../shared/en
 import { nodeBodySha256 } from "../intake/token-match.ts";
 import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
+import { createHookIntake } from "../intake/hook-intake.ts";
 import { createHooksRoutes } from "../intake/hooks-routes.ts";
 import { openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
 import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.ts";
 import { createNodeConsole } from "../console/console-service.ts";
+import { type HooksListenerOptions, routeHooks } from "./hooks-listener.ts";
 import { createNodeApp } from "./node-app.ts";
 import { readinessOf } from "./readiness.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
@@ -193,10 +195,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await stopHelpers();
     throw error;
   }
-  const hooks = policy.enabled
-    ? {
-        path: policy.path,
-        app: createHooksRoutes({
+  const intake = policy.enabled
+    ? createHookIntake({
           policy,
           journal,
           hookToken: () => secrets.snapshot().get("hooks.token"),
@@ -207,12 +207,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           refuseTunnelledToken: envelopes !== undefined && loaded.config.clawgate?.edge?.allowTunnelledHookToken !== true,
           logger,
           io,
-          clientOf,
           admit: (kind) => dispatch.dispatcher.admit(kind),
           onAccepted: (delivery) => dispatch.dispatcher.onAccepted(delivery),
-        }),
-      }
+        })
     : undefined;
+  // The listener serves hook calls itself (node/server/hooks-listener.ts); the app's routes take what it passes on.
+  const hooks = intake ? { path: policy.path, app: createHooksRoutes({ intake, clientOf }) } : undefined;
   const adminToken = await writeAdminToken(stateDir);
   const metrics = createNodeMetrics({ secrets, journal });
   dispatch.registerMetrics(metrics.registry);
@@ -258,7 +258,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }
     return res;
   };
-  const { server, address } = await listen(fetch, host, port, boundary);
+  const hooksListener = intake ? { path: policy.path, intake, boundary, metrics, logger, draining: () => draining } : undefined;
+  const { server, address } = await listen(fetch, host, port, boundary, hooksListener);
   boundary.listening(address.port);
   // Pending deliveries from before a restart run now; new ones arrive through onAccepted.
   dispatch.dispatcher.start();
@@ -350,10 +351,12 @@ function listen(
   hostname: string,
   port: number,
   boundary: BrowserBoundary,
+  hooks: HooksListenerOptions | undefined,
 ): Promise<{ server: ServerType; address: AddressInfo }> {
   return new Promise((resolve, reject) => {
     // The boundary's raw checks run in front of the adapter, which would resolve `..` silently and answer a backslash or an odd Host with an empty 400.
-    const createServer = (options: ServerOptions, listener: RequestListener) => createHttpServer(options, boundary.guard(listener));
+    const createServer = (options: ServerOptions, listener: RequestListener) =>
+      createHttpServer(options, boundary.guard(hooks ? routeHooks(hooks, listener) : listener));
     const server = serve({ fetch, hostname, port, createServer: createServer as typeof createHttpServer }, (address) => resolve({ server, address }));
     server.once("error", reject);
   });

@@ -1,0 +1,84 @@
+/**
+ * The daemon's door to the hook intake: requests under `hooks.path` go from Node's IncomingMessage straight to
+ * the intake (node/intake/hook-intake.ts) and its answer straight to the ServerResponse, with no WHATWG Request,
+ * Response or Headers on the wake path (docs/benchmarks.md: they cost more than the rest of a wake). Everything
+ * the node app does around a hook answer happens here the same way: the browser boundary's Origin checks, the
+ * security headers, the request metrics, `Connection: close` while draining, and a generic 500 for a bug.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { JSON_CONTENT_TYPE } from "../../shared/hook-answers.ts";
+import { SECURITY_HEADERS } from "../../shared/security-headers.ts";
+import { type HookAnswer, type HookIntake, readBodyStream } from "../intake/hook-intake.ts";
+import type { BrowserBoundary } from "./browser-boundary.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
+
+export interface HooksListenerOptions {
+  /** `hooks.path` (normalized by the hooks policy: a leading slash, none trailing). */
+  readonly path: string;
+  readonly intake: HookIntake;
+  readonly boundary: Pick<BrowserBoundary, "refusal">;
+  readonly metrics: NodeMetrics;
+  readonly logger: Logger;
+  /** True once the agent is stopping: answers then close their connection. */
+  readonly draining: () => boolean;
+}
+
+type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
+
+/**
+ * Wraps the app's listener: a request whose raw path is `hooks.path` or below it is served here, anything else
+ * (including a percent-encoded spelling of the path, which the app's router decodes) goes on to `next`.
+ */
+export function routeHooks(options: HooksListenerOptions, next: Listener): Listener {
+  const { path, intake, boundary, metrics, logger, draining } = options;
+  const below = `${path}/`;
+  /** One labelled counter per status: prom-client hashes its labels on every `inc`. */
+  const counted = new Map<number, { inc(): void }>();
+  const count = (status: number) => {
+    let counter = counted.get(status);
+    if (!counter) counted.set(status, (counter = metrics.requests.labels({ route: "hooks", status: String(status) })));
+    counter.inc();
+    if (status === 401) metrics.authFailures.inc({ route: "hooks" });
+  };
+  const write = (outgoing: ServerResponse, status: number, contentType: string, body: string, extra?: Readonly<Record<string, string>>) => {
+    count(status);
+    outgoing.writeHead(status, {
+      ...extra,
+      "content-type": contentType,
+      "content-length": Buffer.byteLength(body),
+      ...SECURITY_HEADERS,
+      ...(draining() ? { connection: "close" } : {}),
+    });
+    outgoing.end(body);
+  };
+
+  return (incoming, outgoing) => {
+    const target = incoming.url ?? "/";
+    const query = target.indexOf("?");
+    const pathname = query === -1 ? target : target.slice(0, query);
+    if (pathname !== path && !pathname.startsWith(below)) return next(incoming, outgoing);
+    // Node keeps one value of Authorization, Content-Type, Host…; others arrive comma-joined, as OpenClaw reads them.
+    const header = (name: string): string | undefined => {
+      const value = incoming.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(", ") : value;
+    };
+    const refused = boundary.refusal(header);
+    if (refused) return write(outgoing, refused.status, JSON_CONTENT_TYPE, JSON.stringify({ ok: false, error: refused.error }));
+    intake
+      .handle({
+        method: incoming.method ?? "GET",
+        target,
+        header,
+        client: incoming.socket.remoteAddress ?? "unknown",
+        readBody: (max, timeoutMs) => readBodyStream(incoming, Number(incoming.headers["content-length"] ?? "0"), max, timeoutMs),
+      })
+      .then((answer: HookAnswer) => write(outgoing, answer.status, answer.contentType, answer.body, answer.headers))
+      .catch((error: unknown) => {
+        // The node app's rule: the one place a bug becomes an answer, generic so nothing internal leaks.
+        logger.error({ err: error, route: pathname }, "request failed");
+        if (outgoing.headersSent) outgoing.destroy();
+        else write(outgoing, 500, JSON_CONTENT_TYPE, JSON.stringify({ ok: false, error: "internal error" }));
+      });
+  };
+}
