@@ -111,11 +111,18 @@ const toDelivery = (row: Row): JournalEntry => ({
   state: row.state,
 });
 
+interface Waiter {
+  readonly delivery: Omit<JournalEntry, "state">;
+  /** Set when the group's transaction inserted (or found) the row. */
+  result?: AcceptResult;
+  readonly resolve: (result: AcceptResult) => void;
+  readonly reject: (error: JournalCommitError) => void;
+}
+
 interface Group {
-  readonly waiters: { resolve: () => void; reject: (error: JournalCommitError) => void }[];
-  /** Delivery ids inserted by this group, still uncommitted. */
+  readonly waiters: Waiter[];
+  /** The delivery ids waiting in this group, still unwritten. */
   readonly ids: Set<string>;
-  failure?: unknown;
 }
 
 export function openIntakeJournal(stateDir: string, options: IntakeJournalOptions = {}): IntakeJournal {
@@ -179,7 +186,6 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   let walFd: number | undefined;
   const wal = () => (walFd ??= openSync(path + "-wal", "a", 0o600));
   const syncWal = options.sync ?? fdatasync;
-  type Waiter = Group["waiters"][number];
   /** Committed, waiting for the sync in flight to finish before theirs can start. */
   let unsynced: Waiter[] = [];
   let syncing = false;
@@ -187,7 +193,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   const settleAll = (waiters: Waiter[], error?: unknown) => {
     const failure = error === undefined ? undefined : new JournalCommitError({ cause: error });
     for (const waiter of waiters) if (failure) waiter.reject(failure);
-    else waiter.resolve();
+    else waiter.resolve(waiter.result!);
   };
   const startSync = () => {
     if (syncing || unsynced.length === 0) return;
@@ -220,32 +226,33 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   };
 
   /**
-   * The open group: its transaction began with its first delivery and ends in `flush` — at the end of that
-   * turn of the loop (setImmediate) when no sync is in flight, else when the sync in flight ends, so every
-   * delivery that arrives meanwhile joins. Every other write and every read outside `acceptGrouped` flushes
-   * first, so nothing else ever shares or rolls back with an uncommitted group.
+   * The open group: deliveries waiting for `flush`, which writes them in one transaction, back to back — at the
+   * end of the turn of the loop the first arrived in (setImmediate) when no sync is in flight, else when the sync
+   * in flight ends, so every delivery that arrives meanwhile joins. Every other write and every read of a waiting
+   * id flushes first, so nothing else ever shares or rolls back with a group.
    */
   let group: Group | undefined;
   const flush = () => {
     const current = group;
     if (!current) return;
     group = undefined;
-    let failure = current.failure;
-    if (failure === undefined) {
-      try {
-        commitTx(db);
-        commits++;
-      } catch (error) {
-        failure = error;
+    let added = 0;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      for (const waiter of current.waiters) {
+        waiter.result = insertRow(waiter.delivery);
+        if (waiter.result.inserted) added++;
       }
-    }
-    if (failure !== undefined) {
+      commitTx(db);
+      commits++;
+    } catch (error) {
+      // SQLite may already have rolled the transaction back (SQLITE_FULL, IOERR): the group fails whole.
       if (db.isTransaction) db.exec("ROLLBACK");
-      inserted -= current.ids.size;
-      settleAll(current.waiters, failure);
+      inserted -= added;
+      settleAll(current.waiters, error);
       return;
     }
-    unsynced.push(...current.waiters);
+    for (const waiter of current.waiters) unsynced.push(waiter);
     startSync();
   };
   /** A single write in its own transaction, durable when it returns (the WAL synced here, like synchronous=FULL). */
@@ -263,34 +270,20 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     },
     acceptGrouped(delivery) {
       if (!group) {
-        try {
-          db.exec("BEGIN IMMEDIATE");
-        } catch (cause) {
-          return Promise.reject(new JournalCommitError({ cause }));
-        }
         group = { waiters: [], ids: new Set() };
-        // While a sync is in flight its end commits this group (startSync's callback).
+        // While a sync is in flight its end flushes this group (startSync's callback).
         setImmediate(() => {
           if (!syncing) flush();
         });
       }
       const current = group;
-      let result: AcceptResult | undefined;
-      if (current.failure === undefined) {
-        try {
-          result = insertRow(delivery);
-          if (result.inserted) current.ids.add(delivery.deliveryId);
-        } catch (error) {
-          // SQLite may already have rolled the transaction back (SQLITE_FULL, IOERR): the group fails whole.
-          current.failure = error;
-        }
-      }
+      current.ids.add(delivery.deliveryId);
       return new Promise<AcceptResult>((resolve, reject) => {
-        current.waiters.push({ resolve: () => resolve(result!), reject });
+        current.waiters.push({ delivery, resolve, reject });
       });
     },
     get(deliveryId) {
-      // A row of the open group is not durable yet: commit it before anyone answers from it.
+      // A delivery of the open group is not written yet: commit it before anyone answers from it.
       if (group?.ids.has(deliveryId)) flush();
       const row = byId.get(deliveryId) as unknown as Row | undefined;
       return row ? toDelivery(row) : undefined;
