@@ -23,9 +23,14 @@ export function withSecurityHeaders(res: Response, noStore: boolean): Response {
   return out;
 }
 
+/** A Content-Type as answers carry it: JSON without a charset gains `charset=utf-8`; anything else is kept. */
+export function securedContentType(type: string): string {
+  return JSON_TYPE.test(type) && !/charset=/i.test(type) ? "application/json; charset=utf-8" : type;
+}
+
 function apply(headers: Headers, noStore: boolean): void {
   for (const name in SECURITY_HEADERS) headers.set(name, SECURITY_HEADERS[name]!);
   const type = headers.get("content-type");
-  if (type !== null && JSON_TYPE.test(type) && !/charset=/i.test(type)) headers.set("content-type", "application/json; charset=utf-8");
+  if (type !== null) headers.set("content-type", securedContentType(type));
   if (noStore) headers.set("cache-control", "no-store");
 }

@@ -3,12 +3,12 @@
  * the intake (node/intake/hook-intake.ts) and its answer straight to the ServerResponse, with no WHATWG Request,
  * Response or Headers on the wake path (docs/benchmarks.md: they cost more than the rest of a wake). Everything
  * the node app does around a hook answer happens here the same way: the browser boundary's Origin checks, the
- * security headers, the request metrics, `Connection: close` while draining, and a generic 500 for a bug.
+ * request metrics, `Connection: close` while draining, and a generic 500 for a bug; the security headers come
+ * with the daemon's response class (node/server/secured-response.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { JSON_CONTENT_TYPE } from "../../shared/hook-answers.ts";
-import { SECURITY_HEADERS } from "../../shared/security-headers.ts";
 import { type HookAnswer, type HookIntake, readBodyStream } from "../intake/hook-intake.ts";
 import type { BrowserBoundary } from "./browser-boundary.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -33,21 +33,12 @@ type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 export function routeHooks(options: HooksListenerOptions, next: Listener): Listener {
   const { path, intake, boundary, metrics, logger, draining } = options;
   const below = `${path}/`;
-  /** One labelled counter per status: prom-client hashes its labels on every `inc`. */
-  const counted = new Map<number, { inc(): void }>();
-  const count = (status: number) => {
-    let counter = counted.get(status);
-    if (!counter) counted.set(status, (counter = metrics.requests.labels({ route: "hooks", status: String(status) })));
-    counter.inc();
-    if (status === 401) metrics.authFailures.inc({ route: "hooks" });
-  };
   const write = (outgoing: ServerResponse, status: number, contentType: string, body: string, extra?: Readonly<Record<string, string>>) => {
-    count(status);
+    metrics.countRequest("hooks", status);
     outgoing.writeHead(status, {
       ...extra,
       "content-type": contentType,
       "content-length": Buffer.byteLength(body),
-      ...SECURITY_HEADERS,
       ...(draining() ? { connection: "close" } : {}),
     });
     outgoing.end(body);

@@ -33,6 +33,7 @@ import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.
 import { createNodeConsole } from "../console/console-service.ts";
 import { type HooksListenerOptions, routeHooks } from "./hooks-listener.ts";
 import { createNodeApp } from "./node-app.ts";
+import { SecuredResponse } from "./secured-response.ts";
 import { readinessOf } from "./readiness.ts";
 import { createNodeMetrics } from "./node-metrics.ts";
 import { ensureStateDir, resolveStateDir } from "../state/state-dir.ts";
@@ -356,7 +357,7 @@ function listen(
   return new Promise((resolve, reject) => {
     // The boundary's raw checks run in front of the adapter, which would resolve `..` silently and answer a backslash or an odd Host with an empty 400.
     const createServer = (options: ServerOptions, listener: RequestListener) =>
-      createHttpServer(options, boundary.guard(hooks ? routeHooks(hooks, listener) : listener));
+      createHttpServer({ ...options, ServerResponse: SecuredResponse }, boundary.guard(hooks ? routeHooks(hooks, listener) : listener));
     const server = serve({ fetch, hostname, port, createServer: createServer as typeof createHttpServer }, (address) => resolve({ server, address }));
     server.once("error", reject);
   });

@@ -14,6 +14,7 @@ import type { SecretsReloader } from "../secrets/secrets-reloader.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import type { Logger } from "./logger.ts";
 import { readinessOf } from "./readiness.ts";
+import { SecuredResponse } from "./secured-response.ts";
 
 export interface NodeAppOptions {
   readonly secrets: SecretsReloader;
@@ -38,6 +39,9 @@ export interface NodeAppOptions {
   readonly io: Pick<DaemonIo, "now">;
 }
 
+/** The routes requests are counted under; anything else is "other". */
+const KNOWN_ROUTES: ReadonlySet<string> = new Set(["hooks", "admin", "/healthz", "/readyz", "/metrics"]);
+
 export function createNodeApp(options: NodeAppOptions): Hono {
   const { secrets, adminToken, logger, journal, metrics } = options;
   const app = new Hono();
@@ -45,9 +49,11 @@ export function createNodeApp(options: NodeAppOptions): Hono {
   const clientOf = options.clientOf ?? (() => "local");
   const { now } = options.io;
 
-  // Every answer, refusals included, carries the shared security headers; admin answers are never cached.
+  // Every answer, refusals included, carries the shared security headers; admin answers are never cached. Under
+  // the daemon's server its response class sets them as the head is written (node/server/secured-response.ts).
   app.use(async (c, next) => {
     await next();
+    if ((c.env as { outgoing?: unknown } | undefined)?.outgoing instanceof SecuredResponse) return;
     const secured = withSecurityHeaders(c.res, c.req.path.startsWith(ADMIN_PREFIX) || c.req.path === "/metrics");
     // Set in place when the headers allow it; assigning c.res the same answer would copy it whole.
     if (secured !== c.res) c.res = secured;
@@ -58,9 +64,7 @@ export function createNodeApp(options: NodeAppOptions): Hono {
     // Label by route prefix, not raw path: unbounded label values would grow the registry without limit.
     const path = c.req.path;
     const route = options.hooks && path.startsWith(options.hooks.path) ? "hooks" : path.startsWith(ADMIN_PREFIX) ? "admin" : path;
-    const known = ["hooks", "admin", "/healthz", "/readyz", "/metrics"].includes(route) ? route : "other";
-    metrics.requests.inc({ route: known, status: String(c.res.status) });
-    if (c.res.status === 401) metrics.authFailures.inc({ route: known });
+    metrics.countRequest(KNOWN_ROUTES.has(route) ? route : "other", c.res.status);
   });
 
   if (options.boundary) app.use(options.boundary);

@@ -7,6 +7,8 @@ export interface NodeMetrics {
   readonly registry: Registry;
   readonly requests: Counter<"route" | "status">;
   readonly authFailures: Counter<"route">;
+  /** Counts one answered request (and a 401 as an auth failure); per request, so the labelled counters are kept. */
+  countRequest(route: string, status: number): void;
 }
 
 const SECRETS_STATES: readonly SecretsHealth[] = ["inactive", "healthy", "degraded"];
@@ -63,5 +65,14 @@ export function createNodeMetrics(sources: { secrets: SecretsReloader; journal?:
       this.set(sources.secrets.health() === "inactive" ? 0 : sources.secrets.snapshot().version);
     },
   });
-  return { registry, requests, authFailures };
+  // prom-client hashes the labels on every inc(): keep each route and status's own counter instead.
+  const labelled = new Map<string, { inc(): void }>();
+  const countRequest = (route: string, status: number) => {
+    const key = `${route} ${status}`;
+    let counter = labelled.get(key);
+    if (!counter) labelled.set(key, (counter = requests.labels({ route, status: String(status) })));
+    counter.inc();
+    if (status === 401) authFailures.inc({ route });
+  };
+  return { registry, requests, authFailures, countRequest };
 }

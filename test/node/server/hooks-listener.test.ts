@@ -21,6 +21,7 @@ import { ORIGIN_TEXT, createBrowserBoundary } from "../../../node/server/browser
 import { routeHooks } from "../../../node/server/hooks-listener.ts";
 import type { Hono } from "hono";
 import { createNodeApp } from "../../../node/server/node-app.ts";
+import { SecuredResponse } from "../../../node/server/secured-response.ts";
 import { type NodeMetrics, createNodeMetrics } from "../../../node/server/node-metrics.ts";
 import { createSecretsReloader } from "../../../node/secrets/secrets-reloader.ts";
 import { createFailureWindow } from "../../../shared/failure-window.ts";
@@ -62,7 +63,7 @@ async function start(intakeOf: (real: HookIntake) => HookIntake = (real) => real
     viaApp++;
     return app.fetch(request, env);
   });
-  server = createServer(routeHooks({ path: policy.path, intake, boundary, metrics, logger, draining: () => draining }, appListener));
+  server = createServer({ ServerResponse: SecuredResponse }, routeHooks({ path: policy.path, intake, boundary, metrics, logger, draining: () => draining }, appListener));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;
   boundary.listening(port);
