@@ -6,7 +6,6 @@
  * bare Hono Worker bundled in the same run.
  */
 import { spawnSync } from "node:child_process";
-import { timeOrderedId } from "../shared/time-ordered-id.ts";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +20,7 @@ import { createMemoryJwksStore } from "../edge/auth/jwks-cache.ts";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createEnvelopeSigner } from "../shared/envelope.ts";
+import { timeOrderedId } from "../shared/time-ordered-id.ts";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { bundleEdge } from "../test/e2e/support/edge-miniflare.ts";
 import type { BenchFigure, BenchOptions } from "./bench-types.ts";
