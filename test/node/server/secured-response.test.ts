@@ -24,6 +24,7 @@ beforeAll(async () => {
       res.statusCode = 404;
       return res.end("{}");
     }
+    if (path.endsWith("/capitals")) return res.writeHead(200, { "Content-Type": "application/json", "Referrer-Policy": "no-referrer", "X-Extra": "2" }).end("{}");
     if (path.endsWith("/charset")) return res.writeHead(200, { "content-type": "application/json; charset=latin1" }).end("{}");
     res.writeHead(204).end();
   });
@@ -32,10 +33,10 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-function get(path: string): Promise<{ status: number; message: string; headers: IncomingHttpHeaders }> {
+function get(path: string): Promise<{ status: number; message: string; headers: IncomingHttpHeaders; raw: string[] }> {
   return new Promise((resolve, reject) => {
     httpRequest({ host: "127.0.0.1", port, path, agent: false }, (res) => {
-      res.resume().on("end", () => resolve({ status: res.statusCode!, message: res.statusMessage!, headers: res.headers }));
+      res.resume().on("end", () => resolve({ status: res.statusCode!, message: res.statusMessage!, headers: res.headers, raw: res.rawHeaders }));
     })
       .on("error", reject)
       .end();
@@ -65,6 +66,18 @@ describe("SecuredResponse", () => {
     }
     expect((await get("/reason")).message).toBe("Taken");
     expect((await get("/array")).headers["x-extra"]).toBe("1");
+  });
+
+  it("never sends a header twice when the handler names one of them in other letter case", async () => {
+    const answer = await get(`${ADMIN_PREFIX}/capitals`);
+    const names = answer.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names.filter((n) => n === "content-type" || n === "referrer-policy" || n === "x-content-type-options" || n === "cache-control")).toEqual(
+      expect.arrayContaining(["content-type", "referrer-policy", "x-content-type-options", "cache-control"]),
+    );
+    expect(new Set(names).size).toBe(names.length);
+    expect(answer.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(answer.headers["cache-control"]).toBe("no-store");
+    expect(answer.headers["x-extra"]).toBe("2");
   });
 
   it("says no-store under the admin prefix and on /metrics, whatever the query", async () => {
