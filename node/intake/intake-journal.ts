@@ -212,10 +212,11 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     syncWal(fd, (error) => {
       syncing = false;
       settleAll(covered, error ?? undefined);
-      if (closed && unsynced.length === 0) closeWal();
-      // The group that gathered during this sync commits now and starts the next one.
-      else if (group) flush();
-      else startSync();
+      if (closed && unsynced.length === 0) return closeWal();
+      // The group that gathered during this sync commits now; the next sync covers it and anything a read or a
+      // single write committed meanwhile (even when this group's commit failed).
+      if (group) flush();
+      startSync();
     });
   };
   const closeWal = () => {
@@ -247,7 +248,11 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       commits++;
     } catch (error) {
       // SQLite may already have rolled the transaction back (SQLITE_FULL, IOERR): the group fails whole.
-      if (db.isTransaction) db.exec("ROLLBACK");
+      try {
+        if (db.isTransaction) db.exec("ROLLBACK");
+      } catch {
+        // the database itself is gone (closed): nothing of the group was committed
+      }
       inserted -= added;
       settleAll(current.waiters, error);
       return;
@@ -269,6 +274,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       return single(() => insertRow(delivery));
     },
     acceptGrouped(delivery) {
+      if (closed) return Promise.reject(new JournalCommitError({ cause: new Error("the intake journal is closed") }));
       if (!group) {
         group = { waiters: [], ids: new Set() };
         // While a sync is in flight its end flushes this group (startSync's callback).

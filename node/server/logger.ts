@@ -43,7 +43,7 @@ export function createLogger(options: { level?: string; destination?: Destinatio
  * own (docs/benchmarks.md). Synchronous writes would be cheaper still, but stall the daemon whenever its
  * reader falls behind. At exit, lines still held are written before the process ends.
  */
-function turnBatched(out: DestinationStream & { flushSync(): void }): DestinationStream & { flushSync(): void } {
+function turnBatched(out: DestinationStream & { flushSync(): void; flush(cb?: (error?: Error) => void): void }) {
   let held = "";
   const release = () => {
     const lines = held;
@@ -51,13 +51,16 @@ function turnBatched(out: DestinationStream & { flushSync(): void }): Destinatio
     if (lines !== "") out.write(lines);
   };
   process.once("exit", () => {
-    if (held === "") return;
+    const lines = held;
+    held = "";
+    if (lines === "") return;
+    // The stream's own exit handler has run (pino registered it first): what it held is out; ours follows.
     try {
-      release();
       out.flushSync();
     } catch {
-      writeSync(1, held);
+      // ended at exit already
     }
+    writeAllSync(1, lines);
   });
   return {
     write(line: string) {
@@ -68,7 +71,26 @@ function turnBatched(out: DestinationStream & { flushSync(): void }): Destinatio
       release();
       out.flushSync();
     },
+    flush(cb?: (error?: Error) => void) {
+      release();
+      out.flush(cb);
+    },
   };
+}
+
+/** Writes all of `text` to `fd` before returning, waiting out a full pipe (EAGAIN) for up to ~10 s. */
+function writeAllSync(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waits = 0; rest.byteLength > 0 && waits < 1000; ) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      waits++;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
 }
 
 export type { Logger };

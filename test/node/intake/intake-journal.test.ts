@@ -196,6 +196,43 @@ describe("intake journal", () => {
     journal.close();
   });
 
+  it("a group whose commit fails at a sync's end does not strand what a read committed during that sync", async () => {
+    const held: (() => void)[] = [];
+    let failNext = false;
+    const journal = openIntakeJournal(dir, {
+      sync: (fd, done) => held.push(() => fsDatasync(fd, done)),
+      commit: (db) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error("disk I/O error");
+        }
+        db.exec("COMMIT");
+      },
+    });
+    const a = journal.acceptGrouped(delivery("a"));
+    await new Promise((r) => setImmediate(r)); // a committed, its sync held
+    const b = journal.acceptGrouped(delivery("b"));
+    expect(journal.counts().pending).toBe(2); // the read commits b's group now; b waits for the next sync
+    const c = journal.acceptGrouped(delivery("c"));
+    failNext = true; // c's group will fail when the held sync ends
+    held.shift()!();
+    await expect(a).resolves.toMatchObject({ inserted: true });
+    await expect(c).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT" });
+    // b is not stranded: a sync covering it started anyway.
+    expect(held).toHaveLength(1);
+    held.shift()!();
+    await expect(b).resolves.toMatchObject({ inserted: true });
+    expect(journal.counts()).toEqual({ pending: 2, done: 0, dead: 0 });
+    journal.close();
+  });
+
+  it("refuses a delivery after close with a JournalCommitError, and never throws from a deferred flush", async () => {
+    const journal = openIntakeJournal(dir);
+    journal.close();
+    await expect(journal.acceptGrouped(delivery("late"))).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT", message: "the intake journal could not commit" });
+    await new Promise((r) => setImmediate(r));
+  });
+
   it("fails every delivery of a group whose WAL sync fails", async () => {
     const journal = openIntakeJournal(dir, { sync: (_fd, done) => done(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) });
     const outcomes = await Promise.allSettled(["a", "b"].map((id) => journal.acceptGrouped(delivery(id))));

@@ -46,4 +46,16 @@ describe("the JSON log stream", () => {
     expect(code).toBe(3);
     expect(messages(chunks)).toEqual(["first", "last words"]);
   });
+
+  it("writes every line, in order, when far more than a pipe holds is logged just before exit", async () => {
+    const { code, chunks } = await runChild(`for (let i = 0; i < 2000; i++) logger.info("line " + i); process.exit(0);`);
+    expect(code).toBe(0);
+    expect(messages(chunks)).toEqual(Array.from({ length: 2000 }, (_, i) => `line ${i}`));
+  });
+
+  it("flushes what it holds when asked (pino's logger.flush)", async () => {
+    const { code, chunks } = await runChild(`logger.info("before flush"); logger.flush(() => { process.stdout.write("FLUSHED\\n"); });`);
+    expect(code).toBe(0);
+    expect(chunks.join("")).toMatch(/"msg":"before flush"[^\n]*\n(.|\n)*FLUSHED/);
+  });
 });
