@@ -130,9 +130,8 @@ export function createHookIntake(options: HookIntakeOptions): HookIntake {
      * runId, nothing new queued) and is never refused by admission; only a new agent run asks `admit`.
      */
     const enqueue = async (kind: "wake" | "agent", id: string, payload: object, response: object) => {
-      if (kind === "agent" && options.admit) {
-        const original = journal.get(id);
-        if (original) return answer(statusOf(original.kind), original.response);
+      // A known id skips admission; its answer still waits below for a sync that covers the original's row.
+      if (kind === "agent" && options.admit && journal.get(id) === undefined) {
         const admission = options.admit(kind);
         if (!admission.ok) {
           const wait = Math.max(1, Math.ceil(admission.retryAfterSeconds));

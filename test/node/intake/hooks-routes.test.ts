@@ -3,6 +3,7 @@
  * statuses, OpenClaw's lenient payload reading, idempotency, envelopes. (test/compat/ compares the same rules against
  * the real gateway.)
  */
+import { fdatasync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -386,6 +387,34 @@ describe("dispatcher hook points", () => {
     await expectAnswer(post(app, "/hooks/wake", { text: "t" }), 200, { ok: true, mode: "now" });
     await expectAnswer(post(app, "/hooks/agent", {}), 400, { ok: false, error: "message required" });
     expect(asked).toEqual([]);
+  });
+
+  it("a duplicate agent call is answered only once a sync covers the original's row, admission or not", async () => {
+    const held: (() => void)[] = [];
+    await mkdir(join(dir, "slow"));
+    const slow = openIntakeJournal(join(dir, "slow"), { sync: (fd, done) => held.push(() => fdatasync(fd, done)) });
+    try {
+      const app = makeApp({}, { journal: slow, admit: () => ({ ok: true }) });
+      const headers = { ...auth, "idempotency-key": "dup-1" };
+      const settled: string[] = [];
+      const first = post(app, "/hooks/agent", { message: "m" }, headers).then((r) => (settled.push("first"), r));
+      const deadline = Date.now() + 5_000;
+      while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      expect(held).toHaveLength(1); // the original is committed, its sync held
+      const second = post(app, "/hooks/agent", { message: "m" }, headers).then((r) => (settled.push("second"), r));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(settled).toEqual([]); // nobody answered: the row is not durable yet
+      while (held.length > 0 || settled.length < 2) {
+        held.shift()?.();
+        if (Date.now() > deadline) throw new Error("answers did not arrive");
+        await new Promise((r) => setImmediate(r));
+      }
+      const [a, b] = await Promise.all([first, second]);
+      expect(a.status).toBe(202);
+      expect(await b.json()).toEqual(await a.json());
+    } finally {
+      slow.close();
+    }
   });
 
   it("a duplicate delivery gets the original answer without asking admit or calling onAccepted", async () => {
