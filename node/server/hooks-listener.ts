@@ -26,6 +26,23 @@ export interface HooksListenerOptions {
 
 type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
+/** The headers of which Node's `IncomingMessage.headers` keeps only the first (node:http's documented list). */
+const FIRST_ONLY: ReadonlySet<string> = new Set([
+  "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host", "if-modified-since",
+  "if-unmodified-since", "last-modified", "location", "max-forwards", "proxy-authorization", "referer", "retry-after",
+  "server", "user-agent",
+]);
+
+/** Every value of `key` in Node's raw header list, comma-joined; undefined when absent. */
+function joinedRaw(raw: readonly string[], key: string): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === key.length && name.toLowerCase() === key) out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
+  }
+  return out;
+}
+
 /**
  * Wraps the app's listener: a request whose raw path is `hooks.path` or below it is served here, anything else
  * (including a percent-encoded spelling of the path, which the app's router decodes) goes on to `next`.
@@ -39,7 +56,8 @@ export function routeHooks(options: HooksListenerOptions, next: Listener): Liste
       ...extra,
       "content-type": contentType,
       "content-length": Buffer.byteLength(body),
-      ...(draining() ? { connection: "close" } : {}),
+      // A body still arriving (a refusal before it was read) is not read to its end: the connection closes.
+      ...(draining() || !outgoing.req.complete ? { connection: "close" } : {}),
     });
     outgoing.end(body);
   };
@@ -49,9 +67,12 @@ export function routeHooks(options: HooksListenerOptions, next: Listener): Liste
     const query = target.indexOf("?");
     const pathname = query === -1 ? target : target.slice(0, query);
     if (pathname !== path && !pathname.startsWith(below)) return next(incoming, outgoing);
-    // Node keeps one value of Authorization, Content-Type, Host…; others arrive comma-joined, as OpenClaw reads them.
+    // Repeated headers read comma-joined, as WHATWG Headers (and so the app's routes) read them; Node's own
+    // `headers` keeps only the first Authorization, Host, Content-Type…, so those come from the raw list.
     const header = (name: string): string | undefined => {
-      const value = incoming.headers[name.toLowerCase()];
+      const key = name.toLowerCase();
+      if (FIRST_ONLY.has(key)) return joinedRaw(incoming.rawHeaders, key);
+      const value = incoming.headers[key];
       return Array.isArray(value) ? value.join(", ") : value;
     };
     const refused = boundary.refusal(header);

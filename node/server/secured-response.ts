@@ -15,13 +15,38 @@ export class SecuredResponse extends ServerResponse {
     const reason = typeof reasonOrHeaders === "string" ? reasonOrHeaders : undefined;
     const headers = typeof reasonOrHeaders === "string" ? maybeHeaders : reasonOrHeaders;
     for (const name in SECURITY_HEADERS) this.setHeader(name, SECURITY_HEADERS[name]!);
-    const path = (this.req.url ?? "/").split("?", 1)[0]!;
+    const path = routedPath(this.req.url ?? "/");
     if (path.startsWith(ADMIN_PREFIX) || path === "/metrics") this.setHeader("cache-control", "no-store");
     const secured = secureType(headers);
     const type = this.getHeader("content-type");
     if (typeof type === "string") this.setHeader("content-type", securedContentType(type));
     return reason === undefined ? super.writeHead(statusCode, secured) : super.writeHead(statusCode, reason, secured);
   }
+}
+
+/**
+ * The path the app's router matches for a request target: an absolute-form target's path, without the query,
+ * percent-decoded (the router decodes it, so `/_clawgate/%61dmin/…` reaches the admin routes).
+ */
+function routedPath(target: string): string {
+  let path = target;
+  if (!path.startsWith("/")) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      return path;
+    }
+  }
+  const query = path.indexOf("?");
+  if (query !== -1) path = path.slice(0, query);
+  if (path.includes("%")) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // a malformed escape: the router would not decode it either
+    }
+  }
+  return path;
 }
 
 /** The head's own headers (which win over setHeader's), their Content-Type secured; a copy when it changes. */

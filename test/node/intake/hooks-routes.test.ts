@@ -397,11 +397,11 @@ describe("dispatcher hook points", () => {
       const app = makeApp({}, { journal: slow, admit: () => ({ ok: true }) });
       const headers = { ...auth, "idempotency-key": "dup-1" };
       const settled: string[] = [];
-      const first = post(app, "/hooks/agent", { message: "m" }, headers).then((r) => (settled.push("first"), r));
+      const first = Promise.resolve(post(app, "/hooks/agent", { message: "m" }, headers)).then((r) => (settled.push("first"), r));
       const deadline = Date.now() + 5_000;
       while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
       expect(held).toHaveLength(1); // the original is committed, its sync held
-      const second = post(app, "/hooks/agent", { message: "m" }, headers).then((r) => (settled.push("second"), r));
+      const second = Promise.resolve(post(app, "/hooks/agent", { message: "m" }, headers)).then((r) => (settled.push("second"), r));
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
       expect(settled).toEqual([]); // nobody answered: the row is not durable yet
       while (held.length > 0 || settled.length < 2) {

@@ -149,6 +149,48 @@ describe("the hooks listener door", () => {
     expect(viaApp).toBe(0);
   });
 
+  it("reads a repeated Authorization the way the app's routes do: joined, so two tokens are no token (401)", async () => {
+    await start();
+    const door = await new Promise<Answer>((resolve, reject) => {
+      const body = JSON.stringify({ text: "two tokens" });
+      httpRequest(
+        { host: "127.0.0.1", port, method: "POST", path: "/hooks/wake", agent, headers: { authorization: [`Bearer ${TOKEN}`, "Bearer wrong"], "content-type": "application/json", "content-length": String(body.length) } as unknown as Record<string, string> },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (d: string) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+        },
+      )
+        .on("error", reject)
+        .end(body);
+    });
+    const headers = new Headers({ "content-type": "application/json", host: `127.0.0.1:${port}` });
+    headers.append("authorization", `Bearer ${TOKEN}`);
+    headers.append("authorization", "Bearer wrong");
+    const inProcess = await app.request("/hooks/wake", { method: "POST", headers, body: JSON.stringify({ text: "two tokens" }) });
+    expect([door.status, door.text]).toEqual([401, "Unauthorized"]);
+    expect([inProcess.status, await inProcess.text()]).toEqual([401, "Unauthorized"]);
+    expect(journal.counts().pending).toBe(0);
+  });
+
+  it("closes the connection after refusing a request whose body is still arriving", async () => {
+    await start();
+    const { answer, closed } = await new Promise<{ answer: Answer; closed: Promise<void> }>((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/hooks/wake", agent, headers: { authorization: "Bearer wrong", "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+        const closed = new Promise<void>((done) => res.socket.once("close", () => done()));
+        let text = "";
+        res.setEncoding("utf8").on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ answer: { status: res.statusCode!, headers: res.headers, text }, closed }));
+      });
+      req.on("error", reject);
+      req.write('{"text":"never ends'); // and the body never ends
+    });
+    expect([answer.status, answer.text, answer.headers["connection"]]).toEqual([401, "Unauthorized", "close"]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("socket still open after 5 s")), 5_000)))]);
+    clearTimeout(timer);
+  });
+
   it("counts its answers in the app's request metrics, and 401s as auth failures", async () => {
     await start();
     await wake();

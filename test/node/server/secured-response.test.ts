@@ -84,5 +84,8 @@ describe("SecuredResponse", () => {
     expect((await get(`${ADMIN_PREFIX}/object?x=1`)).headers["cache-control"]).toBe("no-store");
     expect((await get("/metrics")).headers["cache-control"]).toBe("no-store");
     expect((await get("/metricsx/object")).headers["cache-control"]).toBeUndefined();
+    // The app's router decodes the path: a percent-encoded or absolute-form admin target is an admin answer.
+    expect((await get(`${ADMIN_PREFIX.replace("admin", "%61dmin")}/object`)).headers["cache-control"]).toBe("no-store");
+    expect((await get(`http://127.0.0.1:${port}${ADMIN_PREFIX}/object`)).headers["cache-control"]).toBe("no-store");
   });
 });
