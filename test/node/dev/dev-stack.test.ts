@@ -105,7 +105,10 @@ it("brings up node + edge on loopback, runs a heartbeat for an edge wake with th
   expect((await stat(stackFile)).mode & 0o777).toBe(0o600);
   expect((await stat(join(dir, "secrets.json"))).mode & 0o777).toBe(0o600);
   expect((await stat(join(dir, "edge.env"))).mode & 0o777).toBe(0o600);
-  expect(output).toContain(`curl -s -X POST ${stack.edgeUrl}/hooks/wake -H "Authorization: Bearer $(cat ${join(dir, "edge-caller.token")})"`);
+  // The banner is written right after stack.json; its bytes may still be on their way through the pipe.
+  const readyCurl = `curl -s -X POST ${stack.edgeUrl}/hooks/wake -H "Authorization: Bearer $(cat ${join(dir, "edge-caller.token")})"`;
+  await pollUntil(async () => (output.includes(readyCurl) ? true : undefined), 10_000, "the ready banner").catch(() => undefined);
+  expect(output).toContain(readyCurl);
   expect(output).not.toContain(stack.hookToken);
 
   const wake = (headers: Record<string, string>) =>
