@@ -1,12 +1,16 @@
 /**
  * The hooks bench's baselines: a bare `node:http` server doing the agent's verification of `POST /hooks/wake`
  * (the edge envelope through shared/envelope.ts, or the hook token compared in constant time), the same payload
- * validation, and then either (a) `fsync`: one durable insert per request (node:sqlite, WAL, synchronous=FULL,
- * one transaction each), or (b) `memory`: no journal at all — the ceiling of the HTTP path, and what an
- * in-memory gateway does. Run as `node bench/hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory`;
- * it prints its URL when listening.
+ * validation, and then one of: (a) `fsync`: one durable insert per request (node:sqlite, WAL, synchronous=FULL,
+ * one transaction each); (b) `memory`: no journal at all — the ceiling of the HTTP path, and what an in-memory
+ * gateway does; (c) `floor`: the least any durable server adds to (b) — each wake a line appended to a plain
+ * file, one write and one fdatasync per group of wakes that arrive together (the agent's group-commit policy),
+ * with no index, no idempotency and no audit line. Run as
+ * `node bench/hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory|floor`; it prints its URL when
+ * listening.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { fdatasync, openSync, write } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -14,7 +18,7 @@ import { ENVELOPE_HEADER, createEnvelopeVerifier, createMemoryReplayCache } from
 import { nodeBodySha256 } from "../node/intake/token-match.ts";
 import { hookPayloadOf, normalizeWakePayload, parseHookBody } from "../shared/hook-payloads.ts";
 
-export type BaselineJournal = "fsync" | "memory";
+export type BaselineJournal = "fsync" | "memory" | "floor";
 
 const WAKE_ANSWER = JSON.stringify({ ok: true, mode: "now" });
 const UNAUTHORIZED = '{"ok":false,"error":"unauthorized"}';
@@ -23,7 +27,9 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
   const jwk = JSON.parse(publicJwk) as { kid: string };
   const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache(), now: Date.now, bodyDigest: nodeBodySha256 });
   const tokenDigest = createHash("sha256").update(hookToken).digest();
-  let insert: ((id: string, payload: string) => void) | undefined;
+  /** Stores a wake; a promise when it is durable only later (the floor's group sync). */
+  let record: ((id: string, payload: string) => void | Promise<void>) | undefined;
+  if (journal === "floor") record = appendLog(join(dir, "floor.log"));
   if (journal === "fsync") {
     const db = new DatabaseSync(join(dir, "baseline.sqlite"));
     db.exec(`
@@ -39,7 +45,7 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
       `INSERT INTO deliveries (delivery_id, kind, payload, response, received_at, state)
        VALUES (?, ?, ?, ?, ?, 'pending') ON CONFLICT (delivery_id) DO NOTHING`,
     );
-    insert = (id, payload) => void statement.run(id, "wake", payload, WAKE_ANSWER, Date.now());
+    record = (id, payload) => void statement.run(id, "wake", payload, WAKE_ANSWER, Date.now());
   }
   const tokenOk = (presented: string | undefined) => presented !== undefined && timingSafeEqual(createHash("sha256").update(presented).digest(), tokenDigest);
   const server = createServer((req, res) => {
@@ -64,7 +70,8 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
           if (!parsed.ok) throw new Error(parsed.error);
           const wake = normalizeWakePayload(hookPayloadOf(parsed.value));
           if (!wake.ok) throw new Error(wake.error);
-          insert?.(id, JSON.stringify(wake.value));
+          const stored = record?.(id, JSON.stringify(wake.value));
+          if (stored) await stored;
           res.writeHead(200, { "content-type": "application/json" }).end(WAKE_ANSWER);
         } catch {
           res.writeHead(401, { "content-type": "application/json" }).end(UNAUTHORIZED);
@@ -79,6 +86,39 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
   process.once("SIGTERM", () => server.close(() => process.exit(0)));
 }
 
+/**
+ * (c)'s journal: lines appended to `path`; the wakes that arrive while a write+sync is in flight go out together
+ * in the next one, and each promise resolves when the sync that covers its line has ended.
+ */
+function appendLog(path: string): (id: string, payload: string) => Promise<void> {
+  const fd = openSync(path, "a", 0o600);
+  let lines: string[] = [];
+  let waiting: (() => void)[] = [];
+  let busy = false;
+  const cycle = () => {
+    if (busy || lines.length === 0) return;
+    busy = true;
+    const text = lines.join("");
+    const covered = waiting;
+    lines = [];
+    waiting = [];
+    write(fd, text, (error) => {
+      if (error) throw error;
+      fdatasync(fd, (syncError) => {
+        if (syncError) throw syncError;
+        busy = false;
+        for (const done of covered) done();
+        cycle();
+      });
+    });
+  };
+  return (id, payload) => {
+    lines.push(`${JSON.stringify({ id, kind: "wake", payload, at: Date.now() })}\n`);
+    if (lines.length === 1) setImmediate(cycle);
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+}
+
 const [dir, publicJwk, hookToken, journal] = process.argv.slice(2);
-if (journal !== "fsync" && journal !== "memory") throw new TypeError("usage: hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory");
+if (journal !== "fsync" && journal !== "memory" && journal !== "floor") throw new TypeError("usage: hooks-baseline.ts <dir> <public JWK> <hook token> fsync|memory|floor");
 await main(dir!, publicJwk!, hookToken!, journal);
