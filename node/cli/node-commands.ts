@@ -55,6 +55,13 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
       };
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
+      // The agent can no longer vouch for what it acknowledges: stop, and exit non-zero for the supervisor to restart it.
+      let fatal: Error | undefined;
+      const onFatal = (error: Error) => {
+        fatal ??= error;
+        stopRequested = true;
+        onStop?.();
+      };
       agent = await startNodeAgent({
         configPath: resolveConfigPath(configFlag(command)),
         logger,
@@ -62,6 +69,7 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
         ...(opts.allowRoot ? { allowRoot: true } : {}),
+        onFatal,
       });
 
       if (reloadQueued) void agent.secrets.reload();
@@ -71,6 +79,7 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
         if (stopRequested) onStop();
       });
       logger.flush();
+      if (fatal) throw new CliError("the intake journal failed a WAL sync; exiting so the supervisor restarts the node and reopens it from disk", { code: "ERR_JOURNAL_FAILED", cause: fatal });
     });
 }
 

@@ -143,7 +143,8 @@ export function createHookIntake(options: HookIntakeOptions): HookIntake {
         // Shares one commit with the deliveries around it; resolves only once this row is durable.
         accepted = await journal.acceptGrouped({ deliveryId: id, kind, payload: JSON.stringify(payload), response: JSON.stringify(response), receivedAt: started });
       } catch (error) {
-        // Not known durable, so not acknowledged: the caller (or the edge's outbox) retries; a retry of a row that did land gets its original answer.
+        // Not known durable, so not acknowledged: the caller (or the edge's outbox) retries. After a failed sync the
+        // journal refuses every delivery until the node restarts (docs/intake.md), so no retry is answered from it.
         logger.error({ err: error, deliveryId: id }, "intake journal commit failed");
         return answer(503, { ok: false, error: "the delivery could not be stored; retry" }, { "retry-after": "1" });
       }

@@ -15,6 +15,11 @@
  * sync's worth of arrivals, and an idle journal commits a lone delivery at once. Each caller's promise settles
  * only after a sync that covers its row, so nothing is acknowledged before it is durable; a failed commit or
  * sync fails its group.
+ *
+ * A failed WAL sync also stops the journal from taking deliveries (JournalFailedError): after a failed fsync the
+ * kernel may have dropped the unwritten pages and a later sync can succeed without them, so a row the page cache
+ * still shows is not known to be on disk and a retry must not be answered from it. Only reopening the journal
+ * (a restart) reads back what the disk holds; `onFailure` tells the owner to do that.
  */
 import { chmodSync, closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -46,10 +51,19 @@ export interface AcceptResult {
 
 /** A group's commit or sync failed: none of its deliveries is known durable, so none may be acknowledged. */
 export class JournalCommitError extends Error {
-  override readonly name = "JournalCommitError";
-  readonly code = "ERR_JOURNAL_COMMIT";
+  override readonly name: "JournalCommitError" | "JournalFailedError" = "JournalCommitError";
+  readonly code: "ERR_JOURNAL_COMMIT" | "ERR_JOURNAL_FAILED" = "ERR_JOURNAL_COMMIT";
+  constructor(options?: { cause?: unknown }, message = "the intake journal could not commit") {
+    super(message, options);
+  }
+}
+
+/** A WAL sync failed: the journal takes no delivery until it is reopened from what the disk holds. */
+export class JournalFailedError extends JournalCommitError {
+  override readonly name = "JournalFailedError";
+  override readonly code = "ERR_JOURNAL_FAILED";
   constructor(options?: { cause?: unknown }) {
-    super("the intake journal could not commit", options);
+    super(options, "the intake journal stopped after a failed WAL sync; a restart reopens it from disk");
   }
 }
 
@@ -67,6 +81,8 @@ export interface IntakeJournalOptions {
   readonly commit?: (db: DatabaseSync) => void;
   /** Syncs the WAL file for committed groups, off the event loop; production: `fs.fdatasync`. Tests inject a slow or failing one. */
   readonly sync?: (fd: number, done: (error: Error | null) => void) => void;
+  /** Called once, when a WAL sync fails and the journal stops taking deliveries: the owner should restart. */
+  readonly onFailure?: (error: JournalFailedError) => void;
 }
 
 export interface IntakeJournal {
@@ -77,6 +93,8 @@ export interface IntakeJournal {
    * JournalCommitError when it failed (then nothing of the group is stored).
    */
   acceptGrouped(delivery: Omit<JournalEntry, "state">): Promise<AcceptResult>;
+  /** Set once a WAL sync has failed: from then on every accept is refused with this error. */
+  failure(): JournalFailedError | undefined;
   get(deliveryId: string): JournalEntry | undefined;
   /** Pending deliveries in arrival order: what a restart must still run. */
   pending(limit?: number): JournalEntry[];
@@ -146,6 +164,10 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     );
     CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state, seq);
   `);
+  // Everything the journal will answer from is made durable before it answers: the checkpoint writes what the WAL
+  // holds into the database file and syncs it. After a failed sync (JournalFailedError) the WAL's pages may sit in
+  // the page cache without being on disk; this is the restart that puts them there (or, gone, lets them go).
+  db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
   // The WAL and shared-memory files hold the same data: same mode.
   for (const suffix of ["-wal", "-shm"]) {
     try {
@@ -190,10 +212,21 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   let unsynced: Waiter[] = [];
   let syncing = false;
   let closed = false;
+  let failed: JournalFailedError | undefined;
   const settleAll = (waiters: Waiter[], error?: unknown) => {
-    const failure = error === undefined ? undefined : new JournalCommitError({ cause: error });
+    const failure = error === undefined ? undefined : error instanceof JournalCommitError ? error : new JournalCommitError({ cause: error });
     for (const waiter of waiters) if (failure) waiter.reject(failure);
     else waiter.resolve(waiter.result!);
+  };
+  /** Rows committed but never synced are not known durable: their callers and every later delivery are refused. */
+  const syncFailed = (covered: Waiter[], error: unknown) => {
+    // What a read committed during the sync is no more durable than the group that failed.
+    covered.push(...unsynced);
+    unsynced = [];
+    settleAll(covered, error);
+    if (failed) return;
+    failed = new JournalFailedError({ cause: error });
+    options.onFailure?.(failed);
   };
   const startSync = () => {
     if (syncing || unsynced.length === 0) return;
@@ -206,12 +239,13 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       fd = wal();
     } catch (error) {
       syncing = false;
-      return settleAll(covered, error);
+      return syncFailed(covered, error);
     }
     syncs++;
     syncWal(fd, (error) => {
       syncing = false;
-      settleAll(covered, error ?? undefined);
+      if (error) syncFailed(covered, error);
+      else settleAll(covered);
       if (closed && unsynced.length === 0) return closeWal();
       // The group that gathered during this sync commits now; the next sync covers it and anything a read or a
       // single write committed meanwhile (even when this group's commit failed).
@@ -237,6 +271,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     const current = group;
     if (!current) return;
     group = undefined;
+    if (failed) return settleAll(current.waiters, failed);
     let added = 0;
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -271,9 +306,11 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
 
   return {
     accept(delivery) {
+      if (failed) throw failed;
       return single(() => insertRow(delivery));
     },
     acceptGrouped(delivery) {
+      if (failed) return Promise.reject(failed);
       if (closed) return Promise.reject(new JournalCommitError({ cause: new Error("the intake journal is closed") }));
       if (!group) {
         group = { waiters: [], ids: new Set() };
@@ -314,12 +351,16 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
       for (const row of countStmt.all() as unknown as { state: DeliveryState; n: number }[]) counts[row.state] = row.n;
       return counts;
     },
+    failure() {
+      return failed;
+    },
     stats() {
       return { commits, syncs, inserted };
     },
     close() {
       flush();
-      if (walFd !== undefined || unsynced.length > 0) fdatasyncSync(wal());
+      // After a failed sync nothing more is acknowledged: what the disk holds is what a restart finds.
+      if (!failed && (walFd !== undefined || unsynced.length > 0)) fdatasyncSync(wal());
       closed = true;
       // Everything committed is synced now: nobody waits for the sync still in flight (it closes the file when done).
       settleAll(unsynced);

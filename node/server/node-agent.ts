@@ -26,7 +26,7 @@ import { createFailureWindow } from "../../shared/failure-window.ts";
 import { compileHooksPolicy, HooksConfigError } from "../intake/hooks-policy.ts";
 import { createHookIntake } from "../intake/hook-intake.ts";
 import { createHooksRoutes } from "../intake/hooks-routes.ts";
-import { openIntakeJournal } from "../intake/intake-journal.ts";
+import { type IntakeJournalOptions, openIntakeJournal } from "../intake/intake-journal.ts";
 import { type DispatchService, createDispatchService } from "../dispatch/dispatch-service.ts";
 import type { MemoryProbe } from "../dispatch/memory-probe.ts";
 import { type BrowserBoundary, createBrowserBoundary } from "./browser-boundary.ts";
@@ -68,6 +68,15 @@ export interface NodeAgentOptions {
   readonly memoryProbe?: MemoryProbe;
   /** The daemon's I/O, built once here and passed whole (default: production I/O over `logger`, which it then logs through); tests inject fakes. */
   readonly io?: DaemonIo;
+  /**
+   * Called once when the agent can no longer promise that an acknowledged delivery is on disk — the intake journal
+   * failed a WAL sync and from then on answers every delivery 503 — so its owner closes it and exits non-zero: the
+   * supervisor restarts the node and the journal is reopened from what the disk holds (docs/intake.md). Default:
+   * the agent closes itself.
+   */
+  readonly onFatal?: (error: Error) => void;
+  /** The intake journal's WAL sync (default `fs.fdatasync`); tests inject a failing one. */
+  readonly journalSync?: IntakeJournalOptions["sync"];
 }
 
 export interface NodeAgent {
@@ -177,7 +186,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await stopHelpers();
     throw error;
   }
-  const journal = openIntakeJournal(stateDir);
+  let agent: NodeAgent | undefined;
+  const journal = openIntakeJournal(stateDir, {
+    ...(options.journalSync ? { sync: options.journalSync } : {}),
+    onFailure: (error) => {
+      logger.fatal({ err: error }, "the intake journal failed a WAL sync: deliveries are refused until the node restarts and reopens it from disk");
+      if (options.onFatal) options.onFatal(error);
+      else void agent?.close();
+    },
+  });
   // Dispatch: agents, runtimes and memory settings are checked here, before anything listens.
   let dispatch: DispatchService;
   try {
@@ -303,7 +320,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     await rm(join(stateDir, NODE_INFO_FILE), { force: true });
   };
 
-  return {
+  agent = {
     url,
     port: address.port,
     stateDir,
@@ -316,6 +333,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       return closing;
     },
   };
+  return agent;
 }
 
 /**

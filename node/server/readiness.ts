@@ -11,13 +11,13 @@ export interface Readiness {
 
 export interface ReadinessSources {
   readonly secrets: Pick<SecretsReloader, "health">;
-  readonly journal?: Pick<IntakeJournal, "counts"> | undefined;
+  readonly journal?: Pick<IntakeJournal, "counts" | "failure"> | undefined;
   readonly dispatchHealth?: (() => DispatchHealth) | undefined;
 }
 
 /**
- * Ready: secrets are healthy (not inactive, not degraded on a last-known-good snapshot), the intake journal answers,
- * and dispatch makes progress (a pending delivery overdue while nothing runs is a stall).
+ * Ready: secrets are healthy (not inactive, not degraded on a last-known-good snapshot), the intake journal answers
+ * and still takes deliveries, and dispatch makes progress (a pending delivery overdue while nothing runs is a stall).
  */
 export function readinessOf(sources: ReadinessSources): Readiness {
   const problems: string[] = [];
@@ -25,6 +25,7 @@ export function readinessOf(sources: ReadinessSources): Readiness {
   if (health !== "healthy") problems.push(`secrets ${health}`);
   try {
     sources.journal?.counts();
+    if (sources.journal?.failure()) problems.push("intake journal stopped after a failed WAL sync");
   } catch {
     problems.push("intake journal unavailable");
   }

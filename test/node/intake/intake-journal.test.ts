@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JournalCommitError, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
+import { JournalCommitError, JournalFailedError, openIntakeJournal } from "../../../node/intake/intake-journal.ts";
 
 const WRITER = fileURLToPath(new URL("../../fixtures/intake/journal-writer.ts", import.meta.url));
 let dir: string;
@@ -99,6 +99,8 @@ describe("intake journal", () => {
     const lost = acked.filter((id) => !pendingIds.has(id));
     expect(lost).toEqual([]);
     expect(pendingIds.size).toBeGreaterThanOrEqual(acked.length);
+    // Opening wrote what the killed writer's WAL held into the database file (synced) and emptied the WAL.
+    expect((await stat(join(dir, "intake.sqlite-wal"))).size).toBe(0);
     journal.close();
   });
 
@@ -239,5 +241,43 @@ describe("intake journal", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
     expect((outcomes[0] as PromiseRejectedResult).reason).toMatchObject({ code: "ERR_JOURNAL_COMMIT", message: "the intake journal could not commit" });
     journal.close();
+  });
+
+  it("after a failed WAL sync refuses every delivery — what a read committed meanwhile, what waited, a retry — and tells its owner once", async () => {
+    const held: ((error?: Error) => void)[] = [];
+    const failures: JournalFailedError[] = [];
+    const journal = openIntakeJournal(dir, {
+      sync: (fd, done) => held.push((error) => (error ? done(error) : fsDatasync(fd, done))),
+      onFailure: (error) => failures.push(error),
+    });
+    const a = journal.acceptGrouped(delivery("a"));
+    await new Promise((r) => setImmediate(r)); // a committed, its sync held
+    const b = journal.acceptGrouped(delivery("b"));
+    expect(journal.get("b")?.state).toBe("pending"); // the read commits b's group; b waits for the next sync
+    const c = journal.acceptGrouped(delivery("c")); // waits in the open group
+    held.shift()!(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+    await expect(a).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT", message: "the intake journal could not commit" });
+    await expect(b).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT" });
+    const refused = { code: "ERR_JOURNAL_FAILED", message: "the intake journal stopped after a failed WAL sync; a restart reopens it from disk" };
+    await expect(c).rejects.toMatchObject(refused);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(JournalFailedError);
+    expect(failures[0]).toBeInstanceOf(JournalCommitError);
+    expect(journal.failure()).toBe(failures[0]);
+    // The page cache still shows a, which is not known to be on disk: a retry is not answered from it.
+    expect(journal.get("a")?.deliveryId).toBe("a");
+    await expect(journal.acceptGrouped(delivery("a"))).rejects.toMatchObject(refused);
+    expect(() => journal.accept(delivery("d"))).toThrow(refused.message);
+    expect(held).toHaveLength(0);
+    expect(failures).toHaveLength(1);
+    journal.close();
+
+    // The restart: reopened from what the file holds, the journal takes deliveries again.
+    const reopened = openIntakeJournal(dir);
+    expect(reopened.failure()).toBeUndefined();
+    expect(reopened.get("c")).toBeUndefined();
+    await expect(reopened.acceptGrouped(delivery("a"))).resolves.toMatchObject({ inserted: false });
+    await expect(reopened.acceptGrouped(delivery("e"))).resolves.toMatchObject({ inserted: true });
+    reopened.close();
   });
 });

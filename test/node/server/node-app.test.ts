@@ -1,4 +1,4 @@
-/** Node agent routes in-process: /readyz tells the truth about secrets, /metrics serves Prometheus text behind the admin token. */
+/** Node agent routes in-process: /readyz tells the truth about secrets and the journal, /metrics serves Prometheus text behind the admin token. */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,6 +64,17 @@ it("/readyz is 200 while secrets are healthy and 503 naming the reason once they
   const detailed = await app.request("/readyz", { headers: { authorization: `Bearer ${ADMIN}` } });
   expect(detailed.status).toBe(503);
   expect(await detailed.json()).toEqual({ ok: false, problems: ["secrets degraded"] });
+});
+
+it("/readyz is 503 naming a failed WAL sync once the journal stops taking deliveries", async () => {
+  journal.close();
+  journal = openIntakeJournal(dir, { sync: (_fd, done) => done(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) });
+  const { app } = await setup();
+  expect((await app.request("/readyz")).status).toBe(200);
+  await expect(journal.acceptGrouped({ deliveryId: "d1", kind: "wake", payload: "{}", response: "{}", receivedAt: 0 })).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT" });
+  const detailed = await app.request("/readyz", { headers: { authorization: `Bearer ${ADMIN}` } });
+  expect(detailed.status).toBe(503);
+  expect(await detailed.json()).toEqual({ ok: false, problems: ["intake journal stopped after a failed WAL sync"] });
 });
 
 it("/metrics needs the admin token and reports requests, intake depth and secrets state", async () => {
