@@ -16,9 +16,11 @@ export interface NodeProcess {
 
 export async function startNodeProcess(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; wrapper?: readonly string[] } = {},
 ): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [CLI_BIN, "node", "start", ...args], {
+  // A wrapper (e.g. strace with fault injection) runs the node command as its own child.
+  const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, CLI_BIN, "node", "start", ...args];
+  const child = spawn(command!, commandArgs, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
