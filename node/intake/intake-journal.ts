@@ -81,6 +81,8 @@ export interface IntakeJournalOptions {
   readonly commit?: (db: DatabaseSync) => void;
   /** Syncs the WAL file for committed groups, off the event loop; production: `fs.fdatasync`. Tests inject a slow or failing one. */
   readonly sync?: (fd: number, done: (error: Error | null) => void) => void;
+  /** Syncs the WAL file in place, for a single write and at close; production: `fs.fdatasyncSync`. Tests inject a failing one. */
+  readonly syncNow?: (fd: number) => void;
   /** Called once, when a WAL sync fails and the journal stops taking deliveries: the owner should restart. */
   readonly onFailure?: (error: JournalFailedError) => void;
 }
@@ -164,10 +166,11 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     );
     CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state, seq);
   `);
-  // Everything the journal will answer from is made durable before it answers: the checkpoint writes what the WAL
-  // holds into the database file and syncs it. After a failed sync (JournalFailedError) the WAL's pages may sit in
-  // the page cache without being on disk; this is the restart that puts them there (or, gone, lets them go).
-  db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  // What the journal will answer from is made durable before it answers: the checkpoint writes what the WAL holds
+  // into the database file and syncs that. After a failed sync (JournalFailedError) the WAL's pages may sit in the
+  // page cache without being on disk; this is what puts them there. PASSIVE waits for nobody: frames newer than an
+  // old snapshot another process holds open (a backup tool's) stay in the WAL for a later checkpoint.
+  db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
   // The WAL and shared-memory files hold the same data: same mode.
   for (const suffix of ["-wal", "-shm"]) {
     try {
@@ -208,6 +211,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
   let walFd: number | undefined;
   const wal = () => (walFd ??= openSync(path + "-wal", "a", 0o600));
   const syncWal = options.sync ?? fdatasync;
+  const syncNow = options.syncNow ?? fdatasyncSync;
   /** Committed, waiting for the sync in flight to finish before theirs can start. */
   let unsynced: Waiter[] = [];
   let syncing = false;
@@ -218,7 +222,11 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     for (const waiter of waiters) if (failure) waiter.reject(failure);
     else waiter.resolve(waiter.result!);
   };
-  /** Rows committed but never synced are not known durable: their callers and every later delivery are refused. */
+  /**
+   * Rows committed but never synced are not known durable: their callers and every later delivery are refused.
+   * The kernel reports a lost write once, to whichever sync of the file comes first, so after any failed sync no
+   * later success vouches for what was committed before it.
+   */
   const syncFailed = (covered: Waiter[], error: unknown) => {
     // What a read committed during the sync is no more durable than the group that failed.
     covered.push(...unsynced);
@@ -227,6 +235,15 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     if (failed) return;
     failed = new JournalFailedError({ cause: error });
     options.onFailure?.(failed);
+  };
+  /** A blocking sync (single writes, close): a failure stops the journal like a group's, then reaches the caller. */
+  const syncInPlace = () => {
+    try {
+      syncNow(wal());
+    } catch (error) {
+      syncFailed([], error);
+      throw error;
+    }
   };
   const startSync = () => {
     if (syncing || unsynced.length === 0) return;
@@ -244,7 +261,8 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     syncs++;
     syncWal(fd, (error) => {
       syncing = false;
-      if (error) syncFailed(covered, error);
+      // A blocking sync that failed meanwhile may have taken this sync's error: its success vouches for nothing.
+      if (error || failed) syncFailed(covered, error ?? failed);
       else settleAll(covered);
       if (closed && unsynced.length === 0) return closeWal();
       // The group that gathered during this sync commits now; the next sync covers it and anything a read or a
@@ -300,7 +318,7 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     flush();
     const result = write();
     commits++;
-    fdatasyncSync(wal());
+    syncInPlace();
     return result;
   };
 
@@ -359,11 +377,18 @@ export function openIntakeJournal(stateDir: string, options: IntakeJournalOption
     },
     close() {
       flush();
-      // After a failed sync nothing more is acknowledged: what the disk holds is what a restart finds.
-      if (!failed && (walFd !== undefined || unsynced.length > 0)) fdatasyncSync(wal());
+      let synced = true;
+      // After a failed sync nothing more is acknowledged, so there is nothing to sync for.
+      if (!failed && (walFd !== undefined || unsynced.length > 0)) {
+        try {
+          syncInPlace();
+        } catch {
+          synced = false; // the waiters are failed and the owner told (syncFailed); the close goes on
+        }
+      }
       closed = true;
       // Everything committed is synced now: nobody waits for the sync still in flight (it closes the file when done).
-      settleAll(unsynced);
+      if (synced) settleAll(unsynced);
       unsynced = [];
       closeWal();
       db.close();

@@ -187,12 +187,19 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     throw error;
   }
   let agent: NodeAgent | undefined;
+  /** Set when the journal failed before the agent below exists (between listening and returning): it closes then. */
+  let failedEarly = false;
+  const stopSelf = () =>
+    void agent!.close().catch((error: unknown) => {
+      logger.error({ err: error }, "stopping after the journal failure failed");
+    });
   const journal = openIntakeJournal(stateDir, {
     ...(options.journalSync ? { sync: options.journalSync } : {}),
     onFailure: (error) => {
       logger.fatal({ err: error }, "the intake journal failed a WAL sync: deliveries are refused until the node restarts and reopens it from disk");
       if (options.onFatal) options.onFatal(error);
-      else void agent?.close();
+      else if (agent) stopSelf();
+      else failedEarly = true;
     },
   });
   // Dispatch: agents, runtimes and memory settings are checked here, before anything listens.
@@ -333,6 +340,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       return closing;
     },
   };
+  if (failedEarly) stopSelf();
   return agent;
 }
 

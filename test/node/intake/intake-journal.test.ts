@@ -1,7 +1,7 @@
 /** The intake journal: idempotent accept, pending order, settle, dead list and revive, 0600 files, and acked deliveries that survive kill -9. */
 import { spawn } from "node:child_process";
-import { fdatasync as fsDatasync } from "node:fs";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { fdatasyncSync, fdatasync as fsDatasync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,9 +99,16 @@ describe("intake journal", () => {
     const lost = acked.filter((id) => !pendingIds.has(id));
     expect(lost).toEqual([]);
     expect(pendingIds.size).toBeGreaterThanOrEqual(acked.length);
-    // Opening wrote what the killed writer's WAL held into the database file (synced) and emptied the WAL.
-    expect((await stat(join(dir, "intake.sqlite-wal"))).size).toBe(0);
+    // Opening wrote what the killed writer's WAL held into the database file itself: a copy of that file alone
+    // (no WAL beside it) holds every acknowledged delivery.
+    const bare = join(dir, "bare");
+    await mkdir(bare);
+    await copyFile(join(dir, "intake.sqlite"), join(bare, "intake.sqlite"));
     journal.close();
+    const copy = openIntakeJournal(bare);
+    const inFile = new Set(copy.pending(100_000).map((d) => d.deliveryId));
+    expect(acked.filter((id) => !inFile.has(id))).toEqual([]);
+    copy.close();
   });
 
   it("commits concurrent deliveries as one group, each answered only after that commit", async () => {
@@ -279,5 +286,52 @@ describe("intake journal", () => {
     await expect(reopened.acceptGrouped(delivery("a"))).resolves.toMatchObject({ inserted: false });
     await expect(reopened.acceptGrouped(delivery("e"))).resolves.toMatchObject({ inserted: true });
     reopened.close();
+  });
+
+  it("stops after a failed blocking sync too: a group whose own sync then succeeds is not acknowledged, and the caller gets the error", async () => {
+    const held: (() => void)[] = [];
+    let failNow = false;
+    const failures: JournalFailedError[] = [];
+    const journal = openIntakeJournal(dir, {
+      sync: (fd, done) => held.push(() => fsDatasync(fd, done)),
+      syncNow: (fd) => {
+        if (failNow) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+        fdatasyncSync(fd);
+      },
+      onFailure: (error) => failures.push(error),
+    });
+    journal.accept(delivery("a"));
+    const b = journal.acceptGrouped(delivery("b"));
+    await new Promise((r) => setImmediate(r)); // b committed, its sync held
+    failNow = true;
+    expect(() => journal.settle("a", "done")).toThrow("EIO: i/o error, fdatasync");
+    expect(failures.map((f) => f.code)).toEqual(["ERR_JOURNAL_FAILED"]);
+    held.shift()!(); // b's own sync succeeds, but the failed one before it may have taken its error
+    await expect(b).rejects.toMatchObject({ code: "ERR_JOURNAL_FAILED" });
+    await expect(journal.acceptGrouped(delivery("c"))).rejects.toMatchObject({ code: "ERR_JOURNAL_FAILED" });
+    journal.close();
+    expect(failures).toHaveLength(1);
+  });
+
+  it("a failed sync at close fails what waited for it, tells the owner, and still closes", async () => {
+    const held: (() => void)[] = [];
+    const failures: JournalFailedError[] = [];
+    const journal = openIntakeJournal(dir, {
+      sync: (fd, done) => held.push(() => fsDatasync(fd, done)),
+      syncNow: () => {
+        throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+      },
+      onFailure: (error) => failures.push(error),
+    });
+    const a = journal.acceptGrouped(delivery("a"));
+    await new Promise((r) => setImmediate(r)); // a committed, its sync held
+    const b = journal.acceptGrouped(delivery("b"));
+    expect(journal.counts().pending).toBe(2); // the read commits b, which waits for the next sync
+    expect(() => journal.close()).not.toThrow();
+    await expect(b).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT" });
+    held.shift()!();
+    await expect(a).rejects.toMatchObject({ code: "ERR_JOURNAL_FAILED" });
+    expect(failures).toHaveLength(1);
+    expect(() => journal.get("a")).toThrow(); // closed
   });
 });
