@@ -10,7 +10,7 @@
  * listening.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import { fdatasync, openSync, write } from "node:fs";
+import { fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -22,12 +22,13 @@ export type BaselineJournal = "fsync" | "memory" | "floor";
 
 const WAKE_ANSWER = JSON.stringify({ ok: true, mode: "now" });
 const UNAUTHORIZED = '{"ok":false,"error":"unauthorized"}';
+const NOT_STORED = '{"ok":false,"error":"the delivery could not be stored; retry"}';
 
 async function main(dir: string, publicJwk: string, hookToken: string, journal: BaselineJournal): Promise<void> {
   const jwk = JSON.parse(publicJwk) as { kid: string };
   const verifier = await createEnvelopeVerifier({ publicJwks: [jwk], nodeId: process.env["BENCH_NODE_ID"] ?? "node-bench", replayCache: createMemoryReplayCache(), now: Date.now, bodyDigest: nodeBodySha256 });
   const tokenDigest = createHash("sha256").update(hookToken).digest();
-  /** Stores a wake; a promise when it is durable only later (the floor's group sync). */
+  /** Stores a wake; a promise when it is durable only later (the floor's group sync); throws or rejects when it cannot. */
   let record: ((id: string, payload: string) => void | Promise<void>) | undefined;
   if (journal === "floor") record = appendLog(join(dir, "floor.log"));
   if (journal === "fsync") {
@@ -70,8 +71,14 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
           if (!parsed.ok) throw new Error(parsed.error);
           const wake = normalizeWakePayload(hookPayloadOf(parsed.value));
           if (!wake.ok) throw new Error(wake.error);
-          const stored = record?.(id, JSON.stringify(wake.value));
-          if (stored) await stored;
+          try {
+            // Awaited only when it is a promise: (a) and (b) answer in the same turn, as before.
+            const stored = record?.(id, JSON.stringify(wake.value));
+            if (stored) await stored;
+          } catch {
+            res.writeHead(503, { "content-type": "application/json" }).end(NOT_STORED);
+            return;
+          }
           res.writeHead(200, { "content-type": "application/json" }).end(WAKE_ANSWER);
         } catch {
           res.writeHead(401, { "content-type": "application/json" }).end(UNAUTHORIZED);
@@ -87,36 +94,53 @@ async function main(dir: string, publicJwk: string, hookToken: string, journal: 
 }
 
 /**
- * (c)'s journal: lines appended to `path`; the wakes that arrive while a write+sync is in flight go out together
- * in the next one, and each promise resolves when the sync that covers its line has ended.
+ * (c)'s journal: a file written full once at start and then overwritten in place from its beginning, as SQLite
+ * reuses its WAL after a checkpoint, so a sync carries data only, never a size or block-allocation change. Lines
+ * are written on the event loop (as SQLite writes its WAL frames); the wakes that arrive while a sync is in
+ * flight go out together in the next one, and each promise settles when the sync that covers its line has ended.
  */
 function appendLog(path: string): (id: string, payload: string) => Promise<void> {
-  const fd = openSync(path, "a", 0o600);
+  const size = 16 * 1024 * 1024;
+  const fd = openSync(path, "w+", 0o600);
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < size; at += zeros.length) writeAll(fd, zeros, at);
+  fsyncSync(fd);
+  let offset = 0;
   let lines: string[] = [];
-  let waiting: (() => void)[] = [];
+  let waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   let busy = false;
   const cycle = () => {
     if (busy || lines.length === 0) return;
-    busy = true;
-    const text = lines.join("");
+    const bytes = Buffer.from(lines.join(""));
     const covered = waiting;
     lines = [];
     waiting = [];
-    write(fd, text, (error) => {
-      if (error) throw error;
-      fdatasync(fd, (syncError) => {
-        if (syncError) throw syncError;
-        busy = false;
-        for (const done of covered) done();
-        cycle();
-      });
+    if (offset + bytes.length > size) offset = 0;
+    try {
+      writeAll(fd, bytes, offset);
+    } catch (error) {
+      for (const w of covered) w.reject(error);
+      return;
+    }
+    offset += bytes.length;
+    busy = true;
+    fdatasync(fd, (error) => {
+      busy = false;
+      for (const w of covered) if (error) w.reject(error);
+      else w.resolve();
+      cycle();
     });
   };
   return (id, payload) => {
     lines.push(`${JSON.stringify({ id, kind: "wake", payload, at: Date.now() })}\n`);
     if (lines.length === 1) setImmediate(cycle);
-    return new Promise((resolve) => waiting.push(resolve));
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   };
+}
+
+/** writeSync until every byte is written (a write may be short). */
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
 }
 
 const [dir, publicJwk, hookToken, journal] = process.argv.slice(2);
