@@ -79,7 +79,7 @@ export function registerNodeCommands(program: Command, _io: CliIo): void {
         if (stopRequested) onStop();
       });
       logger.flush();
-      if (fatal) throw new CliError("the intake journal failed a WAL sync; exiting so the supervisor restarts the node and reopens it from disk", { code: "ERR_JOURNAL_FAILED", cause: fatal });
+      if (fatal) throw new CliError("the intake journal failed a WAL sync; exiting so the supervisor restarts the node", { code: "ERR_JOURNAL_FAILED", cause: fatal });
     });
 }
 

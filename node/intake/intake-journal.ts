@@ -63,7 +63,7 @@ export class JournalFailedError extends JournalCommitError {
   override readonly name = "JournalFailedError";
   override readonly code = "ERR_JOURNAL_FAILED";
   constructor(options?: { cause?: unknown }) {
-    super(options, "the intake journal stopped after a failed WAL sync; a restart reopens it from disk");
+    super(options, "the intake journal stopped after a failed WAL sync; it takes no delivery until the node restarts");
   }
 }
 

@@ -196,7 +196,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const journal = openIntakeJournal(stateDir, {
     ...(options.journalSync ? { sync: options.journalSync } : {}),
     onFailure: (error) => {
-      logger.fatal({ err: error }, "the intake journal failed a WAL sync: deliveries are refused until the node restarts and reopens it from disk");
+      logger.fatal({ err: error }, "the intake journal failed a WAL sync: deliveries are refused until the node restarts");
       if (options.onFatal) options.onFatal(error);
       else if (agent) stopSelf();
       else failedEarly = true;

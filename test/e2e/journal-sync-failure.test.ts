@@ -67,9 +67,9 @@ it("answers 503 for a wake whose WAL sync failed, exits 1 with the reason, and t
   expect(await refused.json()).toEqual({ ok: false, error: "the delivery could not be stored; retry" });
   expect(await failing.exited).toBe(1);
   const { stdout, stderr } = failing.output();
-  expect(stderr.trim().split("\n").at(-1)).toBe("clawgate: the intake journal failed a WAL sync; exiting so the supervisor restarts the node and reopens it from disk");
+  expect(stderr.trim().split("\n").at(-1)).toBe("clawgate: the intake journal failed a WAL sync; exiting so the supervisor restarts the node");
   const fatal = stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; err?: { code?: string } }).find((line) => line.level === 60);
-  expect(fatal).toMatchObject({ msg: "the intake journal failed a WAL sync: deliveries are refused until the node restarts and reopens it from disk", err: { code: "ERR_JOURNAL_FAILED" } });
+  expect(fatal).toMatchObject({ msg: "the intake journal failed a WAL sync: deliveries are refused until the node restarts", err: { code: "ERR_JOURNAL_FAILED" } });
 
   // The supervisor's restart: the journal is reopened from the file and takes the retry.
   const restarted = await startNodeProcess(args, { env });

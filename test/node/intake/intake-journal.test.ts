@@ -265,7 +265,7 @@ describe("intake journal", () => {
     held.shift()!(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
     await expect(a).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT", message: "the intake journal could not commit" });
     await expect(b).rejects.toMatchObject({ code: "ERR_JOURNAL_COMMIT" });
-    const refused = { code: "ERR_JOURNAL_FAILED", message: "the intake journal stopped after a failed WAL sync; a restart reopens it from disk" };
+    const refused = { code: "ERR_JOURNAL_FAILED", message: "the intake journal stopped after a failed WAL sync; it takes no delivery until the node restarts" };
     await expect(c).rejects.toMatchObject(refused);
     expect(failures).toHaveLength(1);
     expect(failures[0]).toBeInstanceOf(JournalFailedError);
